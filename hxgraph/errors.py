@@ -1,0 +1,60 @@
+"""The exceptions hxgraph raises: one base class, one subclass per kind of problem.
+
+Every message names what was wrong (the call, the offending value) and what would be
+valid, so a user can fix the input without reading our source.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Iterable
+
+
+class HxGraphError(Exception):
+    """Base class of every error hxgraph raises on purpose."""
+
+
+class GraphError(HxGraphError, ValueError):
+    """A graph, population or projection description is invalid."""
+
+
+class UnknownNameError(GraphError):
+    """A population, projection, parameter or option name does not exist."""
+
+
+class DuplicateNameError(GraphError):
+    """A name is already taken by another population or projection."""
+
+
+class ShapeError(GraphError):
+    """A tensor (connections, weights, per-neuron parameter, input) has the wrong shape."""
+
+
+class ParameterError(GraphError):
+    """A neuron parameter or option has an invalid value."""
+
+
+class WeightError(GraphError):
+    """Weights are invalid: non-finite, wrong shape or dtype, or of the wrong sign."""
+
+
+class SerializationError(HxGraphError, ValueError):
+    """A file or text could not be read as an hxgraph graph (malformed, corrupt, newer format)."""
+
+
+class InputError(HxGraphError, ValueError):
+    """Input given to run a network (spike trains, names, shapes) is invalid."""
+
+
+def did_you_mean(name: object, candidates: Iterable[str]) -> str:
+    """Return ' Did you mean 'x'?' for the closest candidate, or '' when none is close."""
+    if not isinstance(name, str):
+        return ""
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def known(candidates: Iterable[str]) -> str:
+    """Format a list of valid names for an error message."""
+    names = [repr(c) for c in candidates]
+    return ", ".join(names) if names else "(none)"
