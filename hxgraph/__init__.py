@@ -1,8 +1,21 @@
-"""hxgraph: spiking-network experiments for a BrainScaleS-2-like chip, without the chip."""
+"""hxgraph: spiking-network experiments for a BrainScaleS-2-like chip, without the chip.
+
+Build an experiment with the fluent `Experiment` builder, get its `Graph`, and lower it to
+a torch mock or onto the emulated chip.
+"""
 
 from hxgraph.errors import (
-    HxGraphError, GraphError, UnknownNameError, DuplicateNameError, ShapeError,
-    ParameterError, WeightError, SerializationError, InputError,
+    DuplicateNameError, GraphError, HxGraphError, InputError, ParameterError, SerializationError, ShapeError,
+    UnknownNameError, WeightError,
 )
+from hxgraph.graph import Dense, Graph, Mixed, Placement, Population, Projection, Sparse
+from hxgraph.builder import Experiment
+from hxgraph import connect, init
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "Experiment", "Graph", "Population", "Projection", "Dense", "Sparse", "Mixed", "Placement", "init", "connect",
+    "HxGraphError", "GraphError", "UnknownNameError", "DuplicateNameError", "ShapeError", "ParameterError",
+    "WeightError", "SerializationError", "InputError",
+]

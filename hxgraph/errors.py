@@ -47,11 +47,11 @@ class InputError(HxGraphError, ValueError):
 
 
 def did_you_mean(name: object, candidates: Iterable[str]) -> str:
-    """Return ' Did you mean 'x'?' for the closest candidate, or '' when none is close."""
+    """Return " (did you mean 'x'?)" for the closest candidate, or '' when none is close."""
     if not isinstance(name, str):
         return ""
     close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
-    return f" Did you mean {close[0]!r}?" if close else ""
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def known(candidates: Iterable[str]) -> str:

@@ -1,0 +1,212 @@
+"""Weight initializers and software-to-hardware weight transforms, as serializable values.
+
+Both are small frozen objects rather than closures so that a graph stores *which*
+initializer and transform a projection uses and the JSON form can name them exactly.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import math
+from typing import Any, Callable, ClassVar
+
+import attrs
+import torch
+
+from hxgraph.errors import ParameterError, SerializationError, ShapeError
+from hxgraph.graph.values import tensor_from_json, tensor_to_json, values_equal
+
+
+def _finite(what: str):
+    def check(instance: Any, attribute: attrs.Attribute, value: float) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ParameterError(f"{what}: {attribute.name} must be a finite number; got {value!r}")
+    return check
+
+
+class Initializer:
+    """Draws initial weights: `init(count, fan_in, generator)` returns `count` float32 values.
+
+    A dense projection draws out×in values (row-major over (out, in)); a sparse one draws
+    one value per connection, so memory stays proportional to the connections.
+    """
+
+    kind: ClassVar[str]
+
+    def __call__(self, count: int, fan_in: int, generator: torch.Generator) -> torch.Tensor:
+        raise NotImplementedError
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, **attrs.asdict(self)}
+
+
+@attrs.frozen
+class KaimingUniform(Initializer):
+    """U(-1/sqrt(fan_in), 1/sqrt(fan_in)): torch's Kaiming-uniform with a = sqrt(5), hxtorch's default."""
+
+    kind: ClassVar[str] = "kaiming_uniform"
+
+    def __call__(self, count: int, fan_in: int, generator: torch.Generator) -> torch.Tensor:
+        bound = 1.0 / math.sqrt(fan_in)
+        return torch.empty(count).uniform_(-bound, bound, generator=generator)
+
+
+@attrs.frozen
+class Normal(Initializer):
+    """Normal distribution with the given mean and standard deviation."""
+
+    kind: ClassVar[str] = "normal"
+    mean: float = attrs.field(default=0.0, validator=_finite("hxgraph.init.normal"))
+    std: float = attrs.field(default=1.0, validator=_finite("hxgraph.init.normal"))
+
+    def __attrs_post_init__(self) -> None:
+        if self.std < 0:
+            raise ParameterError(f"hxgraph.init.normal: std must be >= 0; got {self.std}")
+
+    def __call__(self, count: int, fan_in: int, generator: torch.Generator) -> torch.Tensor:
+        return torch.empty(count).normal_(self.mean, self.std, generator=generator)
+
+
+@attrs.frozen
+class Uniform(Initializer):
+    """Uniform distribution on [low, high)."""
+
+    kind: ClassVar[str] = "uniform"
+    low: float = attrs.field(default=-1.0, validator=_finite("hxgraph.init.uniform"))
+    high: float = attrs.field(default=1.0, validator=_finite("hxgraph.init.uniform"))
+
+    def __attrs_post_init__(self) -> None:
+        if not self.low < self.high:
+            raise ParameterError(
+                f"hxgraph.init.uniform: low must be < high; got low={self.low}, high={self.high}")
+
+    def __call__(self, count: int, fan_in: int, generator: torch.Generator) -> torch.Tensor:
+        return torch.empty(count).uniform_(self.low, self.high, generator=generator)
+
+
+@attrs.frozen
+class Constant(Initializer):
+    """Every weight equal to `value`."""
+
+    kind: ClassVar[str] = "constant"
+    value: float = attrs.field(validator=_finite("hxgraph.init.constant"))
+
+    def __call__(self, count: int, fan_in: int, generator: torch.Generator) -> torch.Tensor:
+        return torch.full((count,), float(self.value))
+
+
+@attrs.frozen(eq=False)
+class FromTensor(Initializer):
+    """Weights copied from a given tensor: (out, in) for dense, (out, in) or (connections,) for sparse."""
+
+    kind: ClassVar[str] = "from_tensor"
+    tensor: torch.Tensor = attrs.field(converter=lambda t: torch.as_tensor(t).detach().cpu().clone())
+
+    def __call__(self, count: int, fan_in: int, generator: torch.Generator) -> torch.Tensor:
+        # Projections read `tensor` directly (they know the connectivity); this is the flat fallback.
+        if self.tensor.numel() != count:
+            raise ShapeError(f"hxgraph.init.from_tensor: tensor has {self.tensor.numel()} entries, need {count}")
+        return self.tensor.reshape(-1).clone()
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "tensor": tensor_to_json(self.tensor)}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FromTensor) and values_equal(self.tensor, other.tensor)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+INITIALIZERS: dict[str, type] = {cls.kind: cls for cls in (KaimingUniform, Normal, Uniform, Constant, FromTensor)}
+
+
+def initializer_from_json(obj: Any, where: str) -> Initializer:
+    if not isinstance(obj, dict) or obj.get("kind") not in INITIALIZERS:
+        raise SerializationError(
+            f"{where}: unknown initializer {obj!r}; known kinds: {', '.join(INITIALIZERS)}")
+    fields = {k: v for k, v in obj.items() if k != "kind"}
+    if obj["kind"] == "from_tensor":
+        fields = {"tensor": tensor_from_json(fields.get("tensor"), f"{where}.tensor")}
+    try:
+        return INITIALIZERS[obj["kind"]](**fields)
+    except TypeError as exc:
+        raise SerializationError(f"{where}: bad fields for initializer {obj['kind']!r}: {exc}") from exc
+
+
+def derive_seed(seed: int, name: str) -> int:
+    """A per-projection seed from the experiment seed and the projection name.
+
+    Hashing the name (not the creation index) keeps a projection's weights unchanged when
+    other projections are added or removed.
+    """
+    digest = hashlib.sha256(f"{seed}:{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
+
+
+# ------------------------------------------------------------------------ transforms
+
+def linear_saturating(weight: torch.Tensor, scale: float = 1.0, min_weight: float = -63.0,
+                      max_weight: float = 63.0) -> torch.Tensor:
+    """Software weight → hardware weight: `clamp(scale * weight, min_weight, max_weight)`."""
+    return torch.clamp(scale * weight, min_weight, max_weight)
+
+
+@attrs.frozen
+class LinearSaturating:
+    """Serializable form of `linear_saturating` with fixed options; the default transform."""
+
+    kind: ClassVar[str] = "linear_saturating"
+    scale: float = attrs.field(default=1.0, validator=_finite("linear_saturating"))
+    min_weight: float = attrs.field(default=-63.0, validator=_finite("linear_saturating"))
+    max_weight: float = attrs.field(default=63.0, validator=_finite("linear_saturating"))
+
+    def __attrs_post_init__(self) -> None:
+        if not self.min_weight < self.max_weight:
+            raise ParameterError(
+                f"linear_saturating: min_weight must be < max_weight; got {self.min_weight}, {self.max_weight}")
+
+    def __call__(self, weight: torch.Tensor) -> torch.Tensor:
+        return linear_saturating(weight, self.scale, self.min_weight, self.max_weight)
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, **attrs.asdict(self)}
+
+
+TRANSFORMS: dict[str, type] = {LinearSaturating.kind: LinearSaturating}
+
+
+def as_transform(transform: Any, where: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Accept None (default), a transform value, `linear_saturating` or a partial of it, or any callable.
+
+    Partials of `linear_saturating` (how hxtorch scripts set a scale) become `LinearSaturating`
+    so they serialize; other callables are kept as given but cannot be written to JSON.
+    """
+    if transform is None or transform is linear_saturating:
+        return LinearSaturating()
+    if isinstance(transform, functools.partial) and transform.func is linear_saturating and not transform.args:
+        return LinearSaturating(**{k: float(v) for k, v in transform.keywords.items()})
+    if not callable(transform):
+        raise ParameterError(
+            f"{where}: transform must be callable (weight tensor → hardware weight tensor), e.g. "
+            f"hxgraph.transforms.LinearSaturating(scale=64); got {transform!r}")
+    return transform
+
+
+def transform_to_json(transform: Any, where: str) -> dict:
+    if isinstance(transform, LinearSaturating):
+        return transform.to_json()
+    raise SerializationError(
+        f"{where}: the weight transform {transform!r} is a custom callable and cannot be stored "
+        f"in JSON (stored files never contain code); use a serializable transform such as "
+        f"hxgraph.transforms.LinearSaturating(scale=...)")
+
+
+def transform_from_json(obj: Any, where: str) -> LinearSaturating:
+    if not isinstance(obj, dict) or obj.get("kind") not in TRANSFORMS:
+        raise SerializationError(f"{where}: unknown transform {obj!r}; known kinds: {', '.join(TRANSFORMS)}")
+    fields = {k: v for k, v in obj.items() if k != "kind"}
+    try:
+        return TRANSFORMS[obj["kind"]](**fields)
+    except TypeError as exc:
+        raise SerializationError(f"{where}: bad fields for transform {obj['kind']!r}: {exc}") from exc
