@@ -44,4 +44,5 @@ def random(in_size: int, out_size: int, density: float, seed: int = 0) -> torch.
 def _as_connections(sparse: Sparse) -> torch.Tensor:
     out_size, in_size = sparse.shape
     indices = torch.stack([sparse.sources, sparse.targets])
-    return torch.sparse_coo_tensor(indices, torch.ones(sparse.count), (in_size, out_size)).coalesce()
+    return torch.sparse_coo_tensor(indices, torch.ones(sparse.count), (in_size, out_size),
+                                   check_invariants=True).coalesce()
