@@ -6,7 +6,7 @@ a torch mock or onto the emulated chip.
 
 from hxgraph.errors import (
     DuplicateNameError, GraphError, HxGraphError, InputError, ParameterError, SerializationError, ShapeError,
-    UnknownNameError, WeightError,
+    UnknownNameError, WeightError, MappingError,
 )
 from hxgraph.graph import Dense, Graph, Mixed, Placement, Population, Projection, Sparse
 from hxgraph.builder import Experiment
@@ -17,5 +17,5 @@ __version__ = "0.1.0"
 __all__ = [
     "Experiment", "Graph", "Population", "Projection", "Dense", "Sparse", "Mixed", "Placement", "init", "connect",
     "HxGraphError", "GraphError", "UnknownNameError", "DuplicateNameError", "ShapeError", "ParameterError",
-    "WeightError", "SerializationError", "InputError",
+    "WeightError", "SerializationError", "InputError", "MappingError",
 ]

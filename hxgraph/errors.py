@@ -58,3 +58,20 @@ def known(candidates: Iterable[str]) -> str:
     """Format a list of valid names for an error message."""
     names = [repr(c) for c in candidates]
     return ", ".join(names) if names else "(none)"
+
+
+class MappingError(HxGraphError):
+    """A graph does not fit the chip: names the population or projection, the exhausted
+    resource, how much was needed and available, and what to try.
+
+    `resource`, `needed`, `available` repeat those facts for programs; `partial` may carry
+    the mapping as far as it got (for drawing where it ran out).
+    """
+
+    def __init__(self, message: str, *, resource: str | None = None, needed: int | None = None,
+                 available: int | None = None, partial: object = None):
+        super().__init__(message)
+        self.resource = resource
+        self.needed = needed
+        self.available = available
+        self.partial = partial
