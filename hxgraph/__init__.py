@@ -10,12 +10,14 @@ from hxgraph.errors import (
 )
 from hxgraph.graph import Dense, Graph, Mixed, Placement, Population, Projection, Sparse
 from hxgraph.builder import Experiment
-from hxgraph import connect, init
+from hxgraph import connect, datasets, init, transforms
+from hxgraph.mock.network import MockNetwork, lower as mock
+from hxgraph.observables import Observables, Run
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Experiment", "Graph", "Population", "Projection", "Dense", "Sparse", "Mixed", "Placement", "init", "connect",
+    "Experiment", "Graph", "mock", "MockNetwork", "Observables", "Run", "transforms", "datasets", "Population", "Projection", "Dense", "Sparse", "Mixed", "Placement", "init", "connect",
     "HxGraphError", "GraphError", "UnknownNameError", "DuplicateNameError", "ShapeError", "ParameterError",
     "WeightError", "SerializationError", "InputError", "MappingError",
 ]

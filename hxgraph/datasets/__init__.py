@@ -1,0 +1,5 @@
+"""Small generated data sets."""
+
+from hxgraph.datasets.yinyang import YinYangDataset, yinyang_class
+
+__all__ = ["YinYangDataset", "yinyang_class"]

@@ -1,0 +1,243 @@
+"""Lowering a graph to a differentiable torch module with hxtorch.spiking's mock numerics.
+
+Feed-forward populations are integrated a whole layer at a time: their input over all
+time steps is one product per projection, then one fast integration kernel call.
+Populations on a cycle (a recurrent projection, or a loop through several populations)
+are integrated step by step together; projections inside such a group act with a delay of
+one step (the source's spikes of the previous step), projections into the group from
+outside act within the same step, like feed-forward ones.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping, Optional, Union
+
+import networkx as nx
+import torch
+from torch import nn
+
+from hxgraph.errors import InputError, ParameterError, UnknownNameError, did_you_mean, known
+from hxgraph.graph import Graph, Population, Projection, Sparse, model_value
+from hxgraph.mock import functional as F
+from hxgraph.mock.sparse import SparsePattern, dense_from_values, sparse_linear
+from hxgraph.observables import Observables, Run
+
+ProjectionFunc = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def lower(graph: Graph, device: Union[str, torch.device, None] = None,
+          funcs: Optional[Mapping[str, ProjectionFunc]] = None) -> "MockNetwork":
+    """Lower `graph` to a `MockNetwork` (a `torch.nn.Module`) on `device` (default: where the weights are).
+
+    `funcs` optionally maps projection names to a forward function `func(input, weight)`
+    (a callable or `torch.autograd.Function.apply`) replacing the default product; it gets
+    the (T, B, in) spikes and the (out, in) weight (zero off the connections for sparse).
+    """
+    return MockNetwork(graph, device=device, funcs=funcs)
+
+
+class MockNetwork(nn.Module):
+    """The mock of a graph. Call it with `{input_name: spikes (T, B, N)}`; it returns a `Run`.
+
+    Its parameters (`weights[projection_name]`) share storage with the graph's weight
+    tensors, so training updates the graph itself; moving the module moves the graph's
+    weights along.
+    """
+
+    def __init__(self, graph: Graph, device: Union[str, torch.device, None] = None,
+                 funcs: Optional[Mapping[str, ProjectionFunc]] = None):
+        super().__init__()
+        if not isinstance(graph, Graph):
+            raise ParameterError(f"hxgraph.mock expects an hxgraph.Graph (e.g. experiment.graph); got {type(graph).__name__}")
+        self.graph = graph
+        self.funcs = dict(funcs or {})
+        for name, func in self.funcs.items():
+            graph.projection(name)  # raises UnknownNameError for a typo
+            if not callable(func):
+                raise ParameterError(f"funcs[{name!r}] must be callable as func(input, weight); got {func!r}")
+        dtypes = {p.weight.dtype for p in graph.projections.values()}
+        if len(dtypes) > 1:
+            raise ParameterError(f"graph {graph.name!r} mixes weight dtypes {sorted(map(str, dtypes))}; the mock "
+                                 "computes in one dtype: give every projection weights of the same dtype")
+        self.dtype = dtypes.pop() if dtypes else torch.get_default_dtype()
+        self.weights = nn.ParameterDict()
+        self._patterns: dict[str, SparsePattern] = {}
+        for proj in graph.projections.values():
+            if device is not None:
+                proj.weight.data = proj.weight.data.to(device)  # move the graph's tensor itself: no copy
+            self.weights[proj.name] = nn.Parameter(proj.weight)  # shares storage with the graph
+            if isinstance(proj.connectivity, Sparse):
+                self._patterns[proj.name] = SparsePattern(proj.connectivity.indices, proj.shape).to(proj.weight.device)
+        self._groups = _integration_groups(graph)
+
+    # --------------------------------------------------------------- devices
+    def _apply(self, fn: Callable, *args: Any, **kwargs: Any) -> "MockNetwork":
+        super()._apply(fn, *args, **kwargs)
+        # nn.Module.to() may give parameters new storage; point the graph's tensors at it again.
+        for proj in self.graph.projections.values():
+            param = self.weights[proj.name]
+            if proj.weight.data_ptr() != param.data_ptr() or proj.weight.device != param.device:
+                proj.weight.data = param.data
+            if proj.name in self._patterns:
+                self._patterns[proj.name].to(param.device)
+        self.dtype = next((p.dtype for p in self.parameters()), self.dtype)
+        return self
+
+    @property
+    def device(self) -> torch.device:
+        return next((p.device for p in self.parameters()), torch.device("cpu"))
+
+    # --------------------------------------------------------------- running
+    def forward(self, inputs: Mapping[str, torch.Tensor]) -> Run:
+        spikes = self._checked_inputs(inputs)
+        steps, batch = next(iter(spikes.values())).shape[:2] if spikes else (0, 0)
+        results: dict[str, Observables] = {name: Observables(spikes=s) for name, s in spikes.items()}
+        for group in self._groups:
+            if len(group) == 1 and not self._is_recurrent(group):
+                pop = self.graph.population(group[0])
+                x = self._external_input(pop, group, results, steps, batch)
+                results[pop.name] = self._integrate_layer(pop, x)
+            else:
+                results.update(self._integrate_recurrent(group, results, steps, batch))
+        return Run({name: results[name] for name in self.graph.populations}, self.graph.dt)
+
+    def _is_recurrent(self, group: list[str]) -> bool:
+        return any(p.source in group for name in group for p in self.graph.projections_into(name))
+
+    def effective_weight(self, proj: Projection) -> torch.Tensor:
+        """The weight the mock uses: fixed-sign projections cannot change sign (clamped at zero)."""
+        w = self.weights[proj.name]
+        if proj.receptor == "excitatory":
+            return w.clamp(min=0)
+        if proj.receptor == "inhibitory":
+            return w.clamp(max=0)
+        return w
+
+    def _project(self, proj: Projection, s: torch.Tensor) -> torch.Tensor:
+        """Output of one projection for source spikes `s` (…, in) → (…, out)."""
+        w = self.effective_weight(proj)
+        func = self.funcs.get(proj.name)
+        if func is not None:
+            weight = dense_from_values(w, self._patterns[proj.name]) if proj.name in self._patterns else w
+            out = func(s, weight)
+            expected = (*s.shape[:-1], proj.shape[0])
+            if not isinstance(out, torch.Tensor) or tuple(out.shape) != expected:
+                got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+                raise InputError(f"funcs[{proj.name!r}] returned {got}; expected a tensor of shape {expected}")
+            return out
+        if proj.name in self._patterns:
+            return sparse_linear(s, w, self._patterns[proj.name])
+        return torch.nn.functional.linear(s, w)
+
+    def _external_input(self, pop: Population, group: list[str], results: Mapping[str, Observables],
+                        steps: int, batch: int) -> torch.Tensor:
+        """Summed input over all steps from projections whose source lies outside `group`."""
+        x = torch.zeros(steps, batch, pop.size, dtype=self.dtype, device=self.device)
+        for proj in self.graph.projections_into(pop.name):
+            if proj.source not in group:
+                x = x + self._project(proj, results[proj.source].spikes)
+        return x
+
+    def _params(self, pop: Population) -> dict[str, Any]:
+        """Model values of the population's parameters, as floats or tensors on the module's device."""
+        out = {}
+        for key, value in pop.params.items():
+            value = model_value(value)
+            out[key] = value.to(device=self.device, dtype=self.dtype) if isinstance(value, torch.Tensor) else value
+        return out
+
+    def _integrate_layer(self, pop: Population, x: torch.Tensor) -> Observables:
+        params = self._params(pop)
+        if pop.model == "lif":
+            z, v, i = F.lif_integration(x, dt=self.graph.dt, **params)
+            return Observables(spikes=z, membrane=v, current=i)
+        v, i = F.li_integration(x, dt=self.graph.dt, **params)
+        return Observables(membrane=v, current=i)
+
+    def _integrate_recurrent(self, group: list[str], results: Mapping[str, Observables],
+                             steps: int, batch: int) -> dict[str, Observables]:
+        pops = [self.graph.population(name) for name in group]
+        external = {p.name: self._external_input(p, group, results, steps, batch) for p in pops}
+        internal = {p.name: [q for q in self.graph.projections_into(p.name) if q.source in group] for p in pops}
+        params = {p.name: self._params(p) for p in pops}
+        state = {p.name: F.initial_state(p.model, batch, p.size, params[p.name], external[p.name]) for p in pops}
+        last = {p.name: torch.zeros(batch, p.size, dtype=self.dtype, device=self.device) for p in pops}
+        traces: dict[str, dict[str, list]] = {p.name: {"spikes": [], "membrane": [], "current": []} for p in pops}
+        for t in range(steps):
+            for p in pops:
+                x_t = external[p.name][t]
+                for q in internal[p.name]:
+                    x_t = x_t + self._project(q, last[q.source])
+                if p.model == "lif":
+                    z, state[p.name] = F.lif_step(x_t, state[p.name], dt=self.graph.dt, **params[p.name])
+                    traces[p.name]["spikes"].append(z)
+                else:
+                    state[p.name] = F.li_step(x_t, state[p.name], dt=self.graph.dt, **params[p.name])
+                traces[p.name]["membrane"].append(state[p.name].v)
+                traces[p.name]["current"].append(state[p.name].i)
+            for p in pops:  # spikes of step t reach the group's targets at step t + 1
+                if p.model == "lif":
+                    last[p.name] = traces[p.name]["spikes"][-1]
+        out = {}
+        for p in pops:
+            stack = {k: (torch.stack(v) if v else torch.zeros(0, batch, p.size, dtype=self.dtype, device=self.device))
+                     for k, v in traces[p.name].items()}
+            out[p.name] = Observables(spikes=stack["spikes"] if p.model == "lif" else None,
+                                      membrane=stack["membrane"], current=stack["current"])
+        return out
+
+    # --------------------------------------------------------------- input checks
+    def _checked_inputs(self, inputs: Any) -> dict[str, torch.Tensor]:
+        expected = {p.name: p for p in self.graph.inputs}
+        if not isinstance(inputs, Mapping):
+            raise InputError(f"the mock takes a dict {{input population name: spikes (T, B, N)}}; got "
+                             f"{type(inputs).__name__}. Input populations: {known(expected)}")
+        for name in inputs:
+            if name not in expected:
+                kind = "a non-input population" if name in self.graph.populations else "an unknown population"
+                raise UnknownNameError(f"input {name!r} is {kind}{did_you_mean(name, expected)}; "
+                                       f"the graph's input populations are {known(expected)}")
+        missing = [n for n in expected if n not in inputs]
+        if missing:
+            raise InputError(f"missing spikes for input population(s) {known(missing)}; "
+                             f"give every input population: {known(expected)}")
+        out: dict[str, torch.Tensor] = {}
+        shape_seen: Optional[tuple[int, int]] = None
+        for name, pop in expected.items():
+            s = inputs[name]
+            if not isinstance(s, torch.Tensor):
+                raise InputError(f"input {name!r} must be a torch.Tensor of shape (T, B, {pop.size}); got {type(s).__name__}")
+            if s.dim() != 3 or s.shape[2] != pop.size:
+                raise InputError(f"input {name!r} has shape {tuple(s.shape)}; expected (time, batch, {pop.size}) "
+                                 f"for the {pop.size} neurons of {name!r}")
+            if shape_seen is not None and tuple(s.shape[:2]) != shape_seen:
+                raise InputError(f"input {name!r} has (time, batch) = {tuple(s.shape[:2])} but other inputs have "
+                                 f"{shape_seen}; all inputs must share time steps and batch size")
+            shape_seen = tuple(s.shape[:2])
+            if s.device != self.device:
+                raise InputError(f"input {name!r} is on {s.device} but the model is on {self.device}; "
+                                 f"move it with .to({str(self.device)!r})")
+            if s.is_complex():
+                raise InputError(f"input {name!r} is complex ({s.dtype}); spikes must be real")
+            if s.is_floating_point():
+                if s.dtype != self.dtype:
+                    raise InputError(f"input {name!r} has dtype {s.dtype} but the model computes in {self.dtype}; "
+                                     f"convert it with .to({self.dtype})")
+                if not bool(torch.isfinite(s).all()):
+                    raise InputError(f"input {name!r} contains NaN or infinite values")
+            else:
+                s = s.to(self.dtype)  # bool / integer spike trains: same values, model dtype
+            out[name] = s
+        return out
+
+
+def _integration_groups(graph: Graph) -> list[list[str]]:
+    """On-chip populations in dependency order, grouped by strongly connected component."""
+    g = nx.DiGraph()
+    order = {name: k for k, name in enumerate(graph.populations)}
+    g.add_nodes_from(name for name, pop in graph.populations.items() if not pop.is_input)
+    g.add_edges_from((p.source, p.target) for p in graph.projections.values() if p.source in g)
+    dag = nx.condensation(g)
+    first = {c: min(order[m] for m in dag.nodes[c]["members"]) for c in dag.nodes}
+    components = nx.lexicographical_topological_sort(dag, key=lambda c: first[c])
+    return [sorted(dag.nodes[c]["members"], key=order.__getitem__) for c in components]
