@@ -11,7 +11,8 @@ from hxgraph.errors import (
 from hxgraph.graph import Dense, Graph, Mixed, Placement, Population, Projection, Sparse
 from hxgraph.builder import Experiment
 from hxgraph import connect, datasets, init, transforms
-from hxgraph.mock.network import MockNetwork, lower as mock
+from hxgraph import mock
+from hxgraph.mock.network import MockNetwork
 from hxgraph.observables import Observables, Run
 
 __version__ = "0.1.0"

@@ -29,3 +29,20 @@ __all__ = [
     "refractory_steps",
     "superspike",
 ]
+
+# `hx.mock(graph)` lowers a graph while `hx.mock.functional` stays importable: the package
+# module itself is made callable (module __class__ assignment is supported since 3.5).
+import sys as _sys
+import types as _types
+
+from hxgraph.mock.network import MockNetwork, lower
+
+
+class _CallableModule(_types.ModuleType):
+    def __call__(self, graph, device=None, funcs=None) -> MockNetwork:
+        """Lower `graph` to a `MockNetwork`; see `hxgraph.mock.network.lower`."""
+        return lower(graph, device=device, funcs=funcs)
+
+
+_sys.modules[__name__].__class__ = _CallableModule
+__all__ += ["MockNetwork", "lower"]

@@ -9,9 +9,13 @@ at once.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import torch
+
+# CSR products are what we need and they work; torch's 'beta' notice would only be noise for users.
+warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
 
 # Largest gathered block (elements) in the weight gradient; bounds its temporary memory.
 _CHUNK_ELEMENTS = 1 << 22
