@@ -2,9 +2,8 @@
 
 `sparse_linear(s, values, pattern)` computes `s @ W.T` for a weight W given only at the
 connections (values in (target, source) order). The forward and the input gradient are
-CSR sparse × dense products; the weight gradient is a sampled product over the
-connections only, evaluated in chunks so no (batch·time) × connections buffer is built
-at once.
+CSR sparse × dense products; the weight gradient is a sampled dense × dense product
+(SDDMM) evaluated only at the connections, so nothing of size in×out is allocated.
 """
 
 from __future__ import annotations
@@ -16,10 +15,6 @@ import torch
 
 # CSR products are what we need and they work; torch's 'beta' notice would only be noise for users.
 warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-
-# Largest gathered block (elements) in the weight gradient; bounds its temporary memory.
-_CHUNK_ELEMENTS = 1 << 22
-
 
 class SparsePattern:
     """The fixed structure of a sparse projection, prepared once for fast products.
@@ -76,13 +71,9 @@ class _SparseLinear(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             grad_s = (pattern.matrix_t(values.detach()) @ grad_flat.T).T.reshape(ctx.s_shape)
         if ctx.needs_input_grad[1]:
-            grad_values = torch.empty_like(values)
-            chunk = max(1, _CHUNK_ELEMENTS // max(1, flat.shape[0]))
-            for start in range(0, values.numel(), chunk):
-                stop = min(start + chunk, values.numel())
-                g = grad_flat.index_select(1, pattern.targets[start:stop])
-                g.mul_(flat.index_select(1, pattern.sources[start:stop]))
-                grad_values[start:stop] = g.sum(0)
+            # dL/dW only at the connections: a sampled dense×dense product (SDDMM), never out×in.
+            zeros = pattern.matrix(torch.zeros_like(values))
+            grad_values = torch.sparse.sampled_addmm(zeros, grad_flat.T, flat, beta=0.0).values()
         return grad_s, grad_values, None
 
 
