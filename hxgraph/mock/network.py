@@ -132,11 +132,12 @@ class MockNetwork(nn.Module):
     def _external_input(self, pop: Population, group: list[str], results: Mapping[str, Observables],
                         steps: int, batch: int) -> torch.Tensor:
         """Summed input over all steps from projections whose source lies outside `group`."""
-        x = torch.zeros(steps, batch, pop.size, dtype=self.dtype, device=self.device)
+        x = None
         for proj in self.graph.projections_into(pop.name):
             if proj.source not in group:
-                x = x + self._project(proj, results[proj.source].spikes)
-        return x
+                out = self._project(proj, results[proj.source].spikes)
+                x = out if x is None else x + out
+        return x if x is not None else torch.zeros(steps, batch, pop.size, dtype=self.dtype, device=self.device)
 
     def _params(self, pop: Population) -> dict[str, Any]:
         """Model values of the population's parameters, as floats or tensors on the module's device."""
