@@ -1,0 +1,252 @@
+"""`place_and_route`: a graph onto the chip, as a `ChipMapping` (placement, `ChipConfig`, statistics).
+
+The mapping also remembers how every connection was routed, so a graph whose weights changed
+but whose structure did not (same `Graph.structure_hash()`) is mapped again by rewriting
+synapse weights only (`ChipMapping.update`, or `place_and_route(..., previous=mapping)`).
+"""
+
+from __future__ import annotations
+
+import logging
+from types import MappingProxyType
+from typing import Any, Mapping, Optional, Union
+
+import attrs
+import numpy as np
+import torch
+
+from hxgraph.chip.config import ChipConfig, circuit_parameters
+from hxgraph.chip.placement import (NeuronPlacement, check_circuit_budget, check_placement, check_strategy,
+                                    placement_candidates)
+from hxgraph.chip.routing import (Demand, Routing, check_fan_in, check_fan_in_bound, check_routing, connection_demand,
+                                  route)
+from hxgraph.chip.spec import HICANN_X, ChipSpec
+from hxgraph.errors import MappingError, ParameterError
+from hxgraph.graph import Graph
+
+logger = logging.getLogger(__name__)
+
+
+@attrs.frozen
+class ProjectionStats:
+    """What one projection uses: its connections, the synapses placed for them, and their rows."""
+
+    connections: int
+    synapses: int
+    rows: int
+    hemispheres: tuple[int, ...]
+
+
+@attrs.frozen
+class MappingStats:
+    """Resource use of a mapping; per-hemisphere tuples are indexed (top, bottom)."""
+
+    circuits_used: int
+    circuits_available: int
+    circuits_per_population: Mapping[str, int] = attrs.field(converter=lambda m: MappingProxyType(dict(m)))
+    rows_used: tuple[int, ...]
+    rows_available: int
+    drivers_used: tuple[tuple[int, ...], ...]  # [hemisphere][bus]
+    drivers_per_bus: int
+    labels_used: tuple[tuple[int, ...], ...]  # [hemisphere][bus]: sources told apart by label
+    driver_groups: tuple[int, ...]  # driver groups (blocks) per bus
+    synapses: int  # placed, including zero-weight synapses kept for weight updates
+    synapses_nonzero: int
+    projections: Mapping[str, ProjectionStats] = attrs.field(converter=lambda m: MappingProxyType(dict(m)))
+
+
+@attrs.frozen(eq=False)
+class ChipMapping:
+    """A graph placed and routed onto one chip.
+
+    `placement` (circuits per neuron), `config` (the `ChipConfig` the emulator reads),
+    `stats` (resource use). `reused` says what an update kept: "nothing" for a fresh mapping,
+    "placement and routing" for a weight-only update, "placement" when new weights needed
+    more synapses than were routed.
+    """
+
+    graph_name: str
+    structure_hash: str
+    spec: ChipSpec
+    placement: NeuronPlacement
+    config: ChipConfig
+    stats: MappingStats
+    placement_strategy: str
+    routing_mode: str
+    reused: str
+    routing: Routing = attrs.field(repr=False)
+
+    def update(self, graph: Graph) -> "ChipMapping":
+        """Map `graph` again, reusing placement and routing when only weights or parameters changed."""
+        _check_graph(graph)
+        if graph.structure_hash() != self.structure_hash:
+            logger.info("structure of %r changed: placing and routing again", graph.name)
+            return _place_and_route(graph, self.spec, self._placement_option(), self.routing_mode)
+        demand = connection_demand(graph, self.spec)
+        params, _ = circuit_parameters(graph, self.config.neuron_circuits, self.spec)
+        weights = self.routing.weights_for(demand, self.spec)
+        if weights is not None:
+            config = self.config.with_synapse_weight(weights).with_circuit_params(params)
+            return attrs.evolve(self, graph_name=graph.name, config=config,
+                                stats=_stats(graph, self.placement, self.routing, demand, weights, self.spec),
+                                reused="placement and routing")
+        logger.info("new weights of %r need more synapses than routed: routing again", graph.name)
+        check_fan_in(graph, demand, self.spec)
+        try:
+            routing = route(graph, self.placement, demand, self.spec, self.routing_mode)
+        except MappingError:
+            if self.placement_strategy == "given":
+                raise
+            return _place_and_route(graph, self.spec, self.placement_strategy, self.routing_mode, demand)
+        return _assemble(graph, self.spec, self.placement, routing, demand, self.placement_strategy,
+                         self.routing_mode, reused="placement")
+
+    def _placement_option(self) -> Union[str, NeuronPlacement]:
+        """What to pass as `placement` to map again with the same options."""
+        return self.placement if self.placement_strategy == "given" else self.placement_strategy
+
+    def summary(self) -> str:
+        """A readable account of where the network went and what it uses."""
+        s, spec = self.stats, self.spec
+        H = spec.hemispheres
+        lines = [f"Mapping of {self.graph_name!r} onto {spec.name} (placement: {self.placement.strategy}, "
+                 f"routing: {self.routing_mode}" + ("" if self.reused == "nothing" else f", reused {self.reused}")
+                 + ")",
+                 f"neuron circuits: {s.circuits_used} of {s.circuits_available}"]
+        lines += self.placement.summary().splitlines()[1:]
+        lines.append("synapse rows: " + ", ".join(f"{spec.hemisphere_name(h)} {s.rows_used[h]}/{s.rows_available}"
+                                                 for h in range(H)))
+        lines.append(f"synapse drivers per event bus (used/{s.drivers_per_bus}): " + ", ".join(
+            f"{spec.hemisphere_name(h)} {list(s.drivers_used[h])}" for h in range(H)))
+        lines.append(f"sources per event bus (labels; driver groups per bus {list(s.driver_groups)}): " + ", ".join(
+            f"{spec.hemisphere_name(h)} {list(s.labels_used[h])}" for h in range(H)))
+        lines.append(f"synapses: {s.synapses} placed ({s.synapses_nonzero} with non-zero weight)")
+        rows = [("projection", "connections", "synapses", "rows", "hemispheres")]
+        for name, p in s.projections.items():
+            rows.append((name, str(p.connections), str(p.synapses), str(p.rows),
+                         ", ".join(spec.hemisphere_name(h) for h in p.hemispheres) or "-"))
+        if len(rows) > 1:
+            widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+            table = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+            table.insert(1, "  ".join("-" * w for w in widths))
+            lines += [""] + table
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (f"<ChipMapping {self.graph_name!r} on {self.spec.name}: {self.stats.circuits_used} circuits, "
+                f"rows {list(self.stats.rows_used)}, {self.stats.synapses} synapses>")
+
+
+def _check_graph(graph: Any) -> None:
+    if not isinstance(graph, Graph):
+        hint = " (use experiment.graph)" if hasattr(graph, "graph") else ""
+        raise ParameterError(f"place_and_route needs an hxgraph.Graph; got {type(graph).__name__}{hint}")
+
+
+def place_and_route(graph: Graph, chip: Optional[ChipSpec] = None,
+                    placement: Union[str, NeuronPlacement] = "balanced", routing: str = "shared",
+                    previous: Optional[ChipMapping] = None) -> ChipMapping:
+    """Place and route `graph` onto `chip` (default HICANN-X); raises `MappingError` if it does not fit.
+
+    `placement`: "balanced" (default: balances synapse-row load between hemispheres and spreads
+    source populations over event buses, trying fallbacks until one routes), "first_fit" (the
+    public software's order), or a `NeuronPlacement` to route as given. `routing`: "shared"
+    (sources share synapse rows by label) or "simple" (every source and sign gets rows of its
+    own, as the public software allocates them). `previous`: a mapping of the same structure
+    whose placement and routing are reused when only weights changed.
+    """
+    _check_graph(graph)
+    spec = HICANN_X if chip is None else chip
+    if not isinstance(spec, ChipSpec):
+        raise ParameterError(f"chip must be a hxgraph.chip.ChipSpec (or None for HICANN-X); got {chip!r}")
+    check_routing(routing)
+    if not isinstance(placement, NeuronPlacement):
+        check_strategy(placement)
+    if previous is not None:
+        if not isinstance(previous, ChipMapping):
+            raise ParameterError(f"previous must be a ChipMapping returned by place_and_route; got {previous!r}")
+        given = isinstance(placement, NeuronPlacement)
+        same_placement = (previous.placement_strategy == "given" and placement.same_as(previous.placement)
+                          if given else previous.placement_strategy == placement)
+        if (previous.spec == spec and previous.routing_mode == routing and same_placement
+                and previous.structure_hash == graph.structure_hash()):
+            return previous.update(graph)
+    return _place_and_route(graph, spec, placement, routing)
+
+
+def _place_and_route(graph: Graph, spec: ChipSpec, placement: Union[str, NeuronPlacement], routing: str,
+                     demand: Optional[Demand] = None) -> ChipMapping:
+    check_circuit_budget(graph, spec)
+    check_fan_in_bound(graph, spec)
+    demand = connection_demand(graph, spec) if demand is None else demand
+    check_fan_in(graph, demand, spec)
+    if isinstance(placement, NeuronPlacement):
+        check_placement(graph, placement, spec)
+        candidates: Any = [placement]
+        strategy = "given"
+    else:
+        per_connection = demand.exc_synapses + demand.inh_synapses
+        synapses = {name: per_connection[demand.proj == i] for i, name in enumerate(demand.projections)}
+        candidates = placement_candidates(graph, spec, placement, synapses)
+        strategy = placement
+    failures: list[tuple[NeuronPlacement, MappingError]] = []
+    for candidate in candidates:
+        try:
+            result = route(graph, candidate, demand, spec, routing)
+        except MappingError as exc:
+            logger.debug("placement %s does not route: %s", candidate.strategy, exc)
+            failures.append((candidate, exc))
+            continue
+        if failures:
+            logger.info("placement %s routes (after %d that did not)", candidate.strategy, len(failures))
+        return _assemble(graph, spec, candidate, result, demand, strategy, routing, reused="nothing")
+    first = failures[0][1]
+    if len(failures) > 1:
+        tried = ", ".join(p.strategy for p, _ in failures)
+        raise MappingError(f"{first} (placements tried: {tried}; none routes)", resource=first.resource,
+                           needed=first.needed, available=first.available, partial=first.partial)
+    raise first
+
+
+def _assemble(graph: Graph, spec: ChipSpec, placement: NeuronPlacement, routing: Routing, demand: Demand,
+              strategy: str, mode: str, reused: str) -> ChipMapping:
+    pop_of_circuit, neuron_of_circuit = placement.owner()
+    params, spiking = circuit_parameters(graph, placement.circuits, spec)
+    config = ChipConfig(
+        spec=spec, synapse_weight=routing.synapse_weight, synapse_label=routing.synapse_label,
+        row_mode=routing.row_mode, driver_enable=routing.driver_enable, driver_mask=routing.driver_mask,
+        crossbar_enable=routing.crossbar_enable, crossbar_mask=routing.crossbar_mask,
+        crossbar_target=routing.crossbar_target, neuron_circuits=placement.circuits,
+        neuron_label=routing.neuron_label, input_routes=routing.input_routes, populations=placement.populations,
+        circuit_population=torch.from_numpy(pop_of_circuit), circuit_neuron=torch.from_numpy(neuron_of_circuit),
+        circuit_spiking=spiking, circuit_params=params,
+        input_sizes={p.name: p.size for p in graph.populations.values() if p.is_input},
+        structure_hash=graph.structure_hash())
+    stats = _stats(graph, placement, routing, demand, routing.synapse_weight, spec)
+    return ChipMapping(graph.name, config.structure_hash, spec, placement, config, stats, strategy, mode, reused,
+                       routing)
+
+
+def _stats(graph: Graph, placement: NeuronPlacement, routing: Routing, demand: Demand, weights: torch.Tensor,
+           spec: ChipSpec) -> MappingStats:
+    H, B = spec.hemispheres, spec.buses_per_hemisphere
+    enabled = routing.driver_enable.numpy()
+    drivers = tuple(tuple(int(enabled[h][b::B].sum()) for b in range(B)) for h in range(H))
+    nproj = len(demand.projections)
+    syn_proj = demand.proj[routing.syn_conn]
+    per_syn = np.bincount(syn_proj, minlength=nproj)
+    per_conn = np.bincount(demand.proj, minlength=nproj)
+    projections = {}
+    for p, name in enumerate(demand.projections):
+        mine = syn_proj == p
+        rows = np.unique(routing.syn_h[mine] * spec.synapse_rows + routing.syn_row[mine])
+        projections[name] = ProjectionStats(int(per_conn[p]), int(per_syn[p]), int(rows.size),
+                                            tuple(int(h) for h in np.unique(routing.syn_h[mine])))
+    return MappingStats(
+        circuits_used=placement.circuits_used, circuits_available=spec.circuits,
+        circuits_per_population={k: int(v.numel()) for k, v in placement.circuits.items()},
+        rows_used=tuple(int((routing.row_mode[h] != 0).sum()) for h in range(H)),
+        rows_available=spec.synapse_rows, drivers_used=drivers, drivers_per_bus=spec.drivers_per_bus,
+        labels_used=tuple(tuple(int(x) for x in routing.labels_used[h]) for h in range(H)),
+        driver_groups=routing.blocks_per_bus, synapses=int(routing.syn_conn.size),
+        synapses_nonzero=int((weights != 0).sum()), projections=projections)

@@ -1,0 +1,871 @@
+"""Routing: where a projection becomes synapse rows.
+
+Steps (docs/chip.md has the prose version):
+
+1. **Hardware weights** (`hardware_weights`): `w_hw = round(transform(w))` with torch.round
+   (half to even). A positive weight needs excitatory synapses, a negative one inhibitory
+   synapses; a magnitude above 63 is split over `floor(m/63)` synapses of 63 plus the
+   remainder (`split_weight`). Every connection keeps at least one synapse for each sign its
+   receptor allows (weight 0 where its weight is 0 or of the other sign), so a weight update
+   — even a sign flip of a signed projection — is written in place without routing again.
+2. **Driver groups**: the 32 drivers of each event bus are cut into equal, aligned
+   power-of-two blocks; a block's drivers compare the high row-select bits (mask), so an
+   event activates exactly the block that contains its row select, i.e. all its rows. The
+   same cut is used on the bus in both hemispheres.
+3. **Assignment** (greedy, most constrained first): every source neuron is given a driver
+   block per hemisphere it must reach. On-chip sources are bound to the bus of their column
+   and use the same row select and label in both hemispheres; inputs may use any bus, and a
+   separate route per hemisphere. A target with circuits in both hemispheres (a merged
+   neuron) can take the synapses of a source in either. A block fits when it has at most
+   64 sources (6-bit labels) and its rows cover, in every column, the synapses its sources
+   put there — sources on one row are told apart by the label of each synapse, so sources
+   aiming at different columns share rows (``routing="shared"``, the default). With
+   ``routing="simple"`` every (projection, source, sign) gets rows of its own across all its
+   target columns, as the public software allocates them.
+4. **Rows**: within a block, the first rows are excitatory, the next inhibitory; in each
+   column the block's synapses are stacked onto those rows in order.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any, Optional
+
+import attrs
+import numpy as np
+import torch
+
+from hxgraph.chip.config import ROW_EXCITATORY, ROW_INHIBITORY
+from hxgraph.chip.placement import NeuronPlacement
+from hxgraph.chip.spec import ChipSpec
+from hxgraph.errors import MappingError, UnknownNameError, WeightError, did_you_mean, known
+from hxgraph.graph import Dense, Graph, Projection
+
+logger = logging.getLogger(__name__)
+
+ROUTINGS = ("shared", "simple")
+
+
+def check_routing(routing: Any) -> str:
+    if routing not in ROUTINGS:
+        raise UnknownNameError(f"unknown routing {routing!r}{did_you_mean(routing, ROUTINGS)}; valid: "
+                               f"{known(ROUTINGS)} (shared: sources share synapse rows through labels; simple: "
+                               "every source and sign gets rows of its own, as in the public software)")
+    return routing
+
+
+# --------------------------------------------------------------------------- weights
+
+def split_weight(weight: int, max_weight: int = 63) -> list[int]:
+    """Synapse weights that carry one hardware weight: `floor(|w|/63)` × 63, then the remainder.
+
+    `split_weight(140) == [63, 63, 14]`; a zero weight keeps one synapse of weight 0.
+    """
+    magnitude = abs(int(weight))
+    full, rest = divmod(magnitude, max_weight)
+    parts = [max_weight] * full + ([rest] if rest else [])
+    return parts or [0]
+
+
+def synapse_count(magnitude: np.ndarray, max_weight: int) -> np.ndarray:
+    """Synapses needed per magnitude (vectorised `len(split_weight(m))`): at least one."""
+    return np.maximum(1, -(-magnitude // max_weight))
+
+
+def copy_weight(magnitude: np.ndarray, copy: np.ndarray, max_weight: int) -> np.ndarray:
+    """Weight of synapse number `copy` of a split magnitude: 63, 63, ..., remainder, then 0."""
+    return np.clip(magnitude - max_weight * copy, 0, max_weight)
+
+
+def hardware_weights(projection: Projection, spec: ChipSpec) -> torch.Tensor:
+    """Integer hardware weights, one per connection in the projection's order (dense: row-major (out, in))."""
+    weight = projection.weight.detach().cpu()
+    try:
+        hw = projection.transform(weight)
+    except Exception as exc:  # a user's callable: report which projection it failed on
+        raise WeightError(f"projection {projection.name!r}: the weight transform {projection.transform!r} "
+                          f"failed: {exc}") from exc
+    if not isinstance(hw, torch.Tensor) or tuple(hw.shape) != tuple(weight.shape):
+        raise WeightError(f"projection {projection.name!r}: the weight transform must return a tensor of the "
+                          f"weight's shape {tuple(weight.shape)}; got {type(hw).__name__} "
+                          f"{tuple(hw.shape) if isinstance(hw, torch.Tensor) else ''}")
+    # numpy from here: small torch ops pay thread start-up costs that dominate at this size.
+    values = hw.detach().cpu().to(torch.float64).numpy().reshape(-1)
+    if not np.isfinite(values).all():
+        raise WeightError(f"projection {projection.name!r}: the weight transform produced NaN or infinite "
+                          "hardware weights")
+    # Magnitudes beyond what could ever fit are capped so counting synapses cannot overflow;
+    # the fan-in check then reports that they do not fit. np.round rounds half to even, as torch.round.
+    cap = float(spec.max_weight * spec.synapse_rows * spec.circuits + 1)
+    rounded = np.round(np.clip(values, -cap, cap)).astype(np.int64)
+    if projection.receptor == "excitatory" and (rounded < 0).any():
+        raise WeightError(f"projection {projection.name!r} is excitatory but its transform gives "
+                          f"{int((rounded < 0).sum())} negative hardware weights; use receptor='signed'")
+    if projection.receptor == "inhibitory" and (rounded > 0).any():
+        raise WeightError(f"projection {projection.name!r} is inhibitory but its transform gives "
+                          f"{int((rounded > 0).sum())} positive hardware weights; use receptor='signed'")
+    return torch.from_numpy(rounded)
+
+
+# --------------------------------------------------------------------------- demand
+
+@attrs.frozen(eq=False)
+class Demand:
+    """Every connection of a graph with its hardware weight and synapse counts (placement-free).
+
+    Connection arrays (one entry per connection, projections in creation order): `proj`
+    (projection index), `index` (position in the projection's weights), `src` (global
+    source id), `tgt` (global on-chip neuron id), `exc`/`inh` (magnitudes per sign),
+    `exc_synapses`/`inh_synapses` (synapses reserved per sign).
+    """
+
+    projections: tuple[str, ...]
+    proj: np.ndarray
+    index: np.ndarray
+    src: np.ndarray
+    tgt: np.ndarray
+    exc: np.ndarray
+    inh: np.ndarray
+    exc_synapses: np.ndarray
+    inh_synapses: np.ndarray
+    source_pops: tuple[str, ...]
+    source_offset: dict[str, int]
+    neuron_pops: tuple[str, ...]
+    neuron_offset: dict[str, int]
+    neuron_count: int
+    source_count: int
+
+    def source_name(self, gid: int) -> tuple[str, int]:
+        pos = int(np.searchsorted(self._offsets(self.source_pops, self.source_offset), gid, side="right")) - 1
+        name = self.source_pops[pos]
+        return name, gid - self.source_offset[name]
+
+    def neuron_name(self, gid: int) -> tuple[str, int]:
+        pos = int(np.searchsorted(self._offsets(self.neuron_pops, self.neuron_offset), gid, side="right")) - 1
+        name = self.neuron_pops[pos]
+        return name, gid - self.neuron_offset[name]
+
+    @staticmethod
+    def _offsets(names: tuple[str, ...], offsets: dict[str, int]) -> np.ndarray:
+        return np.asarray([offsets[n] for n in names], dtype=np.int64)
+
+
+def projection_weights(graph: Graph, spec: ChipSpec) -> list[np.ndarray]:
+    """Hardware weights of every projection (creation order), as int64 arrays."""
+    return [hardware_weights(p, spec).numpy() for p in graph.projections.values()]
+
+
+def connection_demand(graph: Graph, spec: ChipSpec) -> Demand:
+    """Collect every connection with its hardware weight and the synapses it needs (vectorised)."""
+    source_pops = tuple(p.name for p in graph.populations.values() if p.neuron_model.spiking)
+    neuron_pops = tuple(p.name for p in graph.populations.values() if not p.is_input)
+    source_offset, neuron_offset = {}, {}
+    total = 0
+    for name in source_pops:
+        source_offset[name] = total
+        total += graph.population(name).size
+    source_count, total = total, 0
+    for name in neuron_pops:
+        neuron_offset[name] = total
+        total += graph.population(name).size
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("proj", "index", "src", "tgt", "exc", "inh", "es", "is")}
+    for pi, (proj, hw) in enumerate(zip(graph.projections.values(), projection_weights(graph, spec))):
+        out_size, in_size = proj.shape
+        if isinstance(proj.connectivity, Dense):
+            tgt = np.repeat(np.arange(out_size, dtype=np.int64), in_size)
+            src = np.tile(np.arange(in_size, dtype=np.int64), out_size)
+        else:
+            tgt = proj.connectivity.targets.numpy().astype(np.int64)
+            src = proj.connectivity.sources.numpy().astype(np.int64)
+        exc, inh = np.maximum(hw, 0), np.maximum(-hw, 0)
+        allow_e = proj.receptor in ("signed", "excitatory")
+        allow_i = proj.receptor in ("signed", "inhibitory")
+        parts["proj"].append(np.full(hw.shape, pi, dtype=np.int64))
+        parts["index"].append(np.arange(hw.size, dtype=np.int64))
+        parts["src"].append(src + source_offset[proj.source])
+        parts["tgt"].append(tgt + neuron_offset[proj.target])
+        parts["exc"].append(exc)
+        parts["inh"].append(inh)
+        parts["es"].append(synapse_count(exc, spec.max_weight) if allow_e else np.zeros_like(exc))
+        parts["is"].append(synapse_count(inh, spec.max_weight) if allow_i else np.zeros_like(inh))
+    cat = {k: (np.concatenate(v) if v else np.zeros(0, dtype=np.int64)) for k, v in parts.items()}
+    return Demand(tuple(graph.projections), cat["proj"], cat["index"], cat["src"], cat["tgt"], cat["exc"],
+                  cat["inh"], cat["es"], cat["is"], source_pops, source_offset, neuron_pops, neuron_offset,
+                  total, source_count)
+
+
+def check_fan_in_bound(graph: Graph, spec: ChipSpec) -> None:
+    """The fan-in check from shapes alone (one synapse per connection and allowed sign).
+
+    Runs before hardware weights are expanded per connection, so a hopeless network (say
+    100,000 dense inputs) is refused without allocating arrays for all its connections.
+    """
+    for pop in graph.populations.values():
+        if pop.is_input:
+            continue
+        need = np.zeros(pop.size, dtype=np.int64)
+        parts: list[tuple[str, np.ndarray]] = []
+        for proj in graph.projections_into(pop.name):
+            signs = 2 if proj.receptor == "signed" else 1
+            if isinstance(proj.connectivity, Dense):
+                part = np.full(pop.size, proj.shape[1] * signs, dtype=np.int64)
+            else:
+                part = np.bincount(proj.connectivity.targets.numpy(), minlength=pop.size) * signs
+            need += part
+            parts.append((proj.name, part))
+        available = spec.synapse_rows * pop.circuits_per_neuron
+        if need.size and need.max() > available:
+            neuron = int(np.argmax(need))
+            involved = [(name, int(part[neuron])) for name, part in parts if part[neuron] > 0]
+            raise _fan_in_error(graph, spec, pop.name, neuron, int(need[neuron]), available, involved, big=1)
+
+
+def check_fan_in(graph: Graph, demand: Demand, spec: ChipSpec) -> None:
+    """Every neuron needs at most as many synapses as its circuits have synapse rows."""
+    if demand.tgt.size == 0:
+        return
+    need = np.bincount(demand.tgt, weights=demand.exc_synapses + demand.inh_synapses,
+                       minlength=demand.neuron_count).astype(np.int64)
+    cap = np.concatenate([np.full(graph.population(n).size, spec.synapse_rows * graph.population(n).circuits_per_neuron)
+                          for n in demand.neuron_pops])
+    over = need - cap
+    if over.max() <= 0:
+        return
+    worst = int(np.argmax(over))
+    name, neuron = demand.neuron_name(worst)
+    into = demand.tgt == worst
+    contributions = np.bincount(demand.proj[into], weights=(demand.exc_synapses + demand.inh_synapses)[into],
+                                minlength=len(demand.projections)).astype(np.int64)
+    involved = [(demand.projections[i], int(c)) for i, c in enumerate(contributions) if c > 0]
+    big = int(np.maximum(demand.exc_synapses[into], demand.inh_synapses[into]).max())
+    raise _fan_in_error(graph, spec, name, neuron, int(need[worst]), int(cap[worst]), involved, big)
+
+
+def _fan_in_error(graph: Graph, spec: ChipSpec, name: str, neuron: int, needed: int, available: int,
+                  involved: list[tuple[str, int]], big: int) -> MappingError:
+    """The fan-in error: which projection(s) into which population, and what to try."""
+    per = graph.population(name).circuits_per_neuron
+    largest = spec.hemispheres * spec.quadrant_columns  # circuits one merged neuron can span
+    suggestion = max(per + 1, math.ceil(needed / spec.synapse_rows))
+    circuits_text = f"a neuron of {per} circuit{'s' if per > 1 else ''} has {available}"
+    if suggestion <= largest:
+        first = f"circuits_per_neuron={suggestion} for {name!r} (fan-in {suggestion * spec.synapse_rows}), fewer inputs"
+    else:
+        first = f"fewer inputs (even a neuron of {largest} merged circuits has only {largest * spec.synapse_rows})"
+    hint = (f"try {first}, receptor='excitatory' or 'inhibitory' (one synapse per connection instead of two), "
+            "or splitting the network")
+    if len(involved) == 1:
+        proj = graph.projection(involved[0][0])
+        if isinstance(proj.connectivity, Dense):
+            kind, sources = "dense", proj.shape[1]
+        else:
+            kind = "sparse"
+            sources = int((proj.connectivity.targets == neuron).sum())
+        how = (f"{proj.receptor} {kind} projection of {sources} sources"
+               + (": an excitatory and an inhibitory synapse per source" if proj.receptor == "signed" else ""))
+        if big > 1:
+            how += f"; weights above {spec.max_weight} take up to {big} synapses each"
+        message = (f"projection {proj.name!r}: target {name!r} needs {needed} synapse rows per neuron "
+                   f"(neuron {neuron}; {how}), {circuits_text} (one synapse row per circuit and row of its "
+                   f"synapse array); {hint}")
+    else:
+        listing = ", ".join(f"{p!r}: {c}" for p, c in involved)
+        message = (f"population {name!r}: neuron {neuron} needs {needed} synapse rows ({listing}), "
+                   f"{circuits_text}; {hint}")
+    return MappingError(message, resource="fan-in (synapse rows per neuron)", needed=needed, available=available)
+
+
+# --------------------------------------------------------------------------- routing result
+
+@attrs.frozen(eq=False)
+class Routing:
+    """The routed synapses, drivers, labels and crossbar, plus what a weight update needs.
+
+    Synapse table (one entry per placed synapse): `syn_h`, `syn_row`, `syn_col`, `syn_conn`
+    (connection index into the `Demand` arrays), `syn_sign` (0 excitatory, 1 inhibitory),
+    `syn_copy` (position in the weight split). `exc_capacity` / `inh_capacity`: synapses
+    routed per connection and sign; a weight update that needs more re-routes.
+    """
+
+    mode: str
+    synapse_weight: torch.Tensor
+    synapse_label: torch.Tensor
+    row_mode: torch.Tensor
+    driver_enable: torch.Tensor
+    driver_mask: torch.Tensor
+    crossbar_enable: torch.Tensor
+    crossbar_mask: torch.Tensor
+    crossbar_target: torch.Tensor
+    neuron_label: dict[str, torch.Tensor]
+    input_routes: dict[str, torch.Tensor]
+    syn_h: np.ndarray
+    syn_row: np.ndarray
+    syn_col: np.ndarray
+    syn_conn: np.ndarray
+    syn_sign: np.ndarray
+    syn_copy: np.ndarray
+    exc_capacity: np.ndarray
+    inh_capacity: np.ndarray
+    blocks_per_bus: tuple[int, ...]
+    labels_used: np.ndarray  # (hemispheres, buses) sources told apart by label on each bus
+
+    def weights_for(self, demand: Demand, spec: ChipSpec) -> Optional[torch.Tensor]:
+        """Synapse weights for `demand`'s (new) hardware weights, or None if they need more synapses."""
+        if (demand.exc_synapses > self.exc_capacity).any() or (demand.inh_synapses > self.inh_capacity).any():
+            return None
+        magnitude = np.where(self.syn_sign == 0, demand.exc[self.syn_conn], demand.inh[self.syn_conn])
+        weights = np.zeros(tuple(self.synapse_weight.shape), dtype=np.uint8)
+        weights[self.syn_h, self.syn_row, self.syn_col] = copy_weight(magnitude, self.syn_copy, spec.max_weight)
+        return torch.from_numpy(weights)
+
+
+class _Unit:
+    """One source's deliveries to decide: options of {hemisphere: pair indices}."""
+
+    __slots__ = ("src", "onchip", "bus", "options", "dedicated", "size", "coupled")
+
+    def __init__(self, src: int, onchip: bool, bus: int, options: list[dict[int, np.ndarray]], size: int):
+        self.src, self.onchip, self.bus, self.options, self.size = src, onchip, bus, options, size
+        self.dedicated: list[dict[int, tuple[int, int]]] = []
+        self.coupled = onchip and all(len(o) > 1 for o in options)
+
+
+class _RouteFailure(Exception):
+    """A unit found no block; carries what is needed to explain it or to retry with more blocks."""
+
+    def __init__(self, unit: _Unit, label_blocked: set[int], best: Optional[tuple[int, int, int, int]]):
+        super().__init__()
+        self.unit, self.label_blocked, self.best = unit, label_blocked, best  # best: (cost, capacity, h, k)
+
+
+class _Router:
+    def __init__(self, graph: Graph, placement: NeuronPlacement, demand: Demand, spec: ChipSpec, mode: str):
+        self.graph, self.placement, self.demand, self.spec, self.mode = graph, placement, demand, spec, mode
+        H, C, B = spec.hemispheres, spec.columns, spec.buses_per_hemisphere
+        self.H, self.C, self.B, self.DPB, self.L = H, C, B, spec.drivers_per_bus, spec.labels
+        # Circuits of every on-chip neuron, per hemisphere, as columns (padded by repeating).
+        n = demand.neuron_count
+        width = max([1] + [int(placement.circuits[p].shape[1]) for p in demand.neuron_pops])
+        cols = np.full((H, n, width), -1, dtype=np.int64)
+        emit = np.zeros(n, dtype=np.int64)
+        for name in demand.neuron_pops:
+            c = placement.circuits[name].numpy()
+            off = demand.neuron_offset[name]
+            emit[off:off + c.shape[0]] = c[:, 0]
+            for h in range(H):
+                for j in range(c.shape[1]):
+                    in_h = c[:, j] // C == h
+                    rows = np.flatnonzero(in_h) + off
+                    slot = (cols[h, rows] >= 0).sum(1)
+                    cols[h, rows, slot] = c[in_h, j] % C
+        self.ncount = (cols >= 0).sum(2)  # (H, n)
+        first = np.where(cols[:, :, :1] >= 0, cols[:, :, :1], 0)
+        self.ncols = np.where(cols >= 0, cols, first)
+        self.emit = emit
+        # Sources: on-chip ones are bound to the bus of their first circuit's column.
+        self.src_onchip = np.zeros(demand.source_count, dtype=bool)
+        self.src_bus = np.full(demand.source_count, -1, dtype=np.int64)
+        self.src_emit = np.full(demand.source_count, -1, dtype=np.int64)
+        for name in demand.source_pops:
+            pop = graph.population(name)
+            if pop.is_input:
+                continue
+            off = demand.source_offset[name]
+            e = emit[demand.neuron_offset[name]:demand.neuron_offset[name] + pop.size]
+            self.src_onchip[off:off + pop.size] = True
+            self.src_emit[off:off + pop.size] = e
+            self.src_bus[off:off + pop.size] = (e % C) // spec.columns_per_event_output % B
+        # Pairs: a source's synapses into one neuron, summed over projections.
+        key = demand.src * max(n, 1) + demand.tgt
+        ukey, self.conn_pair = np.unique(key, return_inverse=True)
+        self.pair_src, self.pair_tgt = ukey // max(n, 1), ukey % max(n, 1)
+        self.pair_e = np.bincount(self.conn_pair, demand.exc_synapses, minlength=ukey.size).astype(np.int64)
+        self.pair_i = np.bincount(self.conn_pair, demand.inh_synapses, minlength=ukey.size).astype(np.int64)
+        has = self.ncount[:, self.pair_tgt] > 0  # (H, pairs)
+        # class: h for targets only in hemisphere h, H for targets in several hemispheres
+        self.pair_class = np.where(has.sum(0) > 1, H, np.argmax(has, axis=0))
+
+    # ----------------------------------------------------------------- units
+    def _units(self) -> list[_Unit]:
+        H = self.H
+        units: list[_Unit] = []
+        starts = np.searchsorted(self.pair_src, np.arange(self.demand.source_count + 1))
+        order_conn = np.argsort(self.demand.src, kind="stable") if self.mode == "simple" else None
+        conn_starts = (np.searchsorted(self.demand.src[order_conn], np.arange(self.demand.source_count + 1))
+                       if order_conn is not None else None)
+        for s in np.unique(self.pair_src).tolist():  # sources with at least one connection
+            idx = np.arange(starts[s], starts[s + 1])
+            cls = self.pair_class[idx]
+            fixed = {h: idx[cls == h] for h in range(H) if (cls == h).any()}
+            flex = idx[cls == H]
+            size = int((self.pair_e[idx] + self.pair_i[idx]).sum())
+            onchip = bool(self.src_onchip[s])
+            if onchip:
+                if flex.size == 0:
+                    options = [fixed]
+                elif not fixed:
+                    options = [{h: flex} for h in range(H)]
+                elif len(fixed) == 1:
+                    (h, part), = fixed.items()
+                    options = [{h: np.concatenate([part, flex])}]
+                else:
+                    options = [{**fixed, h: np.concatenate([fixed[h], flex])} for h in range(H)]
+                units.append(_Unit(s, True, int(self.src_bus[s]), options, size))
+            else:
+                # An input gets an independent route per hemisphere; merged targets go with the
+                # hemisphere that has fewer fixed targets (or are free when there are none).
+                if not fixed:
+                    units.append(_Unit(s, False, -1, [{h: flex} for h in range(H)], size))
+                else:
+                    lightest = min(fixed, key=lambda h: fixed[h].size)
+                    for h, part in fixed.items():
+                        part = np.concatenate([part, flex]) if (h == lightest and flex.size) else part
+                        units.append(_Unit(s, False, -1, [{h: part}],
+                                           int((self.pair_e[part] + self.pair_i[part]).sum())))
+            if self.mode == "simple":
+                conns = order_conn[conn_starts[s]:conn_starts[s + 1]]
+                for unit in (units[-1:] if onchip or not fixed else units[-len(fixed):]):
+                    unit.dedicated = [{h: self._dedicated(conns, part) for h, part in opt.items()}
+                                      for opt in unit.options]
+        return units
+
+    def _dedicated(self, conns: np.ndarray, pairs: np.ndarray) -> tuple[int, int]:
+        """Rows of their own (simple routing) for a source's connections into `pairs`.
+
+        Per projection, as many rows per sign as its deepest weight split needs.
+        """
+        sel = conns[np.isin(self.conn_pair[conns], pairs)]
+        nproj = len(self.demand.projections)
+        e = np.zeros(nproj, dtype=np.int64)
+        i = np.zeros(nproj, dtype=np.int64)
+        np.maximum.at(e, self.demand.proj[sel], self.demand.exc_synapses[sel])
+        np.maximum.at(i, self.demand.proj[sel], self.demand.inh_synapses[sel])
+        return int(e.sum()), int(i.sum())
+
+    # ----------------------------------------------------------------- prechecks
+    def _check_bus_fan_in(self) -> None:
+        """A circuit is reached by at most 64 rows from one bus; on-chip sources cannot change bus."""
+        onchip = self.src_onchip[self.pair_src]
+        if not onchip.any():
+            return
+        spec, B = self.spec, self.B
+        tgt, bus = self.pair_tgt[onchip], self.src_bus[self.pair_src[onchip]]
+        need = np.bincount(tgt * B + bus, weights=(self.pair_e + self.pair_i)[onchip],
+                           minlength=self.demand.neuron_count * B).astype(np.int64)
+        cap = np.repeat(self.ncount.sum(0) * spec.rows_per_bus, B)
+        over = need - cap
+        if over.max() <= 0:
+            return
+        worst = int(np.argmax(over))
+        neuron_gid, k = divmod(worst, B)
+        name, neuron = self.demand.neuron_name(neuron_gid)
+        senders = self.pair_src[onchip][(tgt == neuron_gid) & (bus == k)]
+        pops: dict[str, int] = {}
+        for s in senders.tolist():
+            pops[self.demand.source_name(s)[0]] = pops.get(self.demand.source_name(s)[0], 0) + 1
+        listing = ", ".join(f"{p!r} ({c} neurons)" for p, c in pops.items())
+        span = spec.columns_per_event_output
+        cols = ", ".join(f"{o * span}–{o * span + span - 1}" for o in range(k, spec.event_outputs, B))
+        raise MappingError(
+            f"population {name!r}: neuron {neuron} needs {int(need[worst])} synapses from on-chip sources on event "
+            f"bus {k} ({listing}; neurons in columns {cols} all send on bus {k}), but one bus reaches only "
+            f"{int(cap[worst])} synapse rows of its circuits ({spec.drivers_per_bus} drivers × "
+            f"{spec.rows_per_driver} rows per circuit); try placement='balanced' (spreads source populations over "
+            f"the buses) or explicit circuits in other columns, circuits_per_neuron=2 for {name!r}, or a "
+            f"fixed-sign receptor",
+            resource="synapse rows per event bus", needed=int(need[worst]), available=int(cap[worst]),
+            partial=self.placement)
+
+    def _check_simple_rows(self, units: list[_Unit]) -> None:
+        """With dedicated rows, the rows forced into a hemisphere must fit its synapse array."""
+        spec = self.spec
+        forced = np.zeros(self.H, dtype=np.int64)
+        per_proj = np.zeros((self.H, len(self.demand.projections)), dtype=np.int64)
+        order = np.argsort(self.demand.src, kind="stable")
+        starts = np.searchsorted(self.demand.src[order], np.arange(self.demand.source_count + 1))
+        for unit in units:
+            if len(unit.options) != 1:
+                continue
+            conns = order[starts[unit.src]:starts[unit.src + 1]]
+            for h, part in unit.options[0].items():
+                sel = conns[np.isin(self.conn_pair[conns], part)]
+                for p in np.unique(self.demand.proj[sel]).tolist():
+                    mine = sel[self.demand.proj[sel] == p]
+                    rows = int(self.demand.exc_synapses[mine].max() + self.demand.inh_synapses[mine].max())
+                    per_proj[h, p] += rows
+                    forced[h] += rows
+        h = int(np.argmax(forced))
+        if forced[h] <= spec.synapse_rows:
+            return
+        listing = ", ".join(f"{self.demand.projections[p]!r}: {int(per_proj[h, p])}"
+                            for p in np.flatnonzero(per_proj[h]).tolist())
+        hname = spec.hemisphere_name(h)
+        raise MappingError(
+            f"synapse rows in the {hname} hemisphere: with routing='simple' every (source, sign) of a projection "
+            f"gets synapse rows of its own, and the projections into the {hname} hemisphere need {int(forced[h])} "
+            f"rows ({listing}), the synapse array has {spec.synapse_rows}; try routing='shared' (sources share "
+            f"rows through their synapse labels), placement='balanced' (puts populations into the other "
+            f"hemisphere), fewer inputs, or splitting the network into several runs",
+            resource=f"synapse rows ({hname} hemisphere)", needed=int(forced[h]), available=spec.synapse_rows,
+            partial=self.placement)
+
+    # ----------------------------------------------------------------- greedy
+    def _initial_blocks(self, units: list[_Unit]) -> np.ndarray:
+        """Blocks per bus: enough labels for the sources bound to it plus a share of the inputs."""
+        need = np.zeros((self.H, self.B))
+        inputs = 0
+        for u in units:
+            if u.onchip:
+                hs = set().union(*[set(o) for o in u.options])
+                for h in hs:
+                    need[h, u.bus] += 1.0 if u.coupled or len(u.options) == 1 else 1.0 / len(u.options)
+            else:
+                inputs += 1
+        need += inputs / (self.H * self.B)
+        blocks = np.ones(self.B, dtype=np.int64)
+        for k in range(self.B):
+            while blocks[k] < self.DPB and need[:, k].max() > blocks[k] * self.L:
+                blocks[k] *= 2
+        return blocks
+
+    def _part(self, h: int, part: np.ndarray) -> tuple:
+        """Per (hemisphere, pairs): targets' column options, whether any has several, demand (2, m)."""
+        tg = self.pair_tgt[part]
+        multi = bool(self.ncount[h, tg].max() > 1)
+        add = np.stack([self.pair_e[part], self.pair_i[part]])
+        return (self.ncols[h, tg] if multi else self.ncols[h, tg, 0]), (self.ncount[h, tg] if multi else None), add
+
+    def _greedy(self, units: list[_Unit], blocks: np.ndarray, criterion: str) -> dict[str, Any]:
+        """Give every unit, in order, the feasible block that the criterion prefers.
+
+        "pack": least increase of the block's rows first (fills rows other sources left free in
+        the columns this source needs); "spread": least rows after adding first (balances).
+        """
+        H, B, DPB, C = self.H, self.B, self.DPB, self.C
+        simple = self.mode == "simple"
+        nblk = B * DPB  # blocks are indexed bus * DPB + block
+        D = np.zeros((H, nblk, 2, C), dtype=np.int64)
+        curmax = np.zeros((H, nblk, 2), dtype=np.int64)
+        ded = np.zeros((H, nblk, 2), dtype=np.int64)
+        nlab = np.zeros((H, nblk), dtype=np.int64)
+        cap_blk = np.repeat((DPB // blocks) * self.spec.rows_per_driver, DPB)  # rows per block
+        pair_h = np.full(self.pair_src.size, -1, dtype=np.int64)
+        pair_col = np.full(self.pair_src.size, -1, dtype=np.int64)
+        assign: dict[tuple[int, int], tuple[int, int]] = {}  # (src, h) -> (bus, block)
+        members: dict[tuple[int, int, int], list[int]] = {}  # (h, bus, block) -> single-hemisphere sources
+        coupled: dict[tuple[int, int], list[int]] = {}       # (bus, block) -> sources on both hemispheres
+        all_blk = np.concatenate([k * DPB + np.arange(blocks[k]) for k in range(B)])
+        big = np.iinfo(np.int64).max
+        for unit in units:
+            blk = unit.bus * DPB + np.arange(blocks[unit.bus]) if unit.onchip else all_blk
+            nc = blk.size
+            cap = cap_blk[blk]
+            best = None
+            label_blocked: set[int] = set()
+            best_fail: Optional[tuple[int, int, int, int]] = None
+            for o, option in enumerate(unit.options):
+                feasible = np.ones(nc, dtype=bool)
+                increase = np.zeros(nc, dtype=np.int64)
+                after = np.zeros(nc, dtype=np.int64)
+                labels = np.zeros(nc, dtype=np.int64)
+                chosen = {}
+                for h, part in option.items():
+                    opts, count, add = self._part(h, part)
+                    Dsel = D[h, blk]  # (nc, 2, C)
+                    if count is not None:
+                        # A merged neuron with several circuits here: its least loaded column per block.
+                        lo = Dsel.sum(1)[:, opts]  # (nc, m, W)
+                        lo = np.where((np.arange(opts.shape[1]) < count[:, None])[None], lo, big)
+                        cols = np.take_along_axis(np.broadcast_to(opts, lo.shape), lo.argmin(2)[..., None], 2)[..., 0]
+                        index = np.broadcast_to(cols[:, None, :], (nc, 2, cols.shape[1]))
+                        gathered = np.take_along_axis(Dsel, index, 2)
+                    else:
+                        cols = opts
+                        gathered = Dsel[:, :, opts]  # (nc, 2, m)
+                    if simple:
+                        de, di = unit.dedicated[o][h]
+                        before = ded[h, blk].sum(1)
+                        cost = before + de + di
+                        new = None
+                    else:
+                        new = np.maximum(curmax[h, blk], (gathered + add[None]).max(2))  # (nc, 2)
+                        cost = new.sum(1)
+                        before = curmax[h, blk].sum(1)
+                    full = nlab[h, blk] >= self.L
+                    fits = cost <= cap
+                    label_blocked.update((blk[full & fits] // DPB).tolist())
+                    miss = np.flatnonzero(~full & ~fits)
+                    if miss.size:
+                        j = miss[np.argmin(cost[miss] - cap[miss])]
+                        if best_fail is None or cost[j] - cap[j] < best_fail[0] - best_fail[1]:
+                            best_fail = (int(cost[j]), int(cap[j]), h, int(blk[j] // DPB))
+                    feasible &= fits & ~full
+                    increase += cost - before
+                    after = np.maximum(after, cost)
+                    labels += nlab[h, blk]
+                    chosen[h] = (cols, new)
+                if not feasible.any():
+                    continue
+                cand = np.flatnonzero(feasible)
+                if criterion == "pack":
+                    j = cand[np.lexsort((cand, labels[cand], after[cand], increase[cand]))[0]]
+                    score = (int(increase[j]), int(after[j]), int(labels[j]), o)
+                else:
+                    j = cand[np.lexsort((cand, labels[cand], increase[cand], after[cand]))[0]]
+                    score = (int(after[j]), int(increase[j]), int(labels[j]), o)
+                if best is None or score < best[0]:
+                    best = (score, o, j, chosen)
+            if best is None:
+                raise _RouteFailure(unit, label_blocked, best_fail)
+            _, o, j, chosen = best
+            g = int(blk[j])
+            k, b = divmod(g, DPB)
+            both = unit.onchip and len(unit.options[o]) > 1
+            for h, part in unit.options[o].items():
+                cols, new = chosen[h]
+                c = cols[j] if cols.ndim == 2 else cols
+                D[h, g, 0, c] += self.pair_e[part]
+                D[h, g, 1, c] += self.pair_i[part]
+                if simple:
+                    de, di = unit.dedicated[o][h]
+                    ded[h, g] += (de, di)
+                else:
+                    curmax[h, g] = new[j]
+                nlab[h, g] += 1
+                pair_h[part], pair_col[part] = h, c
+                assign[(unit.src, h)] = (k, b)
+                if not both:
+                    members.setdefault((h, k, b), []).append(unit.src)
+            if both:
+                coupled.setdefault((k, b), []).append(unit.src)
+        rows = (ded if simple else curmax).reshape(H, B, DPB, 2)
+        return dict(pair_h=pair_h, pair_col=pair_col, assign=assign, members=members, coupled=coupled,
+                    rows=rows, nlab=nlab.reshape(H, B, DPB))
+
+    # ----------------------------------------------------------------- errors
+    def _failure_error(self, failure: _RouteFailure, blocks: np.ndarray) -> MappingError:
+        spec, unit = self.spec, failure.unit
+        pop, neuron = self.demand.source_name(unit.src)
+        conns = self.demand.src == unit.src
+        counts = np.bincount(self.demand.proj[conns], minlength=len(self.demand.projections))
+        proj = self.demand.projections[int(np.argmax(counts))]
+        if unit.onchip:
+            col = int(self.src_emit[unit.src]) % spec.columns
+            hem = spec.hemisphere_name(int(self.src_emit[unit.src]) // spec.columns)
+            who = (f"projection {proj!r} (source {pop!r} neuron {neuron}, in column {col} of the {hem} row, "
+                   f"sends on event bus {unit.bus})")
+            same_bus = self.src_onchip & (self.src_bus == unit.bus)
+            names: dict[str, int] = {}
+            for s in np.flatnonzero(same_bus).tolist():
+                n = self.demand.source_name(s)[0]
+                names[n] = names.get(n, 0) + 1
+            crowd = ", ".join(f"{n!r} {c}" for n, c in names.items())
+            hint = (f"on-chip sources on bus {unit.bus}: {crowd}; try placement='balanced' or explicit circuits that "
+                    f"spread {pop!r} over more event buses, fewer connections, a fixed-sign receptor (one row per "
+                    f"connection instead of two), or splitting the network into several runs")
+        else:
+            who = f"projection {proj!r} (input {pop!r} neuron {neuron})"
+            hint = ("try fewer inputs, circuits_per_neuron=2 for the targets (more rows per neuron), a fixed-sign "
+                    "receptor, or splitting the network into several runs")
+        if failure.best is not None:
+            cost, cap, h, k = failure.best
+            return MappingError(
+                f"{who}: no synapse driver group it can reach has room; the best, on event bus {k} of the "
+                f"{spec.hemisphere_name(h)} hemisphere ({blocks[k]} group{'s' if blocks[k] > 1 else ''} of "
+                f"{spec.drivers_per_bus // blocks[k]} drivers on that bus), would need {cost} synapse rows and has "
+                f"{cap} ({self.mode} routing); {hint}",
+                resource="synapse rows per driver group", needed=cost, available=cap, partial=self.placement)
+        return MappingError(
+            f"{who}: every synapse driver group it can reach already tells {spec.labels} sources apart by their "
+            f"{spec.label_bits}-bit labels; {hint}",
+            resource="synapse labels per driver group", needed=spec.labels + 1, available=spec.labels,
+            partial=self.placement)
+
+    # ----------------------------------------------------------------- main
+    def run(self) -> Routing:
+        units = self._units()
+        self._check_bus_fan_in()
+        if self.mode == "simple":
+            self._check_simple_rows(units)
+        # Most constrained first: sources on both hemispheres, other on-chip sources, then
+        # inputs (free to use any bus); larger demands first within each class.
+        units.sort(key=lambda u: (0 if u.coupled else 1 if u.onchip else 2, -u.size, u.src))
+        blocks = self._initial_blocks(units)
+        for _ in range(self.B * int(np.log2(self.DPB)) + 1):  # each round doubles the groups of a bus
+            failures = []
+            for criterion in ("pack", "spread"):
+                try:
+                    state = self._greedy(units, blocks, criterion)
+                except _RouteFailure as failure:
+                    failures.append(failure)
+                    continue
+                return self._build(state, blocks)
+            # Out of labels somewhere: cut those buses into more (smaller) driver groups.
+            blocked = set().union(*(f.label_blocked for f in failures))
+            grow = [k for k in sorted(blocked) if blocks[k] < self.DPB]
+            if not grow:
+                raise self._failure_error(failures[0], blocks) from None
+            logger.debug("routing: out of labels on buses %s with blocks %s; doubling", grow, blocks.tolist())
+            blocks[grow] *= 2
+        raise self._failure_error(failures[0], blocks)
+
+    def _build(self, st: dict[str, Any], blocks: np.ndarray) -> Routing:
+        spec, dm = self.spec, self.demand
+        H, B, DPB, C, R = self.H, self.B, self.DPB, self.C, spec.synapse_rows
+        rpd = spec.rows_per_driver
+        size = DPB // blocks  # drivers per block, per bus
+        # slot_row[k][b]: the rows of block b of bus k in slot order (ascending row number).
+        slot_row = np.full((B, DPB, DPB * rpd), -1, dtype=np.int64)
+        for k in range(B):
+            for b in range(blocks[k]):
+                j = np.arange(b * size[k], (b + 1) * size[k])
+                drivers = j * B + k
+                rows = (drivers[:, None] * rpd + np.arange(rpd)[None]).reshape(-1)
+                slot_row[k, b, :rows.size] = np.sort(rows)
+        exc_rows = st["rows"][..., 0]  # (H, B, DPB)
+        # Labels: sources on both hemispheres first (same label in both), then the others.
+        label = {}
+        for (k, b), srcs in st["coupled"].items():
+            for n, s in enumerate(srcs):
+                for h in range(H):
+                    label[(s, h)] = n
+        for (h, k, b), srcs in st["members"].items():
+            base = len(st["coupled"].get((k, b), []))
+            for n, s in enumerate(srcs):
+                label[(s, h)] = base + n
+        # Expand connections into synapses.
+        pair = self.conn_pair
+        ch, ccol = st["pair_h"][pair], st["pair_col"][pair]
+        assign = st["assign"]
+        src_h = dm.src * H + ch
+        keys = np.unique(src_h)
+        kb = np.array([assign[(int(x) // H, int(x) % H)] for x in keys], dtype=np.int64).reshape(-1, 2)
+        pos = np.searchsorted(keys, src_h)
+        ck, cb = kb[pos, 0], kb[pos, 1]
+        clab = np.array([label[(int(x) // H, int(x) % H)] for x in keys], dtype=np.int64)[pos] if keys.size else pos
+        n_e, n_i = dm.exc_synapses, dm.inh_synapses
+        conn = np.concatenate([np.repeat(np.arange(dm.src.size), n_e), np.repeat(np.arange(dm.src.size), n_i)])
+        sign = np.concatenate([np.zeros(int(n_e.sum()), dtype=np.int64), np.ones(int(n_i.sum()), dtype=np.int64)])
+        copy = np.concatenate([_ranges(n_e), _ranges(n_i)])
+        sh, sk, sb, scol = ch[conn], ck[conn], cb[conn], ccol[conn]
+        group = ((sh * B + sk) * DPB + sb) * 2 + sign
+        if self.mode == "simple":
+            # A row of its own per (projection, source, sign, copy) within the block.
+            P = len(dm.projections)
+            copies = int(copy.max(initial=0)) + 1
+            rowkey = ((group * P + dm.proj[conn]) * dm.source_count + dm.src[conn]) * copies + copy
+            uniq, inv = np.unique(rowkey, return_inverse=True)
+            ugroup = uniq // (P * dm.source_count * copies)
+            first = np.searchsorted(ugroup, ugroup)
+            rank = (np.arange(uniq.size) - first)[inv]
+        else:
+            # Stack the block's synapses per column onto its rows of the right sign.
+            key = group * C + scol
+            order = np.argsort(key, kind="stable")
+            sorted_key = key[order]
+            first = np.searchsorted(sorted_key, sorted_key)
+            rank = np.empty_like(order)
+            rank[order] = np.arange(order.size) - first
+        slot = rank + np.where(sign == 1, exc_rows[sh, sk, sb], 0)
+        srow = slot_row[sk, sb, slot]
+        if (srow < 0).any():  # an invariant of the greedy assignment, not a user error
+            raise RuntimeError("hxgraph internal routing error: a synapse slot lies outside its driver block")
+        weight = np.zeros((H, R, C), dtype=np.uint8)
+        lab = np.zeros((H, R, C), dtype=np.uint8)
+        magnitude = np.where(sign == 0, dm.exc[conn], dm.inh[conn])
+        weight[sh, srow, scol] = copy_weight(magnitude, copy, spec.max_weight)
+        lab[sh, srow, scol] = clab[conn]
+        # Row modes, drivers.
+        row_mode = np.zeros((H, R), dtype=np.uint8)
+        driver_enable = np.zeros((H, spec.drivers_per_hemisphere), dtype=bool)
+        driver_mask = np.zeros((H, spec.drivers_per_hemisphere), dtype=np.uint8)
+        rows = st["rows"]
+        for h in range(H):
+            for k in range(B):
+                for b in range(blocks[k]):
+                    ne, ni = int(rows[h, k, b, 0]), int(rows[h, k, b, 1])
+                    if ne + ni == 0:
+                        continue
+                    r = slot_row[k, b]
+                    row_mode[h, r[:ne]] = ROW_EXCITATORY
+                    row_mode[h, r[ne:ne + ni]] = ROW_INHIBITORY
+                    used = np.unique(r[:ne + ni] // rpd)
+                    driver_enable[h, used] = True
+                    # Compare the row-select bits above the block size: the block's drivers all accept.
+                    driver_mask[h, used] = (DPB - 1) & ~(int(size[k]) - 1)
+        neuron_label, input_routes, xbar = self._labels(st, blocks, label)
+        t = torch.from_numpy
+        return Routing(self.mode, t(weight), t(lab), t(row_mode), t(driver_enable), t(driver_mask), *xbar, neuron_label,
+                       input_routes, sh, srow, scol, conn, sign, copy, dm.exc_synapses.copy(), dm.inh_synapses.copy(),
+                       tuple(int(x) for x in blocks), st["nlab"].sum(2))
+
+    def _labels(self, st: dict[str, Any], blocks: np.ndarray, label: dict[tuple[int, int], int]):
+        """Event labels of on-chip neurons, input routes, and the crossbar nodes they need."""
+        spec, dm, H, B = self.spec, self.demand, self.H, self.B
+        size = self.DPB // blocks
+        shift_rs, shift_x = spec.row_select_shift, spec.crossbar_shift
+        n_in, n_out = spec.crossbar_inputs, spec.crossbar_outputs
+        enable = torch.zeros((n_in, n_out), dtype=torch.bool)
+        mask = torch.zeros((n_in, n_out), dtype=torch.int64)
+        target = torch.zeros((n_in, n_out), dtype=torch.int64)
+        bus_bits = max(1, math.ceil(math.log2(spec.buses)))
+        by_src: dict[int, list[int]] = {}
+        for (s, h) in st["assign"]:
+            by_src.setdefault(s, []).append(h)
+        neuron_label: dict[str, torch.Tensor] = {}
+        input_routes: dict[str, torch.Tensor] = {}
+        for name in dm.neuron_pops:
+            pop = self.graph.population(name)
+            labels = torch.zeros(pop.size, dtype=torch.int64)
+            if name in dm.source_offset:
+                off = dm.source_offset[name]
+                for i in sorted(s - off for s in by_src if off <= s < off + pop.size):
+                    hs = by_src[off + i]
+                    k, b = st["assign"][(off + i, hs[0])]
+                    bits = sum(1 << h for h in hs)
+                    labels[i] = (bits << shift_x) | (int(b * size[k]) << shift_rs) | label[(off + i, hs[0])]
+                    out = int(self.src_emit[off + i] % spec.columns) // spec.columns_per_event_output
+                    for h in hs:
+                        node = (out, h * B + out % B)
+                        enable[node] = True
+                        mask[node] = target[node] = 1 << (shift_x + h)
+            neuron_label[name] = labels
+            if pop.neuron_model.spiking:
+                # Recording: spikes of every event output with spiking circuits go to the host.
+                for c in self.placement.circuits[name][:, 0].tolist():
+                    out = (c % spec.columns) // spec.columns_per_event_output
+                    enable[out, spec.buses + out % spec.recording_links] = True
+        for name in dm.source_pops:
+            pop = self.graph.population(name)
+            if not pop.is_input:
+                continue
+            off = dm.source_offset[name]
+            routes = []
+            for i in sorted(s - off for s in by_src if off <= s < off + pop.size):
+                for h in sorted(by_src[off + i]):
+                    k, b = st["assign"][(off + i, h)]
+                    link = k % spec.external_links
+                    bus = h * B + k
+                    routes.append((i, link, (bus << shift_x) | (int(b * size[k]) << shift_rs) | label[(off + i, h)]))
+                    node = (spec.event_outputs + link, bus)
+                    enable[node] = True
+                    mask[node] = ((1 << bus_bits) - 1) << shift_x
+                    target[node] = bus << shift_x
+            input_routes[name] = torch.tensor(routes, dtype=torch.int64).reshape(-1, 3)
+        return neuron_label, input_routes, (enable, mask, target)
+
+
+def _ranges(counts: np.ndarray) -> np.ndarray:
+    """[0..c0-1, 0..c1-1, ...] for counts c (copy index of each synapse)."""
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    starts = np.repeat(np.cumsum(counts) - counts, counts)
+    return np.arange(total, dtype=np.int64) - starts
+
+
+def route(graph: Graph, placement: NeuronPlacement, demand: Demand, spec: ChipSpec, mode: str = "shared") -> Routing:
+    """Route every projection of `graph` on `placement`; raises `MappingError` when it does not fit."""
+    check_routing(mode)
+    return _Router(graph, placement, demand, spec, mode).run()
