@@ -12,6 +12,7 @@ from hxgraph.graph import Dense, Graph, Mixed, Placement, Population, Projection
 from hxgraph.builder import Experiment
 from hxgraph import chip
 from hxgraph.chip import place_and_route
+from hxgraph.loop import EmulatedNetwork, InTheLoop, emulate, in_the_loop
 from hxgraph import connect, datasets, init, transforms
 from hxgraph import mock
 from hxgraph.mock.network import MockNetwork
@@ -20,7 +21,7 @@ from hxgraph.observables import Observables, Run
 __version__ = "0.1.0"
 
 __all__ = [
-    "Experiment", "Graph", "chip", "place_and_route", "mock", "MockNetwork", "Observables", "Run", "transforms", "datasets", "Population", "Projection", "Dense", "Sparse", "Mixed", "Placement", "init", "connect",
+    "Experiment", "Graph", "chip", "place_and_route", "emulate", "in_the_loop", "EmulatedNetwork", "InTheLoop", "mock", "MockNetwork", "Observables", "Run", "transforms", "datasets", "Population", "Projection", "Dense", "Sparse", "Mixed", "Placement", "init", "connect",
     "HxGraphError", "GraphError", "UnknownNameError", "DuplicateNameError", "ShapeError", "ParameterError",
     "WeightError", "SerializationError", "InputError", "MappingError",
 ]

@@ -5,13 +5,17 @@ HICANN-X) and returns a `ChipMapping`: the `NeuronPlacement`, the `ChipConfig` t
 reads, and statistics. Networks that do not fit raise `hxgraph.MappingError`.
 """
 
+from hxgraph.chip.analog import AnalogModel, ChipInstance
 from hxgraph.chip.config import CIRCUIT_PARAMS, ROW_DISABLED, ROW_EXCITATORY, ROW_INHIBITORY, ChipConfig
+from hxgraph.chip.delivery import Delivery, compile_delivery
+from hxgraph.chip.emulator import Emulator, Recording
 from hxgraph.chip.mapping import ChipMapping, MappingStats, ProjectionStats, place_and_route
 from hxgraph.chip.placement import STRATEGIES, NeuronPlacement, place
 from hxgraph.chip.routing import ROUTINGS, hardware_weights, split_weight
 from hxgraph.chip.spec import HICANN_X, ChipSpec
 
 __all__ = [
+    "AnalogModel", "ChipInstance", "Delivery", "compile_delivery", "Emulator", "Recording",
     "ChipSpec", "HICANN_X", "NeuronPlacement", "place", "STRATEGIES", "ROUTINGS", "ChipConfig", "ChipMapping",
     "MappingStats", "ProjectionStats", "place_and_route", "split_weight", "hardware_weights", "CIRCUIT_PARAMS",
     "ROW_DISABLED", "ROW_EXCITATORY", "ROW_INHIBITORY",

@@ -88,7 +88,11 @@ class MockNetwork(nn.Module):
         return next((p.device for p in self.parameters()), torch.device("cpu"))
 
     # --------------------------------------------------------------- running
-    def forward(self, inputs: Mapping[str, torch.Tensor]) -> Run:
+    def forward(self, inputs: Mapping[str, torch.Tensor], measured: Optional[Mapping[str, Observables]] = None) -> Run:
+        """Run the model. With `measured` (e.g. from the emulated chip), each population's measured
+        spikes and membrane replace the model's values in the forward pass while gradients flow
+        through the model's (`model + (measured - model).detach()`); later populations then
+        integrate the measured spikes."""
         spikes = self._checked_inputs(inputs)
         steps, batch = next(iter(spikes.values())).shape[:2] if spikes else (0, 0)
         results: dict[str, Observables] = {name: Observables(spikes=s) for name, s in spikes.items()}
@@ -99,6 +103,10 @@ class MockNetwork(nn.Module):
                 results[pop.name] = self._integrate_layer(pop, x)
             else:
                 results.update(self._integrate_recurrent(group, results, steps, batch))
+            if measured is not None:
+                for name in group:
+                    if name in measured:
+                        results[name] = _substitute(results[name], measured[name], name)
         return Run({name: results[name] for name in self.graph.populations}, self.graph.dt)
 
     def _is_recurrent(self, group: list[str]) -> bool:
@@ -230,6 +238,20 @@ class MockNetwork(nn.Module):
                 s = s.to(self.dtype)  # bool / integer spike trains: same values, model dtype
             out[name] = s
         return out
+
+
+def _substitute(model: Observables, measured: Observables, name: str) -> Observables:
+    """Measured values forward, the model's gradients backward, field by field where measured."""
+    def pick(mine: Optional[torch.Tensor], theirs: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
+        if mine is None or theirs is None:
+            return mine
+        if theirs.shape != mine.shape:
+            raise InputError(f"measured values of {name!r} have shape {tuple(theirs.shape)}; the model's have "
+                             f"{tuple(mine.shape)}")
+        return mine + (theirs.to(mine.dtype) - mine).detach()
+
+    return Observables(spikes=pick(model.spikes, measured.spikes), membrane=pick(model.membrane, measured.membrane),
+                       current=pick(model.current, measured.current))
 
 
 def _integration_groups(graph: Graph) -> list[list[str]]:

@@ -1,0 +1,424 @@
+"""The emulator: executes a `ChipConfig` on input spikes and returns what the chip would return.
+
+It reads only the configuration (plus the analog model of the chip and its seed): events
+travel the configured path (`delivery.py`), neurons integrate the current-based LIF in
+hardware units, spikes leave with times on the FPGA clock, membranes are read as 8-bit
+CADC codes about every 1.7 µs and, for up to two neurons, as 10-bit MADC traces.
+
+Time: step k of the user's grid is the time k·dt. Input spikes of step k arrive at k·dt
+(on the 8 ns clock). A neuron's state is updated from grid point to grid point by the exact
+solution of its linear sub-threshold dynamics; its circuit is calibrated so that this
+solution, sampled at the grid, equals the model neuron of the mock (that is what the
+chip's calibration aims for). The threshold is evaluated at grid points; the reported
+spike time is where the membrane actually crossed it within the step. Between grid points
+(CADC and MADC samples) the membrane follows the exact solution as well.
+
+Populations are updated in the order of their dependencies on the chip: a spike reaches
+targets that come later in the same step, and targets on a cycle with its source in the
+next step — the same convention as the mock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from typing import Mapping, Optional, Sequence
+
+import attrs
+import networkx as nx
+import torch
+from tqdm.auto import tqdm
+
+from hxgraph.chip.analog import AnalogModel, ChipInstance
+from hxgraph.chip.config import ChipConfig
+from hxgraph.chip.delivery import Delivery, compile_delivery
+from hxgraph.errors import InputError, ParameterError, UnknownNameError, did_you_mean, known
+
+# The model capacitance that the largest capacitance code (63) corresponds to (hxtorch's default pair).
+MODEL_CAPACITANCE = 10e-6
+CAPACITANCE_CODE = 63.0
+
+
+@attrs.frozen(eq=False)
+class Recording:
+    """What one emulated run returns, in the chip's own terms.
+
+    `spikes[population]`: int64 (events, 3) rows of (batch entry, neuron, FPGA clock tick).
+    `cadc_times`: float64 (batch, samples) sample times in seconds; `cadc[population]`: uint8
+    (batch, samples, neurons) codes. `madc[(population, neuron)]`: (times (samples,), int16
+    codes (batch, samples)). `steps` and `dt` give the user's grid.
+    """
+
+    spikes: Mapping[str, torch.Tensor]
+    cadc_times: torch.Tensor
+    cadc: Mapping[str, torch.Tensor]
+    madc: Mapping[tuple[str, int], tuple[torch.Tensor, torch.Tensor]]
+    steps: int
+    dt: float
+    clock_period: float
+
+
+@attrs.frozen(eq=False)
+class _Neurons:
+    """Per-neuron hardware parameters of one on-chip population, mismatch applied."""
+
+    spiking: bool
+    leak: torch.Tensor
+    reset: torch.Tensor
+    threshold: torch.Tensor
+    decay_mem: torch.Tensor     # 1 - dt / tau_mem
+    decay_exc: torch.Tensor     # 1 - dt / tau_syn (excitatory)
+    decay_inh: torch.Tensor
+    input_gain: torch.Tensor    # dt / capacitance
+    refractory: torch.Tensor    # refractory_time / dt (counter start value)
+    tau_mem: torch.Tensor       # effective continuous time constants (between grid points)
+    tau_exc: torch.Tensor
+    tau_inh: torch.Tensor
+
+
+def subthreshold(v0: torch.Tensor, net: torch.Tensor, leak: torch.Tensor, tau_mem: torch.Tensor,
+                 tau_syn: torch.Tensor, input_gain: torch.Tensor, tau: torch.Tensor, dt: float) -> torch.Tensor:
+    """Membrane `tau` seconds after a grid point, from the exact solution of the linear dynamics.
+
+    dv/dt = -(v - leak)/tau_mem + kappa·I, with I = net·e^(-t/tau_syn) decaying from the grid
+    point; kappa is chosen so that at tau = dt the solution equals the grid map
+    v + (dt/tau_mem')(leak - v) + input_gain·net used by the update (tau_mem, tau_syn here are
+    the effective continuous constants, see `_Neurons`).
+    """
+    def integral(x: torch.Tensor) -> torch.Tensor:  # ∫0^x e^{-(x-u)/tau_mem} e^{-u/tau_syn} du
+        rate = 1 / tau_mem - 1 / tau_syn
+        close = rate.abs() < 1e-3 / tau_mem
+        safe = torch.where(close, torch.ones_like(rate), rate)
+        return torch.where(close, x * torch.exp(-x / tau_mem), (torch.exp(-x / tau_syn) - torch.exp(-x / tau_mem)) / safe)
+
+    kappa = input_gain / integral(torch.full_like(tau_mem, dt))
+    return leak + (v0 - leak) * torch.exp(-tau / tau_mem) + kappa * net * integral(tau)
+
+
+class Emulator:
+    """An emulated chip running one `ChipConfig`.
+
+    `analog` (default `AnalogModel()`: calibrated, with mismatch and noise; `AnalogModel.ideal()`
+    for none) and `seed` fix the chip: the same seed gives the same fixed-pattern mismatch and
+    the same sequence of trial-to-trial noise. `dt` is the user's time grid.
+    CADC: a sample every `cadc_interval` seconds (default the chip's ~1.7 µs) with a random
+    jitter of `cadc_jitter` seconds (std), at most the chip's 100 samples per run unless
+    `long_recording`. `madc`: up to two (population, neuron) pairs recorded at 29.4 MSa/s.
+    """
+
+    def __init__(self, config: ChipConfig, analog: Optional[AnalogModel] = None, seed: int = 0, dt: float = 1e-6,
+                 *, cadc_interval: Optional[float] = None, cadc_jitter: float = 0.1e-6, long_recording: bool = False,
+                 madc: Sequence[tuple[str, int]] = (), progress: Optional[bool] = None):
+        if not isinstance(config, ChipConfig):
+            raise ParameterError(f"Emulator needs a ChipConfig (mapping.config); got {type(config).__name__}")
+        if isinstance(dt, bool) or not isinstance(dt, (int, float)) or not math.isfinite(dt) or dt <= 0:
+            raise ParameterError(f"dt must be a positive number of seconds; got {dt!r}")
+        self.spec = config.spec
+        self.analog = AnalogModel() if analog is None else analog
+        if not isinstance(self.analog, AnalogModel):
+            raise ParameterError(f"analog must be an hxgraph.chip.AnalogModel; got {analog!r}")
+        self.seed = int(seed)
+        self.dt = float(dt)
+        self.cadc_interval = self.spec.cadc_sample_interval if cadc_interval is None else float(cadc_interval)
+        if not self.cadc_interval > 0 or cadc_jitter < 0:
+            raise ParameterError(f"cadc_interval must be > 0 and cadc_jitter >= 0; got {cadc_interval!r}, {cadc_jitter!r}")
+        self.cadc_jitter = float(cadc_jitter)
+        self.long_recording = bool(long_recording)
+        self.progress = progress
+        self.instance = ChipInstance.draw(self.spec, self.analog, self.seed)
+        self._runs = 0
+        self.reconfigure(config)
+        self.madc = self._checked_madc(madc)
+
+    def reconfigure(self, config: ChipConfig) -> None:
+        """Load another configuration onto the same chip (same mismatch, noise sequence continues)."""
+        if not isinstance(config, ChipConfig) or config.spec != self.spec:
+            raise ParameterError("reconfigure needs a ChipConfig for the same chip spec")
+        self.config = config
+        self.delivery: Delivery = compile_delivery(config, None if self.analog.synapse_gain_mismatch == 0
+                                                   else self.instance.synapse_gain_factor)
+        self._neurons = {name: self._neuron_parameters(name) for name in config.populations}
+        self._order = self._update_order()
+
+    # ------------------------------------------------------------------ set-up
+    def _checked_madc(self, madc: Sequence[tuple[str, int]]) -> tuple[tuple[str, int], ...]:
+        madc = tuple((str(p), int(n)) for p, n in madc)
+        if len(madc) > self.spec.madc_max_circuits:
+            raise InputError(f"the MADC records at most {self.spec.madc_max_circuits} neurons at a time; "
+                             f"{len(madc)} were requested: {list(madc)}")
+        for pop, neuron in madc:
+            if pop not in self.config.neuron_circuits:
+                raise UnknownNameError(f"MADC neuron of unknown on-chip population {pop!r}"
+                                       f"{did_you_mean(pop, self.config.populations)}; on-chip populations: "
+                                       f"{known(self.config.populations)}")
+            size = self.config.neuron_circuits[pop].shape[0]
+            if not 0 <= neuron < size:
+                raise InputError(f"MADC neuron {neuron} of {pop!r} does not exist (it has {size} neurons)")
+        if len(madc) == 2:
+            columns = [int(self.config.neuron_circuits[p][n, 0]) % self.spec.columns for p, n in madc]
+            if columns[0] % 2 == columns[1] % 2:
+                raise InputError(f"the MADC records two circuits only from columns of different parity; "
+                                 f"{list(madc)} sit in columns {columns}")
+        return madc
+
+    def _neuron_parameters(self, name: str) -> _Neurons:
+        cfg, inst, dt = self.config, self.instance, self.dt
+        circuits = cfg.neuron_circuits[name]  # a neuron of several circuits: one membrane, averaged mismatch
+
+        def per_neuron(values: torch.Tensor) -> torch.Tensor:
+            return values[circuits].mean(-1)
+
+        params = {k: v[circuits[:, 0]] for k, v in cfg.circuit_params.items()}
+        spiking = bool(cfg.circuit_spiking[circuits[:, 0]].all())
+        leak = params["leak"] + per_neuron(inst.leak_offset)
+        tau_mem = params["tau_mem"] * per_neuron(inst.tau_mem_factor)
+        tau_exc = params["tau_syn"] * per_neuron(inst.tau_syn_exc_factor)
+        tau_inh = params["tau_syn"] * per_neuron(inst.tau_syn_inh_factor)
+        for what, tau in (("tau_mem", tau_mem), ("tau_syn", torch.minimum(tau_exc, tau_inh))):
+            if bool((tau <= dt).any()):
+                raise ParameterError(
+                    f"population {name!r}: {what} (with mismatch) down to {float(tau.min()):.3g} s is not longer "
+                    f"than dt = {dt:g} s; the chip model needs time constants longer than the time step")
+        capacitance = params["capacitance"]
+        if bool((capacitance <= 0).any()) or bool(torch.isnan(capacitance).any()):
+            raise ParameterError(f"population {name!r}: hardware capacitance codes must be in 1..63")
+        nan = torch.full_like(leak, math.nan)
+        return _Neurons(
+            spiking=spiking, leak=leak,
+            reset=params["reset"] + per_neuron(inst.reset_offset) if spiking else nan,
+            threshold=params["threshold"] + per_neuron(inst.threshold_offset) if spiking else nan,
+            decay_mem=1 - dt / tau_mem, decay_exc=1 - dt / tau_exc, decay_inh=1 - dt / tau_inh,
+            input_gain=dt * CAPACITANCE_CODE / (MODEL_CAPACITANCE * capacitance),
+            refractory=(params["refractory_time"] / dt) if spiking else torch.zeros_like(leak),
+            tau_mem=-dt / torch.log(1 - dt / tau_mem), tau_exc=-dt / torch.log(1 - dt / tau_exc),
+            tau_inh=-dt / torch.log(1 - dt / tau_inh))
+
+    def _update_order(self) -> list[list[str]]:
+        """On-chip populations grouped by cycles of the delivered connectivity, in dependency order."""
+        g = nx.DiGraph()
+        g.add_nodes_from(self.config.populations)
+        pairs = set(self.delivery.excitatory) | set(self.delivery.inhibitory)
+        g.add_edges_from((s, t) for s, t in pairs if s in g)
+        index = {n: i for i, n in enumerate(self.config.populations)}
+        dag = nx.condensation(g)
+        first = {c: min(index[m] for m in dag.nodes[c]["members"]) for c in dag.nodes}
+        return [sorted(dag.nodes[c]["members"], key=index.__getitem__)
+                for c in nx.lexicographical_topological_sort(dag, key=first.__getitem__)]
+
+    @property
+    def input_sizes(self) -> dict[str, int]:
+        return dict(self.config.input_sizes)
+
+    # ------------------------------------------------------------------ running
+    def run(self, inputs: Mapping[str, torch.Tensor], steps: Optional[int] = None) -> Recording:
+        """Execute one run per batch entry; `inputs` maps input populations to spikes (T, B, N) on the dt grid.
+
+        `steps` is the runtime in time steps (default: T of the inputs); input spikes beyond it
+        cannot be sent and are an error.
+        """
+        spikes_in, steps, batch = self._checked_inputs(inputs, steps)
+        generator = torch.Generator().manual_seed(self._run_seed())
+        self._runs += 1
+        cadc_times = self._cadc_schedule(batch, steps, generator)
+        chunk = max(1, 2**22 // max(1, steps * sum(n.leak.numel() for n in self._neurons.values())))
+        show = self.progress if self.progress is not None else batch > 4 * chunk
+        parts = []
+        for start in tqdm(range(0, batch, chunk), desc="emulating", unit="chunk", disable=not show, leave=False):
+            stop = min(batch, start + chunk)
+            parts.append(self._run_chunk({k: v[:steps, start:stop] for k, v in spikes_in.items()}, steps,
+                                         cadc_times[start:stop], generator, start))
+        spikes = {name: torch.cat([p[0][name] for p in parts]) for name in self.config.populations}
+        cadc = {name: torch.cat([p[1][name] for p in parts]) for name in self.config.populations}
+        madc = {key: (parts[0][2][key][0], torch.cat([p[2][key][1] for p in parts])) for key in self.madc}
+        return Recording(spikes, cadc_times, cadc, madc, steps, self.dt, self.spec.clock_period)
+
+    def _run_seed(self) -> int:
+        digest = hashlib.sha256(f"{self.seed}:run:{self._runs}".encode()).digest()
+        return int.from_bytes(digest[:8], "little") & (2**63 - 1)
+
+    def _cadc_schedule(self, batch: int, steps: int, generator: torch.Generator) -> torch.Tensor:
+        runtime = (steps - 1) * self.dt
+        count = int(runtime // self.cadc_interval) + 1
+        if count > self.spec.cadc_max_samples and not self.long_recording:
+            raise InputError(f"a runtime of {steps} steps ({runtime * 1e6:g} µs) needs {count} CADC samples, the "
+                             f"chip stores at most {self.spec.cadc_max_samples} per run; pass long_recording=True "
+                             "(samples stored in DRAM) or shorten the run")
+        base = torch.arange(count, dtype=torch.float64) * self.cadc_interval
+        jitter = torch.randn(batch, count, generator=generator, dtype=torch.float64) * self.cadc_jitter
+        return (base + jitter).clamp(0.0, runtime)
+
+    def _checked_inputs(self, inputs: Mapping[str, torch.Tensor], steps: Optional[int]
+                        ) -> tuple[dict[str, torch.Tensor], int, int]:
+        sizes = self.config.input_sizes
+        if not isinstance(inputs, Mapping):
+            raise InputError(f"the emulator takes a dict {{input population: spikes (T, B, N)}}; got {type(inputs).__name__}")
+        for name in inputs:
+            if name not in sizes:
+                raise UnknownNameError(f"input {name!r} is not an input population of this configuration"
+                                       f"{did_you_mean(name, sizes)}; input populations: {known(sizes)}")
+        missing = [n for n in sizes if n not in inputs]
+        if missing:
+            raise InputError(f"missing spikes for input population(s) {known(missing)}")
+        out, shape = {}, None
+        for name, size in sizes.items():
+            s = inputs[name]
+            if not isinstance(s, torch.Tensor) or s.dim() != 3 or s.shape[2] != size:
+                got = tuple(s.shape) if isinstance(s, torch.Tensor) else type(s).__name__
+                raise InputError(f"input {name!r} must be spikes of shape (time, batch, {size}); got {got}")
+            if shape is not None and tuple(s.shape[:2]) != shape:
+                raise InputError(f"inputs must share (time, batch); {name!r} has {tuple(s.shape[:2])}, others {shape}")
+            shape = tuple(s.shape[:2])
+            s = s.detach().to("cpu", torch.float32)
+            if not bool(torch.isfinite(s).all()) or bool((s < 0).any()):
+                raise InputError(f"input {name!r} must hold spike counts (finite, >= 0)")
+            out[name] = s
+        total = shape[0] if shape else 0
+        steps = total if steps is None else int(steps)
+        if steps <= 0:
+            raise InputError(f"the runtime must be at least one time step; got {steps}")
+        for name, s in out.items():
+            late = s[steps:].nonzero()
+            if late.numel():
+                raise InputError(f"input {name!r} has spikes at step {int(late[0, 0]) + steps}, beyond the runtime of "
+                                 f"{steps} steps ({steps * self.dt * 1e6:g} µs); they cannot be sent")
+        if steps > total:
+            out = {k: torch.cat([v, v.new_zeros(steps - total, *v.shape[1:])]) for k, v in out.items()}
+        return out, steps, (shape[1] if shape else 0)
+
+    def _run_chunk(self, inputs: Mapping[str, torch.Tensor], steps: int, cadc_times: torch.Tensor,
+                   generator: torch.Generator, batch_offset: int):
+        batch = cadc_times.shape[0]
+        trace = {}   # per population: membrane after each step, net synaptic current before, clamp, spike step
+        spikes_of: dict[str, torch.Tensor] = dict(inputs)
+        for group in self._order:
+            trace.update(self._integrate(group, spikes_of, steps, batch))
+            for name in group:
+                spikes_of[name] = trace[name]["spikes"]
+        spikes, cadc, madc = {}, {}, {}
+        for name in self.config.populations:
+            spikes[name] = self._spike_events(name, trace[name], batch_offset)
+            cadc[name] = self._sample(name, trace[name], cadc_times, generator, bits=self.spec.cadc_bits)
+        for pop, neuron in self.madc:
+            times = torch.arange(0.0, (steps - 1) * self.dt, 1.0 / self.spec.madc_sample_rate, dtype=torch.float64)
+            sub = {k: (v[:, :, neuron:neuron + 1] if isinstance(v, torch.Tensor) and v.dim() == 3 else v)
+                   for k, v in trace[pop].items()}
+            codes = self._sample(pop, sub, times.expand(batch, -1), generator, bits=self.spec.madc_bits,
+                                 neurons=slice(neuron, neuron + 1))
+            madc[(pop, neuron)] = (times, codes[:, :, 0].to(torch.int16))
+        return spikes, cadc, madc
+
+    def _input(self, name: str, spikes_of: Mapping[str, torch.Tensor], t: int, sources: list[str],
+               delayed: set) -> tuple[torch.Tensor, torch.Tensor]:
+        """Excitatory and inhibitory weight arriving at population `name` in step t (hardware units)."""
+        exc = inh = 0.0
+        for source in sources:
+            step = t - 1 if source in delayed else t
+            if step < 0:
+                continue
+            s = spikes_of[source][step]
+            if (source, name) in self.delivery.excitatory:
+                exc = exc + s @ self.delivery.excitatory[(source, name)].T
+            if (source, name) in self.delivery.inhibitory:
+                inh = inh + s @ self.delivery.inhibitory[(source, name)].T
+        return exc, inh
+
+    def _integrate(self, group: list[str], spikes_of: dict[str, torch.Tensor], steps: int, batch: int) -> dict:
+        gain = self.analog.synapse_gain
+        saturation = self.analog.saturation
+        params = {n: self._neurons[n] for n in group}
+        sources = {n: self.delivery.sources_of(n) for n in group}
+        delayed = set(group)
+        state = {}
+        for n, p in params.items():
+            zeros = torch.zeros(batch, p.leak.numel())
+            state[n] = {"v": p.leak.float().expand(batch, -1).clone(), "exc": zeros.clone(), "inh": zeros.clone(),
+                        "ref": zeros.clone()}
+        rec = {n: {k: torch.empty(steps, batch, params[n].leak.numel()) for k in
+                   ("membrane", "net", "clamped", "spikes")} for n in group}
+        for n in group:
+            if params[n].spiking:
+                spikes_of[n] = rec[n]["spikes"]  # filled step by step: the group's own delayed spikes
+        for t in range(steps):
+            for n in group:
+                p, st = params[n], state[n]
+                exc, inh = self._input(n, spikes_of, t, sources[n], delayed)
+                net = st["exc"] - st["inh"]
+                if not math.isinf(saturation):
+                    net = saturation * torch.tanh(net / saturation)
+                rec[n]["net"][t] = net  # the current that drives the membrane during (t-1, t]
+                v = st["v"] + (p.decay_mem.float() - 1) * (st["v"] - p.leak.float()) + p.input_gain.float() * net
+                st["exc"] = st["exc"] * p.decay_exc.float() + gain * exc
+                st["inh"] = st["inh"] * p.decay_inh.float() + gain * inh
+                if p.spiking:
+                    z = (v > p.threshold.float()).float()
+                    v = torch.where(z > 0, p.reset.float().expand_as(v), v)
+                    clamped = (st["ref"] > 0).float()
+                    v = torch.where(clamped > 0, p.reset.float().expand_as(v), v)
+                    z = z * (1 - clamped)
+                    st["ref"] = (1 - z) * torch.relu(st["ref"] - clamped) + z * p.refractory.float()
+                    rec[n]["spikes"][t] = z
+                    rec[n]["clamped"][t] = clamped
+                else:
+                    rec[n]["spikes"][t] = 0.0
+                    rec[n]["clamped"][t] = 0.0
+                st["v"] = v
+                rec[n]["membrane"][t] = v
+        return rec
+
+    # ------------------------------------------------------------------ readout
+    def _membrane_between(self, name: str, rec: dict, step: torch.Tensor, tau: torch.Tensor,
+                          neurons: slice = slice(None)) -> torch.Tensor:
+        """Membrane at time `(step - 1)·dt + tau` (0 < tau <= dt) for (B, S) sample times."""
+        p = self._neurons[name]
+        b = torch.arange(step.shape[0])[:, None].expand_as(step)
+        v0 = rec["membrane"][(step - 1).clamp(min=0), b]  # (B, S, N): state at the previous grid point
+        leak = p.leak[neurons]
+        v = subthreshold(v0.double(), rec["net"][step, b].double(), leak, p.tau_mem[neurons],
+                         ((p.tau_exc + p.tau_inh) / 2)[neurons], p.input_gain[neurons], tau[..., None], self.dt).float()
+        v = torch.where(step[..., None] == 0, leak.float().expand_as(v), v)
+        if p.spiking:
+            reset = p.reset[neurons].float().expand_as(v)
+            v = torch.where(rec["clamped"][step, b] > 0, reset, v)
+            # In a step that ends with a spike the circuit resets where it crossed the threshold.
+            v = torch.where((rec["spikes"][step, b] > 0) & (v > p.threshold[neurons].float()), reset, v)
+        return v
+
+    def _sample(self, name: str, rec: dict, times: torch.Tensor, generator: torch.Generator, bits: int,
+                neurons: slice = slice(None)) -> torch.Tensor:
+        """Codes of an ADC with `bits` bits sampling the membrane at `times` (B, S) seconds."""
+        step = torch.ceil(times / self.dt - 1e-9).long().clamp(0, rec["membrane"].shape[0] - 1)
+        tau = times - (step - 1).double() * self.dt
+        v = self._membrane_between(name, rec, step, tau, neurons)
+        scale = 2 ** (bits - self.spec.cadc_bits)  # the MADC resolves the CADC's range 4× finer
+        noise = torch.randn(v.shape, generator=generator) * (self.analog.readout_noise * scale)
+        codes = torch.round(v * scale + noise).clamp(0, 2 ** bits - 1)
+        return codes.to(torch.uint8 if bits <= 8 else torch.int16)
+
+    def _spike_events(self, name: str, rec: dict, batch_offset: int) -> torch.Tensor:
+        """(batch, neuron, clock tick) of every spike, at the time the membrane crossed the threshold."""
+        p = self._neurons[name]
+        if not p.spiking:
+            return torch.zeros(0, 3, dtype=torch.int64)
+        t, b, n = rec["spikes"].nonzero(as_tuple=True)
+        if t.numel() == 0:
+            return torch.zeros(0, 3, dtype=torch.int64)
+        # Bisect the exact solution on (t-1, t] for the crossing (t = 0 has no earlier state: at 0).
+        lo = torch.zeros(t.numel(), dtype=torch.float64)
+        hi = torch.full((t.numel(),), self.dt, dtype=torch.float64)
+        for _ in range(12):
+            mid = (lo + hi) / 2
+            v = self._membrane_at(name, rec, t, b, n, mid)
+            above = v > p.threshold[n].float()
+            hi = torch.where(above, mid, hi)
+            lo = torch.where(above, lo, mid)
+        time = torch.where(t > 0, (t - 1).double() * self.dt + hi, torch.zeros_like(hi))
+        ticks = torch.ceil(time / self.spec.clock_period - 1e-6).long()
+        return torch.stack([b + batch_offset, n, ticks], dim=1)
+
+    def _membrane_at(self, name: str, rec: dict, t: torch.Tensor, b: torch.Tensor, n: torch.Tensor,
+                     tau: torch.Tensor) -> torch.Tensor:
+        """Sub-threshold membrane of single (step, batch, neuron) entries, `tau` into the step (no reset)."""
+        p = self._neurons[name]
+        v0 = torch.where(t > 0, rec["membrane"][(t - 1).clamp(min=0), b, n].double(), p.leak[n])
+        return subthreshold(v0, rec["net"][t, b, n].double(), p.leak[n], p.tau_mem[n],
+                            (p.tau_exc[n] + p.tau_inh[n]) / 2, p.input_gain[n], tau, self.dt).float()

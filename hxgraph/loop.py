@@ -1,0 +1,161 @@
+"""Running a graph on the emulated chip, and training with the chip in the loop.
+
+This is the one module that composes the two back ends: `hxgraph.chip` (placement,
+routing, emulator) and `hxgraph.mock` (the differentiable model). `hx.emulate(graph)`
+returns a network that is called like the mock and returns the same `Run` type, its
+values coming from the emulator and mapped back to the user's grid and model units.
+`hx.in_the_loop(graph)` returns a module whose forward values are the emulator's and
+whose gradients are the mock's (hxtorch's "Unterjubel" trick), so the same training loop
+trains on the chip.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional, Union
+
+import torch
+from torch import nn
+
+from hxgraph.chip.analog import AnalogModel
+from hxgraph.chip.emulator import Emulator, Recording
+from hxgraph.chip.mapping import ChipMapping, place_and_route
+from hxgraph.chip.spec import ChipSpec
+from hxgraph.errors import ParameterError
+from hxgraph.graph import Graph, hardware_value, model_value
+from hxgraph.mock.network import MockNetwork
+from hxgraph.observables import Observables, Run
+
+
+class EmulatedNetwork:
+    """A graph mapped onto an emulated chip; call it with `{input: spikes (T, B, N)}` for a `Run`.
+
+    The mapping follows the graph: when weights change (e.g. after a training step) the
+    chip configuration is updated without placing and routing again; a changed topology
+    is placed and routed anew. Membranes are mapped back to model units per population as
+    `model_leak + (cadc - hardware_leak) * trace_scale` (defaults: the population's leak
+    values and the chip's calibrated trace scale); `trace_offset` / `trace_scale` dicts
+    override them per population.
+    """
+
+    def __init__(self, graph: Graph, chip: Optional[ChipSpec] = None, *, analog: Optional[AnalogModel] = None,
+                 seed: int = 0, placement: Any = "balanced", routing: str = "shared",
+                 trace_offset: Optional[Mapping[str, float]] = None, trace_scale: Optional[Mapping[str, float]] = None,
+                 **emulator_options: Any):
+        if not isinstance(graph, Graph):
+            raise ParameterError(f"hxgraph.emulate expects an hxgraph.Graph (e.g. experiment.graph); got {type(graph).__name__}")
+        self.graph = graph
+        self.analog = AnalogModel() if analog is None else analog
+        self.seed = seed
+        self.emulator_options = emulator_options
+        self.mapping: ChipMapping = place_and_route(graph, chip, placement=placement, routing=routing)
+        self._placement, self._routing = placement, routing
+        self.trace_offset = dict(trace_offset or {})
+        self.trace_scale = dict(trace_scale or {})
+        for option in (self.trace_offset, self.trace_scale):
+            for name in option:
+                graph.population(name)  # unknown names fail here, with a suggestion
+        self.emulator = self._emulator()
+        self._weights_seen = self._weight_versions()
+        self.last_recording: Optional[Recording] = None
+
+    def _emulator(self) -> Emulator:
+        return Emulator(self.mapping.config, self.analog, self.seed, self.graph.dt, **self.emulator_options)
+
+    def _weight_versions(self) -> tuple:
+        # A tensor's version counter moves with every in-place update, so this notices optimizer steps.
+        return tuple((id(p.weight), p.weight._version) for p in self.graph.projections.values())
+
+    def sync(self) -> None:
+        """Bring the chip configuration up to date with the graph's current weights."""
+        versions = self._weight_versions()
+        if versions == self._weights_seen and self.mapping.structure_hash == self.graph.structure_hash():
+            return
+        self.mapping = place_and_route(self.graph, self.mapping.spec, placement=self._placement,
+                                       routing=self._routing, previous=self.mapping)
+        self.emulator.reconfigure(self.mapping.config)
+        self._weights_seen = versions
+
+    def __call__(self, inputs: Mapping[str, torch.Tensor]) -> Run:
+        self.sync()
+        recording = self.emulator.run(inputs)
+        self.last_recording = recording
+        return self.observables(recording, inputs)
+
+    def observables(self, recording: Recording, inputs: Mapping[str, torch.Tensor]) -> Run:
+        """Map a recording to the user's grid and model units (same layout as the mock's `Run`)."""
+        out: dict[str, Observables] = {}
+        batch = recording.cadc_times.shape[0]
+        grid = torch.arange(recording.steps, dtype=torch.float64) * recording.dt
+        for name, pop in self.graph.populations.items():
+            if pop.is_input:
+                out[name] = Observables(spikes=inputs[name].detach().float())
+                continue
+            spikes = None
+            if pop.neuron_model.spiking:
+                spikes = torch.zeros(recording.steps, batch, pop.size)
+                events = recording.spikes[name]
+                step = torch.ceil(events[:, 2].double() * recording.clock_period / recording.dt - 1e-6).long()
+                keep = step < recording.steps
+                spikes.index_put_((step[keep], events[keep, 0], events[keep, 1]), torch.ones(int(keep.sum())),
+                                  accumulate=True)
+            codes = _interpolate(recording.cadc_times, recording.cadc[name].float(), grid)
+            offset = self.trace_offset.get(name, _scalar(hardware_value(pop.params["leak"]), pop.size))
+            scale = self.trace_scale.get(name, self.analog.trace_scale)
+            membrane = _scalar(model_value(pop.params["leak"]), pop.size) + (codes - offset) * scale
+            out[name] = Observables(spikes=spikes, membrane=membrane)
+        return Run(out, recording.dt)
+
+
+def _scalar(value: Any, size: int) -> torch.Tensor:
+    return value.float() if isinstance(value, torch.Tensor) else torch.full((size,), float(value))
+
+
+def _interpolate(times: torch.Tensor, values: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    """Linear interpolation of samples (B, S, N) taken at `times` (B, S) onto `grid` (T,) → (T, B, N).
+
+    Grid points before the first or after the last sample take the nearest sample.
+    """
+    B, S, N = values.shape
+    query = grid.expand(B, -1).contiguous()
+    right = torch.searchsorted(times.contiguous(), query).clamp(1, S - 1) if S > 1 else torch.zeros_like(query, dtype=torch.long)
+    left = (right - 1).clamp(min=0)
+    t0, t1 = times.gather(1, left), times.gather(1, right)
+    span = (t1 - t0).clamp(min=1e-15)
+    w = ((query - t0) / span).clamp(0, 1).float()[..., None]
+    index = lambda i: values.gather(1, i[..., None].expand(-1, -1, N))  # noqa: E731
+    out = index(left) * (1 - w) + index(right) * w
+    return out.permute(1, 0, 2).contiguous()
+
+
+def emulate(graph: Graph, chip: Optional[ChipSpec] = None, *, seed: int = 0,
+            analog: Optional[AnalogModel] = None, **options: Any) -> EmulatedNetwork:
+    """Map `graph` onto an emulated chip; the result is called like the mock (see `EmulatedNetwork`)."""
+    return EmulatedNetwork(graph, chip, analog=analog, seed=seed, **options)
+
+
+class InTheLoop(nn.Module):
+    """Forward values (spikes, membranes) from the emulated chip, gradients from the mock model.
+
+    Every population's measured spikes and membrane replace the model's in the forward pass
+    (`model + (measured - model).detach()`), so later populations integrate the measured
+    spikes, while backward follows the model. Its parameters are the mock's (the graph's
+    weights); the chip configuration follows them after every optimizer step.
+    """
+
+    def __init__(self, graph: Graph, chip: Optional[ChipSpec] = None, *, seed: int = 0,
+                 analog: Optional[AnalogModel] = None, device: Union[str, torch.device, None] = None, **options: Any):
+        super().__init__()
+        self.mock = MockNetwork(graph, device=device)
+        self.chip = EmulatedNetwork(graph, chip, analog=analog, seed=seed, **options)
+
+    def forward(self, inputs: Mapping[str, torch.Tensor]) -> Run:
+        measured = self.chip({k: v.detach().cpu() for k, v in inputs.items()})
+        device = self.mock.device
+        measured = Run({name: Observables(*(None if t is None else t.to(device) for t in obs))
+                        for name, obs in measured.items()}, measured.dt)
+        return self.mock(inputs, measured=measured)
+
+
+def in_the_loop(graph: Graph, chip: Optional[ChipSpec] = None, **options: Any) -> InTheLoop:
+    """Train on the emulated chip: see `InTheLoop`."""
+    return InTheLoop(graph, chip, **options)
