@@ -25,16 +25,6 @@ def example() -> ModuleType:
     return load_example()
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    # Under `pytest -n 2` on two cores, two-thread torch ops in each worker oversubscribe the
-    # cores and every small op waits on a descheduled thread (10x slower); one thread avoids it.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.parametrize("sparse", ["none", "hidden", "input"])
 def test_short_training_learns_clearly(example, sparse):
     # 2 epochs over 2000 samples (160 steps of 25) reach 0.79–0.92 over seeds 0–4; chance is 1/3.
