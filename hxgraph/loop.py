@@ -31,7 +31,8 @@ class EmulatedNetwork:
 
     The mapping follows the graph: when weights change (e.g. after a training step) the
     chip configuration is updated without placing and routing again; a changed topology
-    is placed and routed anew. Membranes are mapped back to model units per population as
+    is placed and routed anew. Membranes are read (CADC) for populations that record
+    "membrane"; spikes always. Membranes are mapped back to model units per population as
     `model_leak + (cadc - hardware_leak) * trace_scale` (defaults: the population's leak
     values and the chip's calibrated trace scale); `trace_offset` / `trace_scale` dicts
     override them per population.
@@ -77,7 +78,8 @@ class EmulatedNetwork:
 
     def __call__(self, inputs: Mapping[str, torch.Tensor]) -> Run:
         self.sync()
-        recording = self.emulator.run(inputs)
+        read = [name for name in self.mapping.config.populations if "membrane" in self.graph.population(name).record]
+        recording = self.emulator.run(inputs, cadc=read)
         self.last_recording = recording
         return self.observables(recording, inputs)
 
@@ -98,10 +100,12 @@ class EmulatedNetwork:
                 keep = step < recording.steps
                 spikes.index_put_((step[keep], events[keep, 0], events[keep, 1]), torch.ones(int(keep.sum())),
                                   accumulate=True)
-            codes = _interpolate(recording.cadc_times, recording.cadc[name].float(), grid)
-            offset = self.trace_offset.get(name, _scalar(hardware_value(pop.params["leak"]), pop.size))
-            scale = self.trace_scale.get(name, self.analog.trace_scale)
-            membrane = _scalar(model_value(pop.params["leak"]), pop.size) + (codes - offset) * scale
+            membrane = None
+            if name in recording.cadc:
+                codes = _interpolate(recording.cadc_times, recording.cadc[name].float(), grid)
+                offset = self.trace_offset.get(name, _scalar(hardware_value(pop.params["leak"]), pop.size))
+                scale = self.trace_scale.get(name, self.analog.trace_scale)
+                membrane = _scalar(model_value(pop.params["leak"]), pop.size) + (codes - offset) * scale
             out[name] = Observables(spikes=spikes, membrane=membrane)
         return Run(out, recording.dt)
 

@@ -45,7 +45,7 @@ class Recording:
 
     `spikes[population]`: int64 (events, 3) rows of (batch entry, neuron, FPGA clock tick).
     `cadc_times`: float64 (batch, samples) sample times in seconds; `cadc[population]`: uint8
-    (batch, samples, neurons) codes. `madc[(population, neuron)]`: (times (samples,), int16
+    (batch, samples, neurons) codes of the populations that were read. `madc[(population, neuron)]`: (times (samples,), int16
     codes (batch, samples)). `steps` and `dt` give the user's grid.
     """
 
@@ -60,7 +60,13 @@ class Recording:
 
 @attrs.frozen(eq=False)
 class _Neurons:
-    """Per-neuron hardware parameters of one on-chip population, mismatch applied."""
+    """Per-neuron hardware parameters of one on-chip population, mismatch applied (float32).
+
+    Grid map per step: v += (decay_mem - 1)(v - leak) + input_gain · (exc - inh), then
+    exc *= decay_exc, inh *= decay_inh, plus arriving weight. Between grid points the exact
+    solution with the effective continuous constants `tau_mem`, `tau_syn` (the mean of the
+    excitatory and inhibitory ones) and `kappa` applies.
+    """
 
     spiking: bool
     leak: torch.Tensor
@@ -72,27 +78,76 @@ class _Neurons:
     input_gain: torch.Tensor    # dt / capacitance
     refractory: torch.Tensor    # refractory_time / dt (counter start value)
     tau_mem: torch.Tensor       # effective continuous time constants (between grid points)
-    tau_exc: torch.Tensor
-    tau_inh: torch.Tensor
+    tau_syn: torch.Tensor
+    kappa: torch.Tensor
+
+
+def _psc_integral(x: torch.Tensor, tau_mem: torch.Tensor, tau_syn: torch.Tensor,
+                  decay_mem: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """∫0^x e^{-(x-u)/tau_mem} e^{-u/tau_syn} du: how much a decaying current moved the membrane by x.
+
+    `decay_mem` may pass e^{-x/tau_mem} when the caller has it already.
+    """
+    decay_mem = torch.exp(-x / tau_mem) if decay_mem is None else decay_mem
+    rate = 1 / tau_mem - 1 / tau_syn
+    close = rate.abs() < 1e-3 / tau_mem
+    safe = torch.where(close, torch.ones_like(rate), rate)
+    return torch.where(close, x * decay_mem, (torch.exp(-x / tau_syn) - decay_mem) / safe)
 
 
 def subthreshold(v0: torch.Tensor, net: torch.Tensor, leak: torch.Tensor, tau_mem: torch.Tensor,
-                 tau_syn: torch.Tensor, input_gain: torch.Tensor, tau: torch.Tensor, dt: float) -> torch.Tensor:
+                 tau_syn: torch.Tensor, kappa: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
     """Membrane `tau` seconds after a grid point, from the exact solution of the linear dynamics.
 
-    dv/dt = -(v - leak)/tau_mem + kappa·I, with I = net·e^(-t/tau_syn) decaying from the grid
-    point; kappa is chosen so that at tau = dt the solution equals the grid map
-    v + (dt/tau_mem')(leak - v) + input_gain·net used by the update (tau_mem, tau_syn here are
-    the effective continuous constants, see `_Neurons`).
+    dv/dt = -(v - leak)/tau_mem + kappa·I with I = net·e^(-t/tau_syn) decaying from the grid
+    point. `kappa` (see `_Neurons`) makes the solution at tau = dt equal the grid map
+    v + (dt/tau_mem')(leak - v) + input_gain·net that the update uses.
     """
-    def integral(x: torch.Tensor) -> torch.Tensor:  # ∫0^x e^{-(x-u)/tau_mem} e^{-u/tau_syn} du
-        rate = 1 / tau_mem - 1 / tau_syn
-        close = rate.abs() < 1e-3 / tau_mem
-        safe = torch.where(close, torch.ones_like(rate), rate)
-        return torch.where(close, x * torch.exp(-x / tau_mem), (torch.exp(-x / tau_syn) - torch.exp(-x / tau_mem)) / safe)
+    decay = torch.exp(-tau / tau_mem)
+    return leak + (v0 - leak) * decay + kappa * net * _psc_integral(tau, tau_mem, tau_syn, decay)
 
-    kappa = input_gain / integral(torch.full_like(tau_mem, dt))
-    return leak + (v0 - leak) * torch.exp(-tau / tau_mem) + kappa * net * integral(tau)
+
+@attrs.frozen(eq=False)
+class _Neurons:
+    """Per-neuron hardware parameters of one on-chip population, mismatch applied (float32).
+
+    Grid map per step: v += (decay_mem - 1)(v - leak) + input_gain · (exc - inh), then
+    exc *= decay_exc, inh *= decay_inh, plus arriving weight. Between grid points the exact
+    solution with the effective continuous constants `tau_mem`, `tau_syn` (the mean of the
+    excitatory and inhibitory ones) and `kappa` applies.
+    """
+
+    spiking: bool
+    leak: torch.Tensor
+    reset: torch.Tensor
+    threshold: torch.Tensor
+    decay_mem: torch.Tensor     # 1 - dt / tau_mem
+    decay_exc: torch.Tensor     # 1 - dt / tau_syn (excitatory)
+    decay_inh: torch.Tensor
+    input_gain: torch.Tensor    # dt / capacitance
+    refractory: torch.Tensor    # refractory_time / dt (counter start value)
+    tau_mem: torch.Tensor       # effective continuous time constants (between grid points)
+    tau_syn: torch.Tensor
+    kappa: torch.Tensor
+
+
+def _psc_integral(x: torch.Tensor, tau_mem: torch.Tensor, tau_syn: torch.Tensor) -> torch.Tensor:
+    """∫0^x e^{-(x-u)/tau_mem} e^{-u/tau_syn} du: how much a decaying current moved the membrane by x."""
+    rate = 1 / tau_mem - 1 / tau_syn
+    close = rate.abs() < 1e-3 / tau_mem
+    safe = torch.where(close, torch.ones_like(rate), rate)
+    return torch.where(close, x * torch.exp(-x / tau_mem), (torch.exp(-x / tau_syn) - torch.exp(-x / tau_mem)) / safe)
+
+
+def subthreshold(v0: torch.Tensor, net: torch.Tensor, leak: torch.Tensor, tau_mem: torch.Tensor,
+                 tau_syn: torch.Tensor, kappa: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
+    """Membrane `tau` seconds after a grid point, from the exact solution of the linear dynamics.
+
+    dv/dt = -(v - leak)/tau_mem + kappa·I with I = net·e^(-t/tau_syn) decaying from the grid
+    point. `kappa` (see `_Neurons`) makes the solution at tau = dt equal the grid map
+    v + (dt/tau_mem')(leak - v) + input_gain·net that the update uses.
+    """
+    return leak + (v0 - leak) * torch.exp(-tau / tau_mem) + kappa * net * _psc_integral(tau, tau_mem, tau_syn)
 
 
 class Emulator:
@@ -183,15 +238,17 @@ class Emulator:
         if bool((capacitance <= 0).any()) or bool(torch.isnan(capacitance).any()):
             raise ParameterError(f"population {name!r}: hardware capacitance codes must be in 1..63")
         nan = torch.full_like(leak, math.nan)
-        return _Neurons(
-            spiking=spiking, leak=leak,
-            reset=params["reset"] + per_neuron(inst.reset_offset) if spiking else nan,
+        input_gain = dt * CAPACITANCE_CODE / (MODEL_CAPACITANCE * capacitance)
+        tau_mem_c = -dt / torch.log(1 - dt / tau_mem)
+        tau_syn_c = (-dt / torch.log(1 - dt / tau_exc) - dt / torch.log(1 - dt / tau_inh)) / 2
+        kappa = input_gain / _psc_integral(torch.full_like(tau_mem_c, dt), tau_mem_c, tau_syn_c)
+        fields = dict(
+            leak=leak, reset=params["reset"] + per_neuron(inst.reset_offset) if spiking else nan,
             threshold=params["threshold"] + per_neuron(inst.threshold_offset) if spiking else nan,
             decay_mem=1 - dt / tau_mem, decay_exc=1 - dt / tau_exc, decay_inh=1 - dt / tau_inh,
-            input_gain=dt * CAPACITANCE_CODE / (MODEL_CAPACITANCE * capacitance),
-            refractory=(params["refractory_time"] / dt) if spiking else torch.zeros_like(leak),
-            tau_mem=-dt / torch.log(1 - dt / tau_mem), tau_exc=-dt / torch.log(1 - dt / tau_exc),
-            tau_inh=-dt / torch.log(1 - dt / tau_inh))
+            input_gain=input_gain, refractory=(params["refractory_time"] / dt) if spiking else torch.zeros_like(leak),
+            tau_mem=tau_mem_c, tau_syn=tau_syn_c, kappa=kappa)
+        return _Neurons(spiking=spiking, **{k: v.float() for k, v in fields.items()})
 
     def _update_order(self) -> list[list[str]]:
         """On-chip populations grouped by cycles of the delivered connectivity, in dependency order."""
@@ -210,25 +267,32 @@ class Emulator:
         return dict(self.config.input_sizes)
 
     # ------------------------------------------------------------------ running
-    def run(self, inputs: Mapping[str, torch.Tensor], steps: Optional[int] = None) -> Recording:
+    def run(self, inputs: Mapping[str, torch.Tensor], steps: Optional[int] = None,
+            cadc: Optional[Sequence[str]] = None) -> Recording:
         """Execute one run per batch entry; `inputs` maps input populations to spikes (T, B, N) on the dt grid.
 
         `steps` is the runtime in time steps (default: T of the inputs); input spikes beyond it
-        cannot be sent and are an error.
+        cannot be sent and are an error. `cadc` names the populations whose CADC samples to
+        keep (default: all; the chip samples every circuit, but reading fewer is cheaper here).
         """
         spikes_in, steps, batch = self._checked_inputs(inputs, steps)
+        cadc_populations = self.config.populations if cadc is None else tuple(cadc)
+        for name in cadc_populations:
+            if name not in self._neurons:
+                raise UnknownNameError(f"no on-chip population {name!r} to read with the CADC"
+                                       f"{did_you_mean(name, self._neurons)}; on-chip: {known(self._neurons)}")
         generator = torch.Generator().manual_seed(self._run_seed())
         self._runs += 1
         cadc_times = self._cadc_schedule(batch, steps, generator)
-        chunk = max(1, 2**22 // max(1, steps * sum(n.leak.numel() for n in self._neurons.values())))
+        chunk = max(1, 2**24 // max(1, steps * sum(n.leak.numel() for n in self._neurons.values())))
         show = self.progress if self.progress is not None else batch > 4 * chunk
         parts = []
         for start in tqdm(range(0, batch, chunk), desc="emulating", unit="chunk", disable=not show, leave=False):
             stop = min(batch, start + chunk)
             parts.append(self._run_chunk({k: v[:steps, start:stop] for k, v in spikes_in.items()}, steps,
-                                         cadc_times[start:stop], generator, start))
+                                         cadc_times[start:stop], generator, start, cadc_populations))
         spikes = {name: torch.cat([p[0][name] for p in parts]) for name in self.config.populations}
-        cadc = {name: torch.cat([p[1][name] for p in parts]) for name in self.config.populations}
+        cadc = {name: torch.cat([p[1][name] for p in parts]) for name in cadc_populations}
         madc = {key: (parts[0][2][key][0], torch.cat([p[2][key][1] for p in parts])) for key in self.madc}
         return Recording(spikes, cadc_times, cadc, madc, steps, self.dt, self.spec.clock_period)
 
@@ -286,7 +350,7 @@ class Emulator:
         return out, steps, (shape[1] if shape else 0)
 
     def _run_chunk(self, inputs: Mapping[str, torch.Tensor], steps: int, cadc_times: torch.Tensor,
-                   generator: torch.Generator, batch_offset: int):
+                   generator: torch.Generator, batch_offset: int, cadc_populations: Sequence[str]):
         batch = cadc_times.shape[0]
         trace = {}   # per population: membrane after each step, net synaptic current before, clamp, spike step
         spikes_of: dict[str, torch.Tensor] = dict(inputs)
@@ -297,6 +361,7 @@ class Emulator:
         spikes, cadc, madc = {}, {}, {}
         for name in self.config.populations:
             spikes[name] = self._spike_events(name, trace[name], batch_offset)
+        for name in cadc_populations:
             cadc[name] = self._sample(name, trace[name], cadc_times, generator, bits=self.spec.cadc_bits)
         for pop, neuron in self.madc:
             times = torch.arange(0.0, (steps - 1) * self.dt, 1.0 / self.spec.madc_sample_rate, dtype=torch.float64)
@@ -331,38 +396,35 @@ class Emulator:
         state = {}
         for n, p in params.items():
             zeros = torch.zeros(batch, p.leak.numel())
-            state[n] = {"v": p.leak.float().expand(batch, -1).clone(), "exc": zeros.clone(), "inh": zeros.clone(),
+            state[n] = {"v": p.leak.expand(batch, -1).clone(), "exc": zeros.clone(), "inh": zeros.clone(),
                         "ref": zeros.clone()}
-        rec = {n: {k: torch.empty(steps, batch, params[n].leak.numel()) for k in
+        rec = {n: {k: torch.zeros(steps, batch, params[n].leak.numel()) for k in
                    ("membrane", "net", "clamped", "spikes")} for n in group}
         for n in group:
             if params[n].spiking:
                 spikes_of[n] = rec[n]["spikes"]  # filled step by step: the group's own delayed spikes
+        # Loop-invariant parts of the grid map v' = decay·v + (1 - decay)·leak + input_gain·net.
+        rest = {n: (1 - p.decay_mem) * p.leak for n, p in params.items()}
         for t in range(steps):
             for n in group:
-                p, st = params[n], state[n]
+                p, st, r = params[n], state[n], rec[n]
                 exc, inh = self._input(n, spikes_of, t, sources[n], delayed)
-                net = st["exc"] - st["inh"]
+                net = torch.sub(st["exc"], st["inh"], out=r["net"][t])  # drives the membrane during (t-1, t]
                 if not math.isinf(saturation):
-                    net = saturation * torch.tanh(net / saturation)
-                rec[n]["net"][t] = net  # the current that drives the membrane during (t-1, t]
-                v = st["v"] + (p.decay_mem.float() - 1) * (st["v"] - p.leak.float()) + p.input_gain.float() * net
-                st["exc"] = st["exc"] * p.decay_exc.float() + gain * exc
-                st["inh"] = st["inh"] * p.decay_inh.float() + gain * inh
+                    net.div_(saturation).tanh_().mul_(saturation)
+                v = torch.addcmul(rest[n], st["v"], p.decay_mem).addcmul_(net, p.input_gain)
+                st["exc"].mul_(p.decay_exc).add_(exc, alpha=gain)
+                st["inh"].mul_(p.decay_inh).add_(inh, alpha=gain)
                 if p.spiking:
-                    z = (v > p.threshold.float()).float()
-                    v = torch.where(z > 0, p.reset.float().expand_as(v), v)
-                    clamped = (st["ref"] > 0).float()
-                    v = torch.where(clamped > 0, p.reset.float().expand_as(v), v)
-                    z = z * (1 - clamped)
-                    st["ref"] = (1 - z) * torch.relu(st["ref"] - clamped) + z * p.refractory.float()
-                    rec[n]["spikes"][t] = z
-                    rec[n]["clamped"][t] = clamped
-                else:
-                    rec[n]["spikes"][t] = 0.0
-                    rec[n]["clamped"][t] = 0.0
+                    # Float 0/1 masks throughout: on CPU they are several times faster than bool masks.
+                    spiked = torch.sub(v, p.threshold, out=r["spikes"][t]).gt_(0)
+                    clamped = torch.sign(st["ref"], out=r["clamped"][t])  # the counter is >= 0
+                    # Reset, or hold at reset during the refractory time (lerp with weight 1 gives reset exactly).
+                    v = torch.lerp(v, p.reset.expand_as(v), torch.maximum(spiked, clamped))
+                    spiked.mul_(1 - clamped)
+                    st["ref"] = torch.lerp((st["ref"] - clamped).clamp_(min=0), p.refractory.expand_as(v), spiked)
                 st["v"] = v
-                rec[n]["membrane"][t] = v
+                r["membrane"][t] = v
         return rec
 
     # ------------------------------------------------------------------ readout
@@ -373,14 +435,14 @@ class Emulator:
         b = torch.arange(step.shape[0])[:, None].expand_as(step)
         v0 = rec["membrane"][(step - 1).clamp(min=0), b]  # (B, S, N): state at the previous grid point
         leak = p.leak[neurons]
-        v = subthreshold(v0.double(), rec["net"][step, b].double(), leak, p.tau_mem[neurons],
-                         ((p.tau_exc + p.tau_inh) / 2)[neurons], p.input_gain[neurons], tau[..., None], self.dt).float()
-        v = torch.where(step[..., None] == 0, leak.float().expand_as(v), v)
+        v = subthreshold(v0, rec["net"][step, b], leak, p.tau_mem[neurons], p.tau_syn[neurons], p.kappa[neurons],
+                         tau[..., None].float())
+        v = torch.where(step[..., None] == 0, leak.expand_as(v), v)
         if p.spiking:
-            reset = p.reset[neurons].float().expand_as(v)
+            reset = p.reset[neurons].expand_as(v)
             v = torch.where(rec["clamped"][step, b] > 0, reset, v)
             # In a step that ends with a spike the circuit resets where it crossed the threshold.
-            v = torch.where((rec["spikes"][step, b] > 0) & (v > p.threshold[neurons].float()), reset, v)
+            v = torch.where((rec["spikes"][step, b] > 0) & (v > p.threshold[neurons]), reset, v)
         return v
 
     def _sample(self, name: str, rec: dict, times: torch.Tensor, generator: torch.Generator, bits: int,
@@ -408,7 +470,7 @@ class Emulator:
         for _ in range(12):
             mid = (lo + hi) / 2
             v = self._membrane_at(name, rec, t, b, n, mid)
-            above = v > p.threshold[n].float()
+            above = v > p.threshold[n]
             hi = torch.where(above, mid, hi)
             lo = torch.where(above, lo, mid)
         time = torch.where(t > 0, (t - 1).double() * self.dt + hi, torch.zeros_like(hi))
@@ -419,6 +481,5 @@ class Emulator:
                      tau: torch.Tensor) -> torch.Tensor:
         """Sub-threshold membrane of single (step, batch, neuron) entries, `tau` into the step (no reset)."""
         p = self._neurons[name]
-        v0 = torch.where(t > 0, rec["membrane"][(t - 1).clamp(min=0), b, n].double(), p.leak[n])
-        return subthreshold(v0, rec["net"][t, b, n].double(), p.leak[n], p.tau_mem[n],
-                            (p.tau_exc[n] + p.tau_inh[n]) / 2, p.input_gain[n], tau, self.dt).float()
+        v0 = torch.where(t > 0, rec["membrane"][(t - 1).clamp(min=0), b, n], p.leak[n])
+        return subthreshold(v0, rec["net"][t, b, n], p.leak[n], p.tau_mem[n], p.tau_syn[n], p.kappa[n], tau.float())

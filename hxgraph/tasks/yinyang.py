@@ -55,8 +55,10 @@ def build_experiment(sparse: str = "none", density: float = 0.5, seed: int = 0,
     n_in = N_IN * repeat
     exp = (hx.Experiment("yinyang", dt=DT, seed=seed)
            .input("x", n_in)
+           # The task reads hidden spikes and readout membranes only; on the chip that spares
+           # reading 120 hidden membranes through the CADC.
            .lif("hidden", N_HIDDEN, tau_mem=TAU, tau_syn=TAU, leak=hx.Mixed(0.0, 80.0),
-                reset=hx.Mixed(0.0, 80.0), threshold=hx.Mixed(1.0, 150.0))
+                reset=hx.Mixed(0.0, 80.0), threshold=hx.Mixed(1.0, 150.0), record=("spikes",))
            .li("out", N_OUT, tau_mem=TAU, tau_syn=TAU, leak=hx.Mixed(0.0, 80.0)))
     # With the default capacitance (input gain dt / c = 0.1) one spike through weight 1 peaks
     # at 0.24 on the membrane, so hidden weights around 1 let a few coincident inputs cross
