@@ -110,14 +110,19 @@ class Classifier(torch.nn.Module):
         return self.readout_scale * self.decoder(run["out"].membrane)
 
 
-def make_network(graph: hx.Graph, backend: str, **chip_options: Any) -> Callable[..., hx.Run]:
-    """The network a `Classifier` runs: the mock, the chip with the mock in the loop, or the chip."""
+def make_network(graph: hx.Graph, backend: str, chip_seed: int = 0, **chip_options: Any) -> Callable[..., hx.Run]:
+    """The network a `Classifier` runs: the mock, the chip with the mock in the loop, or the chip.
+
+    `chip_seed` picks the emulated chip (mismatch and noise); `chip_options` go to `hx.emulate`.
+    """
     if backend == "mock":
+        if chip_options:
+            raise hx.ParameterError(f"options {sorted(chip_options)} only apply to the chip backends")
         return hx.mock(graph)
     if backend == "in_the_loop":
-        return hx.in_the_loop(graph, **chip_options)
+        return hx.in_the_loop(graph, seed=chip_seed, **chip_options)
     if backend == "chip":
-        return hx.emulate(graph, **chip_options)
+        return hx.emulate(graph, seed=chip_seed, **chip_options)
     raise hx.ParameterError(f"unknown backend {backend!r}; use one of {TRAIN_BACKENDS + EVAL_BACKENDS[1:]}")
 
 
@@ -132,12 +137,12 @@ def accuracy(model: Classifier, samples: torch.Tensor, labels: torch.Tensor, bat
 
 
 def evaluate(graph: hx.Graph, backend: str = "mock", test_size: int = 1000, readout_scale: float = 10.0,
-             **chip_options: Any) -> float:
+             chip_seed: int = 0, **chip_options: Any) -> float:
     """Test accuracy of `graph` (data seed 40) on the mock or on the emulated chip."""
     if backend not in EVAL_BACKENDS:
         raise hx.ParameterError(f"evaluation backend must be one of {EVAL_BACKENDS}; got {backend!r}")
     testset = YinYangDataset(size=test_size, seed=40)
-    model = Classifier(make_network(graph, backend, **chip_options), input_repeat(graph), readout_scale)
+    model = Classifier(make_network(graph, backend, chip_seed, **chip_options), input_repeat(graph), readout_scale)
     return accuracy(model, testset.samples, testset.labels)
 
 
@@ -147,7 +152,7 @@ def train(epochs: int = 20, sparse: str = "none", density: float = 0.5, train_si
           hidden_init: tuple[float, float] = (1.0, 1.0), out_init: tuple[float, float] = (0.0, 0.1),
           repeat: int = 1, weight_scale: Optional[float] = None, backend: str = "mock",
           graph: Optional[hx.Graph] = None, progress: bool = True,
-          log: Optional[Callable[[str], Any]] = print, **chip_options: Any) -> dict[str, Any]:
+          log: Optional[Callable[[str], Any]] = print, chip_seed: int = 0, **chip_options: Any) -> dict[str, Any]:
     """Train the network; returns the history and the trained graph and model.
 
     Keys: `train_loss`, `train_accuracy`, `test_accuracy` (one entry per epoch, the test
@@ -156,8 +161,8 @@ def train(epochs: int = 20, sparse: str = "none", density: float = 0.5, train_si
     network (e.g. fine-tuning a mock-trained one in the loop); otherwise one is built from
     the options. `lr` decays by `gamma` after every epoch. `rate_reg` weighs a penalty on
     the mean squared hidden spike count per neuron (0 disables it). `log` receives one line
-    per epoch (None: silent); `progress` shows a tqdm bar per epoch. `chip_options` go to
-    the emulated chip (`seed`, `analog`, ...).
+    per epoch (None: silent); `progress` shows a tqdm bar per epoch. `chip_seed` picks the
+    emulated chip and `chip_options` go to it (`analog`, ...).
     """
     if backend not in TRAIN_BACKENDS:
         raise hx.ParameterError(f"training backend must be one of {TRAIN_BACKENDS}; got {backend!r}")
@@ -168,7 +173,7 @@ def train(epochs: int = 20, sparse: str = "none", density: float = 0.5, train_si
     testset = YinYangDataset(size=test_size, seed=40)
     if graph is None:
         graph = build_experiment(sparse, density, seed, hidden_init, out_init, repeat, weight_scale).graph
-    model = Classifier(make_network(graph, backend, **chip_options), input_repeat(graph), readout_scale)
+    model = Classifier(make_network(graph, backend, chip_seed, **chip_options), input_repeat(graph), readout_scale)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=gamma)
     shuffle = torch.Generator().manual_seed(seed)
