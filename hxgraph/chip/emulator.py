@@ -107,49 +107,6 @@ def subthreshold(v0: torch.Tensor, net: torch.Tensor, leak: torch.Tensor, tau_me
     return leak + (v0 - leak) * decay + kappa * net * _psc_integral(tau, tau_mem, tau_syn, decay)
 
 
-@attrs.frozen(eq=False)
-class _Neurons:
-    """Per-neuron hardware parameters of one on-chip population, mismatch applied (float32).
-
-    Grid map per step: v += (decay_mem - 1)(v - leak) + input_gain · (exc - inh), then
-    exc *= decay_exc, inh *= decay_inh, plus arriving weight. Between grid points the exact
-    solution with the effective continuous constants `tau_mem`, `tau_syn` (the mean of the
-    excitatory and inhibitory ones) and `kappa` applies.
-    """
-
-    spiking: bool
-    leak: torch.Tensor
-    reset: torch.Tensor
-    threshold: torch.Tensor
-    decay_mem: torch.Tensor     # 1 - dt / tau_mem
-    decay_exc: torch.Tensor     # 1 - dt / tau_syn (excitatory)
-    decay_inh: torch.Tensor
-    input_gain: torch.Tensor    # dt / capacitance
-    refractory: torch.Tensor    # refractory_time / dt (counter start value)
-    tau_mem: torch.Tensor       # effective continuous time constants (between grid points)
-    tau_syn: torch.Tensor
-    kappa: torch.Tensor
-
-
-def _psc_integral(x: torch.Tensor, tau_mem: torch.Tensor, tau_syn: torch.Tensor) -> torch.Tensor:
-    """∫0^x e^{-(x-u)/tau_mem} e^{-u/tau_syn} du: how much a decaying current moved the membrane by x."""
-    rate = 1 / tau_mem - 1 / tau_syn
-    close = rate.abs() < 1e-3 / tau_mem
-    safe = torch.where(close, torch.ones_like(rate), rate)
-    return torch.where(close, x * torch.exp(-x / tau_mem), (torch.exp(-x / tau_syn) - torch.exp(-x / tau_mem)) / safe)
-
-
-def subthreshold(v0: torch.Tensor, net: torch.Tensor, leak: torch.Tensor, tau_mem: torch.Tensor,
-                 tau_syn: torch.Tensor, kappa: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
-    """Membrane `tau` seconds after a grid point, from the exact solution of the linear dynamics.
-
-    dv/dt = -(v - leak)/tau_mem + kappa·I with I = net·e^(-t/tau_syn) decaying from the grid
-    point. `kappa` (see `_Neurons`) makes the solution at tau = dt equal the grid map
-    v + (dt/tau_mem')(leak - v) + input_gain·net that the update uses.
-    """
-    return leak + (v0 - leak) * torch.exp(-tau / tau_mem) + kappa * net * _psc_integral(tau, tau_mem, tau_syn)
-
-
 class Emulator:
     """An emulated chip running one `ChipConfig`.
 
