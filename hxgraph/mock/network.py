@@ -65,7 +65,10 @@ class MockNetwork(nn.Module):
         for proj in graph.projections.values():
             if device is not None:
                 proj.weight.data = proj.weight.data.to(device)  # move the graph's tensor itself: no copy
-            self.weights[proj.name] = nn.Parameter(proj.weight)  # shares storage with the graph
+            # A graph weight that is already a Parameter (e.g. an hxgraph.spiking module's) is used as is,
+            # so gradients reach the owner's optimizer; otherwise wrap it, sharing storage with the graph.
+            weight = proj.weight
+            self.weights[proj.name] = weight if isinstance(weight, nn.Parameter) else nn.Parameter(weight)
             if isinstance(proj.connectivity, Sparse):
                 self._patterns[proj.name] = SparsePattern(proj.connectivity.indices, proj.shape).to(proj.weight.device)
         self._groups = _integration_groups(graph)

@@ -1,0 +1,490 @@
+"""hxtorch.spiking's modules, recording into an hxgraph `Graph` instead of computing on call.
+
+Every module registers with its `Experiment` when created, which names it (see
+`Experiment`: `<kind>_<k>` in creation order, or the `name=` given). Calling a module
+records it with its input handles and returns its own output handle, filled by `run`.
+
+Populations (`InputNeuron`, `LIF`, `LI`) become graph populations, synapses (`Synapse`,
+`SparseSynapse`) graph projections whose weight *is* the module's parameter, so an
+optimizer over `model.parameters()` trains what the mock and the chip run.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Optional, Union
+
+import torch
+from torch import nn
+
+from hxgraph.errors import GraphError, ParameterError, ShapeError
+from hxgraph.graph import Mixed, Population
+from hxgraph.graph.population import check_count
+from hxgraph.graph.values import values_equal
+from hxgraph.graph.weights import as_transform, linear_saturating
+from hxgraph.spiking.experiment import Experiment
+from hxgraph.spiking.halco import placement_from_constraint
+from hxgraph.spiking.handles import LIFObservables, LIObservables, SynapseHandle, TensorHandle
+from hxgraph.spiking.parameter import MixedHXModelParameter, ParameterType, to_graph_value
+
+__all__ = ["HXModule", "InputNeuron", "LIF", "LI", "Synapse", "BatchDropout", "HXModuleWrapper",
+           "SILENT_THRESHOLD"]
+
+#: Hardware threshold (CADC units) given to neurons a `BatchDropout` masks: far above any membrane
+#: the chip can reach (its readout is 8 bit), so they neither spike nor reset — the emulated
+#: counterpart of switching a neuron's spike output off.
+SILENT_THRESHOLD = 1e9
+
+
+def same_state(a: Any, b: Any) -> bool:
+    """Exact equality of module states (nested tuples of numbers, tensors, `Mixed`, transforms)."""
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        return len(a) == len(b) and all(same_state(x, y) for x, y in zip(a, b))
+    if isinstance(a, (torch.Tensor, Mixed)) or isinstance(b, (torch.Tensor, Mixed)):
+        return values_equal(a, b)
+    try:
+        return bool(a == b)
+    except (TypeError, RuntimeError):
+        return a is b
+
+
+class HXModule(nn.Module):
+    """Base of all hxgraph.spiking modules: registration, recording on call, change tracking."""
+
+    output_type: type = TensorHandle
+    _kind = "module"  # default name stem
+
+    def __init__(self, experiment: Experiment, name: Optional[str] = None):
+        super().__init__()
+        if not isinstance(experiment, Experiment):
+            raise ParameterError(f"{type(self).__name__}: experiment must be an hxgraph.spiking.Experiment; "
+                                 f"got {type(experiment).__name__}")
+        self.experiment = experiment
+        self._output_handle = self.output_type()
+        self._output_handle._owner = self
+        self._last_run_state: Any = None  # None: never run
+        self._given_name = name
+        self.name: str = name or ""  # final once registered
+        # Leaf classes call register_hw_entity() at the end of __init__, after validating their
+        # arguments, so a failed construction leaves nothing behind in the experiment.
+
+    def _who(self) -> str:
+        """How error messages name this module."""
+        return f"{type(self).__name__} {self.name!r}" if self.name else type(self).__name__
+
+    def register_hw_entity(self) -> None:
+        """Register this module with its experiment (done on creation; calling it again changes nothing)."""
+        self.name = self.experiment._register(self, self._given_name)
+
+    @property
+    def output_handle(self) -> TensorHandle:
+        """The handle this module returns on every call."""
+        return self._output_handle
+
+    def forward(self, *input: TensorHandle) -> TensorHandle:  # noqa: A002 (torch's name)
+        """Record this module with its input handles; returns the output handle (filled by `run`)."""
+        for handle in input:
+            if not isinstance(handle, TensorHandle):
+                raise GraphError(f"{self._who()}: inputs must be hxgraph.spiking handles (e.g. "
+                                 f"LIFObservables(spikes=x) or another module's output); got {type(handle).__name__}")
+        self.experiment._connect(self, input)
+        return self._output_handle
+
+    # ------------------------------------------------------------------ change tracking
+    def _run_state(self) -> Any:
+        """What the chip configuration depends on (compared between runs)."""
+        return ()
+
+    @property
+    def changed_since_last_run(self) -> bool:
+        """True if the module was never run or what it configures on the chip changed since."""
+        return self._last_run_state is None or not same_state(self._run_state(), self._last_run_state)
+
+    def reset_changed_since_last_run(self) -> None:
+        """Remember the current state as the one last run."""
+        self._last_run_state = self._run_state()
+
+    def extra_repr(self) -> str:
+        return f"name={self.name!r}"
+
+
+# ---------------------------------------------------------------------------- populations
+
+class _Population(HXModule):
+    """A module that becomes a graph population of `size` neurons."""
+
+    _model = "input"
+
+    def __init__(self, size: int, experiment: Experiment, name: Optional[str] = None):
+        super().__init__(experiment, name)
+        self.size = check_count(size, f"{type(self).__name__} size")
+
+    def population(self, name: Optional[str] = None, dropout_mask: Optional[torch.Tensor] = None) -> Population:
+        """The graph population of this module (validated)."""
+        return Population(name=name or self.name, size=self.size, model=self._model)
+
+    def extra_repr(self) -> str:
+        return f"size={self.size}, {super().extra_repr()}"
+
+
+class InputNeuron(_Population):
+    """A spike source of `size` neurons fed with the spikes of the handle it is called with."""
+
+    output_type = LIFObservables
+    _kind = "input_neuron"
+    _model = "input"
+
+    def __init__(self, size: int, experiment: Experiment, execution_instance: Any = None, *,
+                 name: Optional[str] = None):
+        super().__init__(size, experiment, name)
+        self.register_hw_entity()
+
+    def _run_state(self) -> Any:
+        return (self.size,)
+
+
+class _Neuron(_Population):
+    """Shared parts of LIF and LI: parameters, recording options, chip trace post-processing."""
+
+    _params: tuple[str, ...] = ()
+
+    def _init_neuron(self, enable_cadc_recording: bool, enable_madc_recording: bool, record_neuron_id: Optional[int],
+                     placement_constraint: Any, trace_offset: Any, trace_scale: Any, cadc_time_shift: int,
+                     shift_cadc_to_first: bool, interpolation_mode: str, neuron_structure: Any) -> None:
+        who = self._who()
+        self.enable_cadc_recording = bool(enable_cadc_recording)
+        self.enable_madc_recording = bool(enable_madc_recording)
+        if self.enable_madc_recording:
+            if record_neuron_id is None:
+                raise ParameterError(f"{who}: enable_madc_recording=True needs record_neuron_id (the neuron whose "
+                                     f"membrane the MADC records), an index in [0, {self.size})")
+            record_neuron_id = check_count(record_neuron_id, f"{who}: record_neuron_id", minimum=0)
+            if record_neuron_id >= self.size:
+                raise ParameterError(f"{who}: record_neuron_id must be in [0, {self.size}); got {record_neuron_id}")
+        self.record_neuron_id = record_neuron_id
+        self.placement_constraint = placement_constraint
+        self.trace_offset = _trace_value(trace_offset, self.size, f"{who}: trace_offset")
+        self.trace_scale = _trace_value(trace_scale, self.size, f"{who}: trace_scale")
+        if isinstance(cadc_time_shift, bool) or not isinstance(cadc_time_shift, int):
+            raise ParameterError(f"{who}: cadc_time_shift must be an integer number of time steps; got "
+                                 f"{cadc_time_shift!r}")
+        self.cadc_time_shift = cadc_time_shift
+        self.shift_cadc_to_first = bool(shift_cadc_to_first)
+        if interpolation_mode != "linear":
+            raise ParameterError(f"{who}: interpolation_mode must be 'linear' (CADC samples are interpolated "
+                                 f"linearly onto the time grid); got {interpolation_mode!r}")
+        self.interpolation_mode = interpolation_mode
+        if neuron_structure is not None:
+            check_count(neuron_structure, f"{who}: neuron_structure (circuits per neuron)")
+        self.neuron_structure = neuron_structure
+        self.population(name=self.name or "unnamed")  # validate parameters and placement on the line that made it
+        self.register_hw_entity()
+
+    def _param_values(self) -> dict[str, Any]:
+        """Graph values of the neuron parameters (model value, hardware value)."""
+        return {key: to_graph_value(getattr(self, attr), self._model, key, f"{self._who()}: {attr}")
+                for key, attr in self._params}
+
+    def population(self, name: Optional[str] = None, dropout_mask: Optional[torch.Tensor] = None) -> Population:
+        who = self._who()
+        params = self._param_values()
+        if dropout_mask is not None:
+            params["threshold"] = _silenced_threshold(params["threshold"], dropout_mask, self.size)
+        placement, per = placement_from_constraint(self.placement_constraint, self.size, who)
+        circuits = self.neuron_structure or per or 1
+        if per is not None and self.neuron_structure is not None and per != self.neuron_structure:
+            raise GraphError(f"{who}: placement_constraint gives {per} circuits per neuron, neuron_structure "
+                             f"{self.neuron_structure}; they must agree")
+        record = {"spikes", "current"} if self._model == "lif" else {"current"}
+        if self.enable_cadc_recording or self.enable_madc_recording:
+            record.add("membrane")
+        return Population(name=name or self.name, size=self.size, model=self._model, params=params,
+                          record=frozenset(record), placement=placement, circuits_per_neuron=circuits)
+
+    def _run_state(self) -> Any:
+        return tuple(sorted(self._param_values().items())) + (str(self.placement_constraint), self.neuron_structure)
+
+    def post_process(self, codes: torch.Tensor) -> torch.Tensor:
+        """Chip CADC trace (T, B, N) on the time grid → `membrane_cadc`: shift in time, offset, scale.
+
+        Shifting by `cadc_time_shift` steps moves samples later (positive) or earlier
+        (negative); the vacated steps repeat the edge sample instead of wrapping around.
+        Then subtract `trace_offset` (or, with `shift_cadc_to_first`, each trace's first
+        sample) and multiply by `trace_scale`.
+        """
+        shift = self.cadc_time_shift
+        if shift and codes.shape[0]:
+            steps = codes.shape[0]
+            index = (torch.arange(steps, device=codes.device) - shift).clamp(0, steps - 1)
+            codes = codes[index]
+        offset = codes[:1] if self.shift_cadc_to_first else _on(self.trace_offset, codes)
+        return (codes - offset) * _on(self.trace_scale, codes)
+
+
+class LIF(_Neuron):
+    """Leaky integrate-and-fire neurons; output `LIFObservables(spikes, membrane_cadc, membrane_madc, current)`.
+
+    Parameters take a number (model and chip), a per-neuron tensor, or a parameter type
+    (`MixedHXModelParameter(model, hardware)`, ...). `membrane_capacitance=None` means the
+    default pair (model 10e-6, hardware 63).
+    """
+
+    output_type = LIFObservables
+    _kind = "lif"
+    _model = "lif"
+    _params = (("leak", "leak"), ("reset", "reset"), ("threshold", "threshold"), ("tau_mem", "tau_mem"),
+               ("tau_syn", "tau_syn"), ("capacitance", "membrane_capacitance"),
+               ("refractory_time", "refractory_time"), ("alpha", "alpha"))
+
+    def __init__(self, size: int, experiment: Experiment, leak: ParameterType = 80., reset: ParameterType = 80.,
+                 threshold: ParameterType = 125., tau_mem: ParameterType = 10e-6, tau_syn: ParameterType = 10e-6,
+                 membrane_capacitance: Optional[ParameterType] = None, refractory_time: ParameterType = 1e-6,
+                 method: str = "superspike", alpha: float = 50., enable_spike_recording: bool = True,
+                 enable_cadc_recording: bool = True, enable_madc_recording: bool = False,
+                 record_neuron_id: Optional[int] = None, placement_constraint: Any = None,
+                 trace_offset: Any = 0., trace_scale: Any = 1., cadc_time_shift: int = 0,
+                 shift_cadc_to_first: bool = False, interpolation_mode: str = "linear",
+                 neuron_structure: Optional[int] = None, execution_instance: Any = None, *,
+                 name: Optional[str] = None) -> None:
+        super().__init__(size, experiment, name)
+        if method != "superspike":
+            raise ParameterError(f"{self._who()}: method must be 'superspike' (the surrogate gradient the mock "
+                                 f"implements); got {method!r}")
+        self.method = method
+        self.leak, self.reset, self.threshold = leak, reset, threshold
+        self.tau_mem, self.tau_syn = tau_mem, tau_syn
+        self.membrane_capacitance = (MixedHXModelParameter(10e-6, 63.) if membrane_capacitance is None
+                                     else membrane_capacitance)
+        self.refractory_time, self.alpha = refractory_time, alpha
+        # The emulator always reports spikes (the network needs them); the flag is kept for scripts that set it.
+        self.enable_spike_recording = bool(enable_spike_recording)
+        self._init_neuron(enable_cadc_recording, enable_madc_recording, record_neuron_id, placement_constraint,
+                          trace_offset, trace_scale, cadc_time_shift, shift_cadc_to_first, interpolation_mode,
+                          neuron_structure)
+
+
+class LI(_Neuron):
+    """Leaky integrators (non-spiking readout); output `LIObservables(membrane_cadc, membrane_madc, current)`."""
+
+    output_type = LIObservables
+    _kind = "li"
+    _model = "li"
+    _params = (("leak", "leak"), ("tau_mem", "tau_mem"), ("tau_syn", "tau_syn"),
+               ("capacitance", "membrane_capacitance"))
+
+    def __init__(self, size: int, experiment: Experiment, leak: ParameterType = 80., tau_mem: ParameterType = 10e-6,
+                 tau_syn: ParameterType = 10e-6, membrane_capacitance: Optional[ParameterType] = None,
+                 enable_cadc_recording: bool = True, enable_madc_recording: bool = False,
+                 record_neuron_id: Optional[int] = None, placement_constraint: Any = None,
+                 trace_offset: Any = 0., trace_scale: Any = 1., cadc_time_shift: int = 0,
+                 shift_cadc_to_first: bool = False, interpolation_mode: str = "linear",
+                 neuron_structure: Optional[int] = None, execution_instance: Any = None, *,
+                 name: Optional[str] = None) -> None:
+        super().__init__(size, experiment, name)
+        self.leak, self.tau_mem, self.tau_syn = leak, tau_mem, tau_syn
+        self.membrane_capacitance = (MixedHXModelParameter(10e-6, 63.) if membrane_capacitance is None
+                                     else membrane_capacitance)
+        self._init_neuron(enable_cadc_recording, enable_madc_recording, record_neuron_id, placement_constraint,
+                          trace_offset, trace_scale, cadc_time_shift, shift_cadc_to_first, interpolation_mode,
+                          neuron_structure)
+
+
+def _trace_value(value: Any, size: int, what: str) -> Union[float, torch.Tensor]:
+    """trace_offset / trace_scale: a number or a per-neuron tensor of shape (size,)."""
+    if isinstance(value, dict):
+        raise ParameterError(f"{what}: a dict keyed by chip coordinates is not supported; give a number or a "
+                             f"per-neuron tensor of shape ({size},) in neuron order")
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    if isinstance(value, torch.Tensor) and value.dim() <= 1 and value.numel() in (1, size):
+        return value.detach().float().reshape(-1) if value.numel() == size else float(value)
+    raise ParameterError(f"{what} must be a finite number or a tensor of shape ({size},); got {value!r}")
+
+
+def _on(value: Union[float, torch.Tensor], like: torch.Tensor) -> Union[float, torch.Tensor]:
+    return value.to(device=like.device, dtype=like.dtype) if isinstance(value, torch.Tensor) else value
+
+
+def _silenced_threshold(threshold: Any, mask: torch.Tensor, size: int) -> Mixed:
+    """The threshold with the hardware value of masked-out neurons raised to `SILENT_THRESHOLD`."""
+    model = threshold.model if isinstance(threshold, Mixed) else threshold
+    hardware = threshold.hardware if isinstance(threshold, Mixed) else threshold
+    hardware = torch.as_tensor(hardware.detach() if isinstance(hardware, torch.Tensor) else hardware,
+                               dtype=torch.float64).cpu().expand(size).clone()
+    hardware[~mask.cpu()] = SILENT_THRESHOLD
+    return Mixed(model, hardware)
+
+
+# ---------------------------------------------------------------------------- synapses
+
+class _Projection(HXModule):
+    """A module that becomes a graph projection; its output is a `SynapseHandle`."""
+
+    output_type = SynapseHandle
+    in_features: int
+    out_features: int
+
+    def hardware_transform(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The software → hardware weight transform as the graph stores it."""
+        return as_transform(self.transform, self._who())
+
+    def graph_weight(self) -> torch.Tensor:
+        """The tensor the graph projection holds: the module's parameter itself."""
+        raise NotImplementedError
+
+    def dense_weight(self) -> torch.Tensor:
+        """The (out, in) weight the module's function is applied with."""
+        raise NotImplementedError
+
+    def apply_func(self, input: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:  # noqa: A002
+        """The module's forward function on (…, in) spikes with an (out, in) weight."""
+        return torch.nn.functional.linear(input, weight)
+
+    def _run_state(self) -> Any:
+        return (self.graph_weight().detach().clone(), self.hardware_transform())
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, {super().extra_repr()}"
+
+
+class Synapse(_Projection):
+    """All-to-all synapses; `weight` (out, in), Kaiming-uniform, no bias; output `SynapseHandle(graded_spikes)`.
+
+    `transform` maps the software weight to the chip's (default `linear_saturating`:
+    clamp(scale · w, -63, 63)); it applies only on the chip, where weights are then
+    rounded half to even.
+    """
+
+    _kind = "synapse"
+
+    def __init__(self, in_features: int, out_features: int, experiment: Experiment,
+                 device: Union[str, torch.device, None] = None, dtype: Optional[torch.dtype] = None,
+                 transform: Callable[[torch.Tensor], torch.Tensor] = linear_saturating,
+                 execution_instance: Any = None, *, name: Optional[str] = None) -> None:
+        super().__init__(experiment, name)
+        self.in_features = check_count(in_features, "Synapse in_features")
+        self.out_features = check_count(out_features, "Synapse out_features")
+        self.transform = transform
+        self.hardware_transform()  # validate now
+        self.weight = nn.Parameter(torch.empty((self.out_features, self.in_features), device=device, dtype=dtype))
+        self.reset_parameters()
+        self.register_hw_entity()
+
+    def reset_parameters(self) -> None:
+        """Kaiming-uniform weights, U(-1/sqrt(in), 1/sqrt(in)), drawn from torch's global generator."""
+        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+
+    def graph_weight(self) -> torch.Tensor:
+        if not isinstance(self.weight, torch.Tensor) or tuple(self.weight.shape) != (self.out_features,
+                                                                                     self.in_features):
+            raise ShapeError(f"{self._who()}: weight must be a tensor of shape (out, in) = "
+                             f"({self.out_features}, {self.in_features}); got {getattr(self.weight, 'shape', None)}")
+        return self.weight
+
+    def dense_weight(self) -> torch.Tensor:
+        return self.graph_weight()
+
+
+# ---------------------------------------------------------------------------- dropout and wrapper
+
+class BatchDropout(HXModule):
+    """Drops the neurons of the spiking population it follows, with one mask per batch (run).
+
+    In training a new mask `rand(size) > dropout` is drawn at every call (from torch's
+    global generator); in eval mode the mask is all ones. The output handle carries the
+    input's spikes times the mask in `spikes` (other fields passed through). On the chip the
+    masked neurons are switched off (they neither spike nor reset; see `SILENT_THRESHOLD`).
+    """
+
+    output_type = LIFObservables
+    _kind = "batch_dropout"
+
+    def __init__(self, size: int, dropout: float, experiment: Experiment, func: Any = None,
+                 execution_instance: Any = None, *, name: Optional[str] = None) -> None:
+        super().__init__(experiment, name)
+        self.size = check_count(size, "BatchDropout size")
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+            raise ParameterError(f"BatchDropout: dropout must be a probability in [0, 1); got {dropout!r}")
+        self._dropout = float(dropout)
+        self._mask: Optional[torch.Tensor] = None
+        self.register_hw_entity()
+
+    @property
+    def dropout(self) -> float:
+        return self._dropout
+
+    @property
+    def mask(self) -> Optional[torch.Tensor]:
+        """The current boolean mask (size,): True keeps a neuron."""
+        return self._mask
+
+    @mask.setter
+    def mask(self, mask: torch.Tensor) -> None:
+        if not isinstance(mask, torch.Tensor) or tuple(mask.shape) != (self.size,):
+            raise ShapeError(f"{self._who()}: mask must be a tensor of shape ({self.size},)")
+        self._mask = mask.to(torch.bool)
+
+    def set_mask(self) -> torch.Tensor:
+        """Draw the mask for the next run: random in training, all ones in eval mode."""
+        self.mask = torch.rand(self.size) > self._dropout if self.training else torch.ones(self.size, dtype=torch.bool)
+        return self._mask
+
+    def forward(self, *input: TensorHandle) -> TensorHandle:  # noqa: A002
+        self.set_mask()
+        return super().forward(*input)
+
+    def _run_state(self) -> Any:
+        return (None if self._mask is None else self._mask.clone(),)
+
+    def extra_repr(self) -> str:
+        return f"size={self.size}, dropout={self._dropout}, {super().extra_repr()}"
+
+
+class HXModuleWrapper(HXModule):
+    """Groups modules that form a cycle (recurrence), as hxtorch requires.
+
+    Subclass it, create it with the member modules as keywords, call the members as
+    usual and then call the wrapper (no arguments) in the same declaration. In hxgraph
+    the members record into the graph themselves and the mock/chip computes them together
+    (projections inside a cycle act with a one-step delay), so `forward_func` — hxtorch's
+    place for the members' joint computation — is kept for compatibility but not called.
+    """
+
+    _kind = "wrapper"
+
+    def __init__(self, experiment: Experiment, **modules: HXModule) -> None:
+        super().__init__(experiment)
+        for key, module in modules.items():
+            if not isinstance(module, HXModule) or isinstance(module, HXModuleWrapper):
+                raise ParameterError(f"{type(self).__name__}: {key}= must be an hxgraph.spiking module; got "
+                                     f"{type(module).__name__}")
+            if module.experiment is not experiment:
+                raise ParameterError(f"{type(self).__name__}: {key}= ({module.name}) belongs to another experiment")
+        self.modules = modules  # hxtorch's attribute: the members by keyword
+        for key, module in modules.items():
+            setattr(self, key, module)
+        self.register_hw_entity()
+
+    def forward(self) -> tuple:  # type: ignore[override]
+        """Mark the members as one group for the next run; returns their output handles."""
+        self.experiment._connect_wrapper(self)
+        return tuple(m.output_handle for m in self.modules.values())
+
+    def forward_func(self, *input: Any, hw_data: Any = None) -> Any:  # noqa: A002
+        """hxtorch's joint computation of the members; not used by hxgraph (see the class docstring)."""
+        return input
+
+    def contains(self, modules: Union[HXModule, list]) -> bool:
+        """Whether all of `modules` are members."""
+        modules = modules if isinstance(modules, list) else [modules]
+        return all(any(m is member for member in self.modules.values()) for m in modules)
+
+    def isdisjoint(self, wrapper: "HXModuleWrapper") -> bool:
+        return not any(wrapper.contains(m) for m in self.modules.values())
+
+    def update(self, **modules: HXModule) -> None:
+        """Replace the members."""
+        self.modules = modules
+
+    def extra_repr(self) -> str:
+        return f"modules=({', '.join(f'{k}: {m.name}' for k, m in self.modules.items())})"

@@ -1,0 +1,160 @@
+"""Neuron parameters with a model value (the mock) and a hardware value (the chip).
+
+hxtorch scripts give a neuron parameter as a plain number (same value for model and
+chip) or as one of these objects; each becomes a graph parameter value (a number, a
+per-neuron tensor, or `hxgraph.Mixed(model, hardware)`) when the module is recorded.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional, Union
+
+import torch
+
+from hxgraph.errors import ParameterError
+from hxgraph.graph import Mixed
+from hxgraph.graph.neurons import MODELS
+from hxgraph.graph.values import hardware_value as _hardware_half
+
+__all__ = ["HXBaseParameter", "HXParameter", "MixedHXModelParameter", "HXTransformedModelParameter",
+           "ModelParameter", "ParameterType", "to_graph_value"]
+
+Value = Union[float, int, torch.Tensor]
+
+
+class HXBaseParameter:
+    """A parameter given by its model value and its hardware value."""
+
+    @property
+    def model_value(self) -> Value:
+        raise NotImplementedError
+
+    @property
+    def hardware_value(self) -> Optional[Value]:
+        raise NotImplementedError
+
+    def make_trainable(self, *args: Any, **kwargs: Any) -> "HXBaseParameter":
+        """Refused: the graph stores neuron parameters as values, so no gradient could reach them.
+
+        (hxtorch accepts the call but, for hardware parameters, silently trains nothing; we
+        would rather say so.)
+        """
+        raise ParameterError(
+            f"{type(self).__name__}.make_trainable(): trainable neuron parameters are not supported by "
+            "hxgraph.spiking; neuron parameters are recorded into the graph as fixed values for the mock "
+            "and the chip, so no gradient would reach them. Train synapse weights, or set the parameter "
+            "to new values between runs (they reach the mock and the chip on the next run).")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(model_value={self.model_value!r}, hardware_value={self.hardware_value!r})"
+
+
+class HXParameter(HXBaseParameter):
+    """A hardware value; the model uses the same value."""
+
+    def __init__(self, value: Value):
+        self.value = value
+
+    @property
+    def model_value(self) -> Value:
+        return self.value
+
+    @property
+    def hardware_value(self) -> Value:
+        return self.value
+
+
+class MixedHXModelParameter(HXBaseParameter):
+    """Different values for the model and the chip, e.g. threshold 1.0 in the model, 150 on the chip."""
+
+    def __init__(self, model_value: Value, hardware_value: Value):
+        self._model_value = model_value
+        self._hardware_value = hardware_value
+
+    @property
+    def model_value(self) -> Value:
+        return self._model_value
+
+    @model_value.setter
+    def model_value(self, value: Value) -> None:
+        self._model_value = value
+
+    @property
+    def hardware_value(self) -> Value:
+        return self._hardware_value
+
+    @hardware_value.setter
+    def hardware_value(self, value: Value) -> None:
+        self._hardware_value = value
+
+
+class HXTransformedModelParameter(HXBaseParameter):
+    """A model value whose hardware value is `func(model_value)` (e.g. a calibration curve)."""
+
+    def __init__(self, model_value: Value, func: Callable[[Value], Value]):
+        if not callable(func):
+            raise ParameterError(f"HXTransformedModelParameter: func must be callable (model value → hardware "
+                                 f"value); got {func!r}")
+        self._model_value = model_value
+        self.func = func
+
+    @property
+    def model_value(self) -> Value:
+        return self._model_value
+
+    @model_value.setter
+    def model_value(self, value: Value) -> None:
+        self._model_value = value
+
+    @property
+    def hardware_value(self) -> Value:
+        return self.func(self._model_value)
+
+
+class ModelParameter(HXBaseParameter):
+    """A model value only; the chip keeps its default (calibrated) value for this parameter.
+
+    The default is the graph's hardware default of the parameter (e.g. leak 80, threshold
+    125, capacitance 63): hxgraph's emulated chip is calibrated to those targets.
+    """
+
+    def __init__(self, model_value: Value):
+        self._model_value = model_value
+
+    @property
+    def model_value(self) -> Value:
+        return self._model_value
+
+    @model_value.setter
+    def model_value(self, value: Value) -> None:
+        self._model_value = value
+
+    @property
+    def hardware_value(self) -> None:
+        return None
+
+
+ParameterType = Union[Value, HXBaseParameter]
+
+
+def to_graph_value(value: Any, model: str, key: str, what: str) -> Any:
+    """The graph form of a module parameter: a number/tensor as given, or `Mixed(model, hardware)`.
+
+    `model` and `key` name the graph neuron model and parameter, whose hardware default a
+    `ModelParameter` falls back to.
+    """
+    if isinstance(value, ModelParameter):
+        default = MODELS[model].params[key].default
+        return Mixed(value.model_value, _hardware_half(default))
+    if isinstance(value, HXBaseParameter):
+        model_value, hardware_value = value.model_value, value.hardware_value
+        if isinstance(value, HXParameter):
+            return model_value
+        return Mixed(model_value, hardware_value)
+    if isinstance(value, Mixed):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float, torch.Tensor, list, tuple)):
+        raise ParameterError(
+            f"{what} must be a number, a per-neuron tensor, or one of hxgraph.spiking's parameter types "
+            f"(HXParameter, MixedHXModelParameter, HXTransformedModelParameter, ModelParameter); got {value!r}")
+    return value

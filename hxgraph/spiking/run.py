@@ -1,0 +1,237 @@
+"""`run(experiment, runtime)`: execute the recorded graph and fill every handle.
+
+Mock (`experiment.mock`): the graph is lowered to hxgraph's `MockNetwork` (reused while
+the structure and the weight tensors stay the same) and run.
+
+Chip (`mock=False`): the graph is placed and routed onto the emulated chip — only the
+first time and when the structure changes; weight or parameter changes rewrite the
+configuration in place — and emulated. The measured spikes and (post-processed) membranes
+replace the model's in the forward pass while gradients come from the mock model, so the
+same training loop trains on the chip. Later populations integrate the measured spikes.
+
+What the handles carry:
+
+=================  =====================================  =============================================
+field              mock                                   chip (emulated, in the loop)
+=================  =====================================  =============================================
+spikes             model spikes                           measured spikes (model gradient)
+membrane_cadc      model membrane                         CADC samples on the time grid, post-processed
+                                                          by the module (shift, offset, scale); None if
+                                                          `enable_cadc_recording=False`
+membrane_madc      None                                   MADC codes (samples, batch) of
+                                                          `record_neuron_id`; the module's `madc_times`
+current            model synaptic current                 model synaptic current (not measurable)
+=================  =====================================  =============================================
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import torch
+
+from hxgraph.chip.analog import AnalogModel
+from hxgraph.chip.emulator import Emulator, Recording
+from hxgraph.chip.mapping import ChipMapping, place_and_route
+from hxgraph.chip.spec import HICANN_X
+from hxgraph.errors import InputError, ParameterError
+from hxgraph.graph import Graph
+from hxgraph.graph.population import check_count
+from hxgraph.loop import _interpolate
+from hxgraph.mock.network import MockNetwork
+from hxgraph.observables import Observables, Run
+from hxgraph.spiking.experiment import Experiment
+from hxgraph.spiking.functional import batch_dropout
+from hxgraph.spiking.lowering import Lowered, lower
+from hxgraph.spiking.modules import LIF, same_state
+
+__all__ = ["run", "ChipSession"]
+
+
+def run(experiment: Experiment, runtime: Optional[int]) -> None:
+    """Execute what was recorded in `experiment` for `runtime` time steps and fill the handles.
+
+    `runtime` may be None in mock mode (the inputs' length). Inputs shorter than the
+    runtime are padded with silence; spikes after it are an error. Afterwards the records
+    are cleared (declare the network again before the next run).
+    """
+    if not isinstance(experiment, Experiment):
+        raise ParameterError(f"run expects an hxgraph.spiking.Experiment; got {type(experiment).__name__}")
+    try:
+        lowered = lower(experiment)
+        steps = None if runtime is None else check_count(runtime, "runtime (time steps)")
+        if steps is None and not experiment.mock:
+            raise ParameterError("run: the chip (mock=False) needs a runtime in time steps, e.g. run(experiment, 38)")
+        inputs = _inputs(lowered, steps)
+        if experiment.mock:
+            result = _mock(experiment, lowered)(inputs)
+            chip: dict[str, dict[str, Any]] = {}
+        else:
+            result, chip = _chip_in_the_loop(experiment, lowered, inputs)
+        _fill(lowered, inputs, result, chip, experiment.mock)
+        experiment._last_graph = lowered.graph
+        experiment._last_hash = lowered.graph.structure_hash()
+        for module in experiment._modules:
+            module.reset_changed_since_last_run()
+    finally:
+        experiment.clear()
+
+
+def _inputs(lowered: Lowered, steps: Optional[int]) -> dict[str, torch.Tensor]:
+    """Input spikes by population name, cut or padded to `steps`."""
+    if not lowered.inputs:
+        raise InputError("the network has no input: feed spikes to a synapse (syn(LIFObservables(spikes=x))) or "
+                         "an InputNeuron")
+    out = {}
+    for module, spikes in lowered.inputs.items():
+        if steps is not None and spikes.shape[0] > steps:
+            late = spikes[steps:].nonzero()
+            if late.numel():
+                raise InputError(f"{module._who()}: input has spikes at step {int(late[0, 0]) + steps}, beyond the "
+                                 f"runtime of {steps} steps")
+            spikes = spikes[:steps]
+        elif steps is not None and spikes.shape[0] < steps:
+            spikes = torch.cat([spikes, spikes.new_zeros(steps - spikes.shape[0], *spikes.shape[1:])])
+        out[module.name] = spikes
+    return out
+
+
+def _mock(experiment: Experiment, lowered: Lowered) -> MockNetwork:
+    """The experiment's MockNetwork for this graph: reused if structure and weight tensors are unchanged."""
+    graph = lowered.graph
+    first = next(iter(graph.projections.values()), None)
+    key = (graph.structure_hash(), None if first is None else (first.weight.device, first.weight.dtype))
+    net = experiment._mock_network
+    reusable = (net is not None and getattr(net, "_spiking_key", None) == key
+                and all(net.weights[name] is proj.weight for name, proj in graph.projections.items()))
+    if reusable:
+        net.graph = graph  # same structure: only parameter values may differ, which the net reads from its graph
+    else:
+        net = MockNetwork(graph)
+        net._spiking_key = key
+    net.funcs = dict(lowered.funcs)
+    experiment._mock_network = net
+    return net
+
+
+class ChipSession:
+    """An experiment's emulated chip: the current mapping and the emulator that runs it.
+
+    The mapping is placed and routed on the first run and whenever the graph's structure
+    changes; otherwise a changed weight, transform or neuron parameter is written into the
+    existing configuration (`ChipMapping.reused == "placement and routing"`).
+    """
+
+    def __init__(self, experiment: Experiment):
+        self.spec = HICANN_X if experiment.chip is None else experiment.chip
+        self.analog = AnalogModel() if experiment.analog is None else experiment.analog
+        self.seed = experiment.chip_seed
+        self.placement = experiment.placement
+        self.routing = experiment.routing
+        self.options = dict(experiment.emulator_options)
+        self.mapping: Optional[ChipMapping] = None
+        self.emulator: Optional[Emulator] = None
+        self.placements = 0  # how often the graph was placed and routed from scratch
+        self._state: Any = None
+        self._emulator_key: Any = None
+
+    def sync(self, graph: Graph, madc: tuple, dt: float) -> None:
+        """Bring the mapping and the emulator up to date with `graph`."""
+        state = _chip_state(graph)
+        changed = self.mapping is None or not same_state(state, self._state)
+        if changed:
+            self.mapping = place_and_route(graph, self.spec, placement=self.placement, routing=self.routing,
+                                           previous=self.mapping)
+            if self.mapping.reused == "nothing":
+                self.placements += 1
+            self._state = state
+        key = (madc, dt)
+        if self.emulator is None or key != self._emulator_key:
+            self.emulator = Emulator(self.mapping.config, self.analog, self.seed, dt, madc=madc, **self.options)
+            self._emulator_key = key
+        elif changed:
+            self.emulator.reconfigure(self.mapping.config)
+
+    def run(self, graph: Graph, inputs: dict[str, torch.Tensor], steps: int, cadc: list[str], madc: tuple,
+            dt: float) -> Recording:
+        self.sync(graph, madc, dt)
+        return self.emulator.run({k: v.detach().cpu() for k, v in inputs.items()}, steps, cadc=cadc)
+
+
+def _chip_state(graph: Graph) -> tuple:
+    """Everything the chip configuration depends on, for change detection (weights by value)."""
+    return (graph.structure_hash(),
+            tuple((p.name, p.weight.detach().clone(), p.transform) for p in graph.projections.values()),
+            tuple(graph.populations.values()))
+
+
+def _chip_in_the_loop(experiment: Experiment, lowered: Lowered, inputs: dict[str, torch.Tensor]
+                      ) -> tuple[Run, dict[str, dict[str, Any]]]:
+    """Emulate, post-process, and run the mock with the measured values substituted."""
+    if experiment._session is None:
+        experiment._session = ChipSession(experiment)
+    session: ChipSession = experiment._session
+    net = _mock(experiment, lowered)
+    steps = next(iter(inputs.values())).shape[0]
+    cadc = [n.name for n in lowered.neurons if n.enable_cadc_recording]
+    madc = tuple((n.name, n.record_neuron_id) for n in lowered.neurons if n.enable_madc_recording)
+    recording = session.run(lowered.graph, inputs, steps, cadc, madc, experiment.dt)
+    experiment.last_recording = recording
+    device, dtype = net.device, net.dtype
+    batch = recording.cadc_times.shape[0]
+    measured: dict[str, Observables] = {}
+    chip: dict[str, dict[str, Any]] = {}
+    for neuron in lowered.neurons:
+        spikes = _grid_spikes(recording, neuron.name, neuron.size, batch) if isinstance(neuron, LIF) else None
+        membrane = None
+        if neuron.name in recording.cadc:
+            codes = _interpolate(recording.cadc_times, recording.cadc[neuron.name].float(),
+                                 torch.arange(recording.steps, dtype=torch.float64) * recording.dt)
+            membrane = neuron.post_process(codes)
+        measured[neuron.name] = Observables(*(None if t is None else t.to(device=device, dtype=dtype)
+                                              for t in (spikes, membrane, None)))
+        chip[neuron.name] = {"cadc": membrane is not None}
+        if neuron.enable_madc_recording:
+            times, codes = recording.madc[(neuron.name, neuron.record_neuron_id)]
+            chip[neuron.name]["madc"] = codes.T.to(device=device, dtype=dtype)
+            neuron.madc_times = times
+    return net(inputs, measured=Run(measured, recording.dt)), chip
+
+
+def _grid_spikes(recording: Recording, name: str, size: int, batch: int) -> torch.Tensor:
+    """Spike events (batch, neuron, clock tick) → (T, B, N) counts on the user's grid.
+
+    An event belongs to the first grid step at or after its time, the step in which the
+    membrane crossed the threshold.
+    """
+    spikes = torch.zeros(recording.steps, batch, size)
+    events = recording.spikes[name]
+    step = torch.ceil(events[:, 2].double() * recording.clock_period / recording.dt - 1e-6).long()
+    keep = step < recording.steps
+    spikes.index_put_((step[keep], events[keep, 0], events[keep, 1]), torch.ones(int(keep.sum())), accumulate=True)
+    return spikes
+
+
+def _fill(lowered: Lowered, inputs: dict[str, torch.Tensor], result: Run, chip: dict[str, dict[str, Any]],
+          mock: bool) -> None:
+    """Write the run's tensors into every handle."""
+    for module in lowered.inputs:
+        module.output_handle.put(spikes=inputs[module.name])
+    for neuron in lowered.neurons:
+        obs = result[neuron.name]
+        info = chip.get(neuron.name, {})
+        membrane = obs.membrane if mock or info.get("cadc") else None
+        fields = dict(membrane_cadc=membrane, membrane_madc=info.get("madc"), current=obs.current)
+        if isinstance(neuron, LIF):
+            fields["spikes"] = obs.spikes
+        neuron.output_handle.put(**fields)
+    for dropout, lif in lowered.dropouts.items():
+        source = lif.output_handle
+        dropout.output_handle.put(spikes=batch_dropout(source.spikes, dropout.mask), membrane_cadc=source.membrane_cadc,
+                                  membrane_madc=source.membrane_madc, current=source.current)
+    for synapse, (source, mask) in lowered.sources.items():
+        spikes = source.output_handle.spikes
+        if mask is not None:
+            spikes = batch_dropout(spikes, mask)
+        synapse.output_handle.put_lazy(lambda s=synapse, x=spikes: s.apply_func(x, s.dense_weight()))
+

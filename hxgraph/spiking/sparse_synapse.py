@@ -1,0 +1,185 @@
+"""`SparseSynapse`: synapses only where `connections` says, storing one weight per connection.
+
+hxtorch keeps a dense (out, in) weight and a dense mask; here the trainable parameter is
+`weight_values`, one value per connection (in the graph's (target, source) order), so
+memory scales with the number of connections. `weight` gives the familiar dense (out, in)
+view, built from the values on access (differentiable; zeros off the connections), and can
+be assigned to. The graph projection holds `weight_values` itself, so what an optimizer
+trains is what the mock and the chip run.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Optional, Union
+
+import torch
+from torch import nn
+
+from hxgraph.errors import ParameterError, ShapeError, WeightError
+from hxgraph.graph import Projection, Sparse
+from hxgraph.graph.weights import linear_saturating
+from hxgraph.spiking.experiment import Experiment
+from hxgraph.spiking.functional import linear_sparse
+from hxgraph.spiking.handles import SynapseHandle
+from hxgraph.spiking.modules import HXModule, _Projection
+
+__all__ = ["SparseSynapse"]
+
+Func = Union[Callable[[torch.Tensor, torch.Tensor], torch.Tensor], type]
+
+
+class SparseSynapse(_Projection):
+    """Synapses for the non-zero entries of `connections` (shape (in, out), dense or torch sparse).
+
+    `func(input, weight)` computes the output from (…, in) spikes and the dense (out, in)
+    weight: a callable or a `torch.autograd.Function` subclass (default `linear_sparse`,
+    which the mock runs as a sparse product without building the dense weight).
+    `transform` maps software to hardware weights on the chip only (default
+    `linear_saturating`; hardware weights are then rounded half to even, as for `Synapse`).
+    `device` and `dtype` apply to the weights.
+    """
+
+    output_type = SynapseHandle
+    _kind = "sparse_synapse"
+
+    def __init__(self, connections: Any, experiment: Experiment, func: Func = linear_sparse,
+                 execution_instance: Any = None, device: Union[str, torch.device, None] = None,
+                 dtype: Optional[torch.dtype] = None,
+                 transform: Callable[[torch.Tensor], torch.Tensor] = linear_saturating, *,
+                 name: Optional[str] = None) -> None:
+        super().__init__(experiment, name)
+        shape = getattr(connections, "shape", None)
+        if shape is None or len(shape) != 2:
+            raise ShapeError(f"{self._who()}: connections must be a 2-d tensor of shape (in_features, out_features); "
+                             f"got {type(connections).__name__} of shape {shape}")
+        self.in_features, self.out_features = int(shape[0]), int(shape[1])
+        # Only the index pairs are kept (memory ∝ connections), sorted by (target, source).
+        self.connectivity = Sparse.from_connections(connections, self.in_features, self.out_features)
+        if not callable(func):
+            raise ParameterError(f"{self._who()}: func must be callable as func(input, weight) or a "
+                                 f"torch.autograd.Function subclass; got {func!r}")
+        self.func = func
+        self.transform = transform
+        self.hardware_transform()  # validate now
+        self.weight_values = nn.Parameter(torch.empty(self.connectivity.count, device=device, dtype=dtype))
+        self.reset_parameters()
+        self.register_hw_entity()
+
+    # ------------------------------------------------------------------ structure
+    @property
+    def connections(self) -> torch.Tensor:
+        """The connections as a coalesced torch sparse (in, out) tensor of ones."""
+        indices = torch.stack([self.connectivity.sources, self.connectivity.targets])
+        return torch.sparse_coo_tensor(indices, torch.ones(self.connectivity.count),
+                                       (self.in_features, self.out_features), check_invariants=True).coalesce()
+
+    @property
+    def connection_count(self) -> int:
+        return self.connectivity.count
+
+    def mask(self) -> torch.Tensor:
+        """Dense boolean (out, in) mask of the connections (allocates out×in)."""
+        return self.connectivity.mask().to(self.weight_values.device)
+
+    # ------------------------------------------------------------------ weights
+    def reset_parameters(self) -> None:
+        """Kaiming-uniform draw, U(-1/sqrt(in), 1/sqrt(in)), for the connections only (torch's global generator).
+
+        Non-connections have no stored weight; in the dense view they are zero.
+        """
+        bound = 1.0 / math.sqrt(self.in_features)
+        with torch.no_grad():
+            self.weight_values.uniform_(-bound, bound)
+
+    @property
+    def weight(self) -> torch.Tensor:
+        """The dense (out, in) weight: the connection values, zero elsewhere (a new tensor on every access).
+
+        Gradients through it reach `weight_values` at the connections only. In-place edits of
+        this tensor do not persist; assign instead (`syn.weight = w`) or edit `weight_values`.
+        """
+        dense = self.weight_values.new_zeros((self.out_features, self.in_features))
+        return dense.index_put((self.connectivity.targets.to(dense.device),
+                                self.connectivity.sources.to(dense.device)), self.weight_values)
+
+    @weight.setter
+    def weight(self, value: Any) -> None:
+        """Set the weights from an (out, in) matrix (zero off the connections) or one value per connection."""
+        tensor = value.detach() if isinstance(value, torch.Tensor) else torch.as_tensor(value)
+        targets, sources = self.connectivity.targets, self.connectivity.sources
+        if tuple(tensor.shape) == (self.out_features, self.in_features):
+            off = tensor.clone()
+            off[targets.to(off.device), sources.to(off.device)] = 0
+            stray = torch.nonzero(off)
+            if stray.numel():
+                t, s = stray[0].tolist()
+                raise WeightError(f"{self._who()}: the weight has {stray.shape[0]} non-zero entries where there is "
+                                  f"no connection (first: source {s} → target {t}); only connections carry weights")
+            tensor = tensor[targets.to(tensor.device), sources.to(tensor.device)]
+        elif tuple(tensor.shape) != (self.connectivity.count,):
+            raise ShapeError(f"{self._who()}: weight must be (out, in) = ({self.out_features}, {self.in_features}) "
+                             f"or one value per connection ({self.connectivity.count},); got {tuple(tensor.shape)}")
+        with torch.no_grad():
+            self.weight_values.copy_(tensor)
+
+    def graph_weight(self) -> torch.Tensor:
+        return self.weight_values
+
+    def dense_weight(self) -> torch.Tensor:
+        return self.weight
+
+    def apply_func(self, input: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:  # noqa: A002
+        if self.func is linear_sparse:
+            return linear_sparse(input, weight, self.mask())
+        if isinstance(self.func, type) and issubclass(self.func, torch.autograd.Function):
+            return self.func.apply(input, weight)
+        return self.func(input, weight)
+
+    @property
+    def uses_default_func(self) -> bool:
+        """The default `linear_sparse` runs in the mock as a sparse product (no dense weight)."""
+        return self.func is linear_sparse
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args: Any, **kwargs: Any) -> None:
+        # Checkpoints of hxtorch's SparseSynapse hold a dense (out, in) "weight": take its connection values.
+        dense = state_dict.pop(prefix + "weight", None)
+        if dense is not None and prefix + "weight_values" not in state_dict:
+            state_dict[prefix + "weight_values"] = dense[self.connectivity.targets, self.connectivity.sources]
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    # ------------------------------------------------------------------ chip
+    def add_to_network_graph(self, pre: Any, post: Any, builder: Any) -> tuple[Projection, Projection]:
+        """Add this synapse to a fluent builder as its two hardware projections; returns (excitatory, inhibitory).
+
+        `builder` is an `hxgraph.Experiment` (the fluent builder); `pre` and `post` name its
+        source and target populations (names, or modules whose names they are). Both
+        projections list exactly this module's connections: `<name>_exc` (receptor
+        "excitatory") carries the positive weights, `<name>_inh` ("inhibitory") the negative
+        ones, each zero where the other sign applies — a connection keeps a synapse of each
+        sign, so a sign change is a weight update, not a new routing. The weights are a
+        snapshot (copies) of the current values; `transform` goes along. (`run` itself
+        records one signed projection, which the router splits the same way.)
+        """
+        from hxgraph.builder import Experiment as Builder
+        if not isinstance(builder, Builder):
+            raise ParameterError(f"{self._who()}.add_to_network_graph: builder must be an hxgraph.Experiment (the "
+                                 f"fluent builder); got {type(builder).__name__}")
+        pre_name = pre.name if isinstance(pre, HXModule) else pre
+        post_name = post.name if isinstance(post, HXModule) else post
+        values = self.weight_values.detach().cpu()
+        names = []
+        for suffix, receptor, weight in (("exc", "excitatory", values.clamp(min=0)),
+                                         ("inh", "inhibitory", values.clamp(max=0))):
+            name = f"{self.name}_{suffix}"
+            builder.sparse(pre_name, post_name, self.connections, name=name, receptor=receptor,
+                           weight=weight, transform=self.transform)
+            names.append(name)
+        graph = builder.graph
+        return graph.projection(names[0]), graph.projection(names[1])
+
+    def extra_repr(self) -> str:
+        func = getattr(self.func, "__name__", type(self.func).__name__)
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"connections={self.connectivity.count}, func={func}, name={self.name!r}")
+
