@@ -42,6 +42,14 @@ class SerializationError(HxGraphError, ValueError):
     """A file or text could not be read as an hxgraph graph (malformed, corrupt, newer format)."""
 
 
+class ConversionError(SerializationError):
+    """A network in another format (NIR) uses something hxgraph cannot express; names the node and what is supported."""
+
+
+class MissingDependencyError(HxGraphError, ImportError):
+    """An optional dependency is not installed; the message names the extra that installs it."""
+
+
 class InputError(HxGraphError, ValueError):
     """Input given to run a network (spike trains, names, shapes) is invalid."""
 
