@@ -15,13 +15,23 @@ from hxgraph.chip import place_and_route
 from hxgraph.loop import EmulatedNetwork, InTheLoop, emulate, in_the_loop
 from hxgraph import connect, datasets, init, transforms
 from hxgraph import mock
+from hxgraph import io  # NIR import/export; the 'nir' extra is needed only when called
 from hxgraph.mock.network import MockNetwork
 from hxgraph.observables import Observables, Run
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str) -> object:
+    """`hx.viz` is imported on first use, so `import hxgraph` does not load matplotlib."""
+    if name == "viz":
+        import importlib
+        return importlib.import_module("hxgraph.viz")
+    raise AttributeError(f"module 'hxgraph' has no attribute {name!r}")
+
+
 __all__ = [
-    "Experiment", "Graph", "chip", "place_and_route", "emulate", "in_the_loop", "EmulatedNetwork", "InTheLoop", "mock", "MockNetwork", "Observables", "Run", "transforms", "datasets", "Population", "Projection", "Dense", "Sparse", "Mixed", "Placement", "init", "connect",
+    "Experiment", "Graph", "chip", "place_and_route", "emulate", "in_the_loop", "EmulatedNetwork", "InTheLoop", "mock", "MockNetwork", "Observables", "Run", "transforms", "datasets", "Population", "Projection", "Dense", "Sparse", "Mixed", "Placement", "init", "connect", "viz",
     "HxGraphError", "GraphError", "UnknownNameError", "DuplicateNameError", "ShapeError", "ParameterError",
     "WeightError", "SerializationError", "InputError", "MappingError",
 ]

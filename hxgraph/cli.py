@@ -1,41 +1,210 @@
-"""The `hxgraph` command: `hxgraph demo`, `hxgraph summary FILE.json`."""
+"""The `hxgraph` command: `demo` (the whole workflow on yin-yang), `summary`, `place`.
+
+`hxgraph demo` builds the yin-yang experiment with the fluent builder (hidden → readout
+sparse; inputs repeated 5× and weights scaled 64× for the chip), trains it in the mock,
+maps it onto the emulated chip, evaluates it there, fine-tunes it with the chip in the
+loop, and writes every figure and a JSON summary. Progress goes to stderr, results to stdout.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
+import time
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
-from hxgraph.errors import HxGraphError
+from hxgraph.errors import HxGraphError, MappingError
 
 EPILOG = """examples:
-  hxgraph demo --out out/          build the yin-yang example experiment, print and save its graph
-  hxgraph summary out/yinyang.json print the summary of a saved graph
+  hxgraph demo --out out                  the whole workflow, a few minutes on 2 cores; figures
+                                          and summary.json in out/
+  hxgraph demo --out quick --epochs 2 --loop-epochs 1 --train-size 1000
+                                          a shorter run
+  hxgraph summary out/yinyang.json        the populations and projections of a saved graph
+  hxgraph place out/yinyang.json --out placement.png
+                                          map a saved graph onto the chip, print what it uses,
+                                          draw it
+  hxgraph place big.json --strategy first_fit --routing simple
+                                          the public software's placement and row allocation; a
+                                          network that does not fit exits with status 1 and the
+                                          reason (and --out draws where it ran out)
 """
 
+DEMO_REPEAT = 5          # each input channel sent 5 times: an input weight may use up to 5 synapses
+DEMO_WEIGHT_SCALE = 64.0  # hardware units per model weight unit (linear_saturating)
+DEMO_SPARSE = "hidden"   # hidden → readout is the sparse projection (50 % of the pairs)
+DEMO_FILES = ("graph.png", "placement.png", "raster.png", "traces.png", "training.png", "summary.json",
+              "yinyang.json")
 
-def demo_experiment():
-    """The yin-yang network of the demo: 5 inputs → 120 LIF → 3 LI, the readout sparse."""
-    import hxgraph as hx
 
-    connections = hx.connect.random(120, 3, 0.5, seed=0)
-    return (hx.Experiment("yinyang", dt=1e-6, seed=1234)
-            .input("x", 5)
-            .lif("hidden", 120, tau_mem=6e-6, tau_syn=6e-6, leak=hx.Mixed(0.0, 80.0), reset=hx.Mixed(0.0, 80.0),
-                 threshold=hx.Mixed(1.0, 150.0))
-            .li("out", 3, tau_mem=6e-6, tau_syn=6e-6, leak=hx.Mixed(0.0, 80.0))
-            .dense("x", "hidden", init=hx.init.normal(0.8, 0.25))
-            .sparse("hidden", "out", connections, init=hx.init.normal(0.0, 0.1)))
+def _step(number: int, total: int, text: str) -> None:
+    print(f"\n[{number}/{total}] {text}", flush=True)
+
+
+def mapping_resources(mapping: Any) -> dict[str, Any]:
+    """What a mapping uses, as plain JSON data (the numbers of `mapping.summary()`)."""
+    s, spec = mapping.stats, mapping.spec
+    names = [spec.hemisphere_name(h) for h in range(spec.hemispheres)]
+    return {
+        "chip": spec.name,
+        "placement": mapping.placement.strategy,
+        "routing": mapping.routing_mode,
+        "neuron_circuits": {"used": s.circuits_used, "available": s.circuits_available,
+                            "per_population": dict(s.circuits_per_population)},
+        "synapse_rows": {name: {"used": s.rows_used[h], "available": s.rows_available} for h, name in enumerate(names)},
+        "synapse_drivers_per_bus": {name: {"used": list(s.drivers_used[h]), "available": s.drivers_per_bus}
+                                    for h, name in enumerate(names)},
+        "synapses": {"placed": s.synapses, "nonzero": s.synapses_nonzero},
+        "projections": {name: {"connections": p.connections, "synapses": p.synapses, "rows": p.rows,
+                               "hemispheres": [names[h] for h in p.hemispheres]}
+                        for name, p in s.projections.items()},
+    }
+
+
+def accuracy_table(test_size: int, loop_epochs: int, mock_on_mock: float, mock_on_chip: float,
+                   loop_on_chip: float) -> str:
+    """The demo's closing table: what was trained where, and measured where (the README quotes it)."""
+    rows = [("trained in the mock, tested on the mock", mock_on_mock),
+            ("trained in the mock, tested on the emulated chip", mock_on_chip),
+            (f"+ {loop_epochs} epoch{'' if loop_epochs == 1 else 's'} with the chip in the loop, on the chip",
+             loop_on_chip)]
+    width = max(len(label) for label, _ in rows) + 3
+    return "\n".join([f"Test accuracy ({test_size} yin-yang samples):"]
+                     + [f"  {label:<{width}}{value:.3f}" for label, value in rows])
+
+
+def _history_json(history: dict[str, Any]) -> dict[str, Any]:
+    return {k: [round(float(v), 6) for v in history[k]] for k in ("train_loss", "train_accuracy", "test_accuracy",
+                                                                    "seconds")}
 
 
 def _demo(args: argparse.Namespace) -> int:
-    graph = demo_experiment().graph
-    print(graph.summary())
+    import torch
+
+    if "OMP_NUM_THREADS" not in os.environ and "OMP_WAIT_POLICY" not in os.environ:
+        # The demo's tensors are small (38 × 50 × 120): a second thread gains little, while
+        # OpenMP's spin-waiting makes every step several times slower when another process
+        # is busy on a 2-core machine. (OMP_WAIT_POLICY=PASSIVE would help too, but it must
+        # be set before torch loads.)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return _run_demo(args)
+        finally:
+            torch.set_num_threads(threads)
+    return _run_demo(args)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    import torch
+    from tqdm.auto import tqdm
+
+    import hxgraph as hx
+    from hxgraph import viz
+    from hxgraph.datasets import YinYangDataset
+    from hxgraph.tasks import yinyang
+
+    if args.epochs < 1 or args.loop_epochs < 0:
+        raise hx.ParameterError(f"--epochs must be at least 1 and --loop-epochs at least 0; got {args.epochs} and "
+                                f"{args.loop_epochs}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    path = graph.save(out / "yinyang.json", indent=1)
-    print(f"\ngraph written to {path} (structure hash {graph.structure_hash()[:16]})")
+    progress = not args.quiet
+    started = time.perf_counter()
+    seconds: dict[str, float] = {}
+    log = print
+    total = 6
+    common = dict(train_size=args.train_size, test_size=args.test_size, seed=args.seed, progress=progress, log=log,
+                  batch_size=min(50, args.train_size))
+
+    _step(1, total, "Build the yin-yang experiment with the fluent builder")
+    graph = yinyang.build_experiment(sparse=DEMO_SPARSE, seed=args.seed, repeat=DEMO_REPEAT,
+                                     weight_scale=DEMO_WEIGHT_SCALE).graph
+    print(graph.summary())
+    viz.plot_graph(graph).savefig(out / "graph.png", dpi=100)
+
+    _step(2, total, f"Train in the mock ({args.epochs} epochs on {args.train_size} samples)")
+    t = time.perf_counter()
+    mock_history = yinyang.train(epochs=args.epochs, graph=graph, **common)
+    seconds["mock_training"] = time.perf_counter() - t
+    mock_on_mock = mock_history["test_accuracy"][-1]
+
+    _step(3, total, "Place and route onto the emulated chip")
+    mapping = hx.place_and_route(graph)
+    print(mapping.summary())
+    viz.plot_placement(mapping).savefig(out / "placement.png", dpi=100)
+
+    _step(4, total, "Evaluate the mock-trained network on the emulated chip")
+    t = time.perf_counter()
+    mock_on_chip = yinyang.evaluate(graph, "chip", test_size=args.test_size, chip_seed=args.chip_seed)
+    seconds["chip_evaluation"] = time.perf_counter() - t
+    print(f"test accuracy: {mock_on_mock:.3f} on the mock, {mock_on_chip:.3f} on the emulated chip")
+
+    _step(5, total, f"Fine-tune with the emulated chip in the loop ({args.loop_epochs} epochs)")
+    t = time.perf_counter()
+    loop_history = (yinyang.train(epochs=args.loop_epochs, backend="in_the_loop", graph=graph,
+                                  chip_seed=args.chip_seed, **common)
+                    if args.loop_epochs else None)
+    seconds["in_the_loop_training"] = time.perf_counter() - t
+    loop_on_chip = yinyang.evaluate(graph, "chip", test_size=args.test_size, chip_seed=args.chip_seed)
+    loop_on_mock = yinyang.evaluate(graph, "mock", test_size=args.test_size)
+
+    _step(6, total, "Record one test batch on both back ends and draw the figures")
+    samples = YinYangDataset(size=8, seed=40)
+    classifier = yinyang.Classifier(hx.mock(graph), repeat=yinyang.input_repeat(graph))
+    spikes = classifier.spikes(samples.samples)
+    with torch.no_grad():
+        mock_run = hx.mock(graph)({"x": spikes})
+    chip_run = hx.emulate(graph, seed=args.chip_seed)({"x": spikes})
+    label = int(samples.labels[0])
+    phases = {"mock": mock_history}
+    marks: dict[str, Any] = {"mock-trained, on the chip": (len(mock_history["test_accuracy"]), mock_on_chip)}
+    if loop_history is not None:
+        phases["chip in the loop"] = loop_history
+        marks["after fine-tuning, on the chip"] = (args.epochs + args.loop_epochs, loop_on_chip)
+    figures = {
+        "raster.png": lambda: viz.plot_raster(chip_run, graph=graph,
+                                              title=f"Emulated chip: spikes for test sample 0 (class {label})"),
+        "traces.png": lambda: viz.plot_traces({"mock": mock_run, "emulated chip": chip_run}, "out",
+                                              neurons=range(graph.population("out").size),
+                                              title=f"Readout membranes for test sample 0 (class {label}): mock vs "
+                                                    "emulated chip"),
+        "training.png": lambda: viz.plot_training(phases, marks=marks, title="Yin-yang: trained in the mock, "
+                                                  "fine-tuned with the emulated chip in the loop"),
+    }
+    for name, draw in tqdm(figures.items(), desc="figures", unit="figure", disable=not progress, leave=False):
+        draw().savefig(out / name, dpi=100)
+    graph.save(out / "yinyang.json", indent=1)
+    seconds["total"] = time.perf_counter() - started
+
+    summary = {
+        "experiment": {
+            "name": graph.name, "structure_hash": graph.structure_hash(),
+            "populations": {p.name: {"model": p.model, "size": p.size} for p in graph.populations.values()},
+            "projections": {p.name: {"source": p.source, "target": p.target, "connectivity": p.connectivity.kind,
+                                     "connections": p.connection_count, "receptor": p.receptor}
+                            for p in graph.projections.values()},
+            "input_repeat": DEMO_REPEAT, "weight_scale": DEMO_WEIGHT_SCALE,
+        },
+        "settings": {"epochs": args.epochs, "loop_epochs": args.loop_epochs, "train_size": args.train_size,
+                     "test_size": args.test_size, "seed": args.seed, "chip_seed": args.chip_seed},
+        "accuracy": {
+            "mock_trained": {"mock": mock_on_mock, "chip": mock_on_chip},
+            "after_in_the_loop": {"chip": loop_on_chip, "mock": loop_on_mock},
+        },
+        "history": {"mock": _history_json(mock_history),
+                    "in_the_loop": None if loop_history is None else _history_json(loop_history)},
+        "resources": mapping_resources(mapping),
+        "seconds": {k: round(v, 2) for k, v in seconds.items()},
+        "files": list(DEMO_FILES),
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+
+    print("\n" + accuracy_table(args.test_size, args.loop_epochs, mock_on_mock, mock_on_chip, loop_on_chip))
+    print(f"\nWrote {', '.join(DEMO_FILES)} to {out}/ in {seconds['total']:.0f} s")
     return 0
 
 
@@ -46,21 +215,69 @@ def _summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _place(args: argparse.Namespace) -> int:
+    import hxgraph as hx
+    from hxgraph.graph import Graph
+
+    graph = Graph.load(args.file)
+    try:
+        mapping = hx.place_and_route(graph, placement=args.strategy, routing=args.routing)
+    except MappingError as error:
+        print(f"hxgraph: {graph.name!r} does not fit the chip: {error}", file=sys.stderr)
+        if error.resource is not None:
+            print(f"[{error.resource}: needed {error.needed}, available {error.available}]", file=sys.stderr)
+        if args.out:
+            hx.viz.plot_placement(error).savefig(args.out, dpi=100)
+            print(f"drawing of where it ran out written to {args.out}", file=sys.stderr)
+        return 1
+    print(mapping.summary())
+    if args.out:
+        hx.viz.plot_placement(mapping).savefig(args.out, dpi=100)
+        print(f"\nplacement drawing written to {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hxgraph", description="Spiking-network experiments for an emulated "
                                      "BrainScaleS-2-like chip.", epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="run the demo experiment")
-    demo.add_argument("--out", default="out", help="folder for the results (default: out)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{demo,summary,place}")
+    demo = commands.add_parser(
+        "demo", help="yin-yang: build, train in the mock, map, evaluate on the chip, fine-tune in the loop",
+        description="Build the yin-yang experiment (5 coordinates repeated 5x -> 120 LIF -> 3 LI, readout "
+                    "projection sparse), train it in the mock, map it onto the emulated chip, evaluate it there, "
+                    "fine-tune it with the chip in the loop, and write graph.png, placement.png, raster.png, "
+                    "traces.png, training.png, summary.json and the trained graph yinyang.json into OUT.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    demo.add_argument("--out", default="out", help="folder for the results")
+    demo.add_argument("--epochs", type=int, default=10, help="epochs of training in the mock (~1-2 s each)")
+    demo.add_argument("--loop-epochs", type=int, default=10,
+                      help="epochs of fine-tuning with the chip in the loop (~10 s each; 0 skips it)")
+    demo.add_argument("--train-size", type=int, default=5000, help="training samples")
+    demo.add_argument("--test-size", type=int, default=1000, help="test samples")
+    demo.add_argument("--seed", type=int, default=0, help="weights and shuffling")
+    demo.add_argument("--chip-seed", type=int, default=0, help="which emulated chip (mismatch, noise)")
+    demo.add_argument("--quiet", action="store_true", help="no progress bars")
     demo.set_defaults(run=_demo)
     summary = commands.add_parser("summary", help="print the summary of a graph JSON file")
-    summary.add_argument("file", help="a graph written by Graph.save / to_json")
+    summary.add_argument("file", help="a graph written by Graph.save / to_json (e.g. out/yinyang.json)")
     summary.set_defaults(run=_summary)
+    place = commands.add_parser("place", help="map a graph JSON file onto the chip and print (or draw) the result",
+                                description="Place and route a saved graph onto the emulated chip (HICANN-X) and "
+                                            "print what it uses. A network that does not fit prints the mapping "
+                                            "error (what ran out, how much was needed, what to try) and exits with "
+                                            "status 1.")
+    place.add_argument("file", help="a graph written by Graph.save / to_json")
+    place.add_argument("--out", help="write the placement drawing (PNG) here; for a network that does not fit, "
+                                     "the drawing of where it ran out")
+    place.add_argument("--strategy", default="balanced", help="placement: balanced (default) or first_fit")
+    place.add_argument("--routing", default="shared", help="routing: shared (default) or simple")
+    place.set_defaults(run=_place)
     return parser
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the command; returns the exit status (0 ok, 1 the network does not fit, 2 bad input)."""
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from hxgraph.chip.config import ChipConfig, circuit_parameters
-from hxgraph.chip.placement import (NeuronPlacement, check_circuit_budget, check_placement, check_strategy,
+from hxgraph.chip.placement import (NeuronPlacement, check_circuit_budget, check_placement, check_strategy, place,
                                     placement_candidates)
 from hxgraph.chip.routing import (Demand, Routing, check_fan_in, check_fan_in_bound, check_routing, connection_demand,
                                   route)
@@ -132,6 +132,11 @@ class ChipMapping:
             lines += [""] + table
         return "\n".join(lines)
 
+    def _repr_html_(self) -> str:
+        """Jupyter: the summary and the placement drawing (hxgraph.viz loads only when a notebook shows one)."""
+        from hxgraph.viz.notebook import mapping_html
+        return mapping_html(self)
+
     def __repr__(self) -> str:
         return (f"<ChipMapping {self.graph_name!r} on {self.spec.name}: {self.stats.circuits_used} circuits, "
                 f"rows {list(self.stats.rows_used)}, {self.stats.synapses} synapses>")
@@ -177,9 +182,13 @@ def place_and_route(graph: Graph, chip: Optional[ChipSpec] = None,
 def _place_and_route(graph: Graph, spec: ChipSpec, placement: Union[str, NeuronPlacement], routing: str,
                      demand: Optional[Demand] = None) -> ChipMapping:
     check_circuit_budget(graph, spec)
-    check_fan_in_bound(graph, spec)
-    demand = connection_demand(graph, spec) if demand is None else demand
-    check_fan_in(graph, demand, spec)
+    try:
+        check_fan_in_bound(graph, spec)
+        demand = connection_demand(graph, spec) if demand is None else demand
+        check_fan_in(graph, demand, spec)
+    except MappingError as exc:
+        exc.partial = _placement_to_draw(graph, spec, placement)
+        raise
     if isinstance(placement, NeuronPlacement):
         check_placement(graph, placement, spec)
         candidates: Any = [placement]
@@ -206,6 +215,16 @@ def _place_and_route(graph: Graph, spec: ChipSpec, placement: Union[str, NeuronP
         raise MappingError(f"{first} (placements tried: {tried}; none routes)", resource=first.resource,
                            needed=first.needed, available=first.available, partial=first.partial)
     raise first
+
+
+def _placement_to_draw(graph: Graph, spec: ChipSpec, placement: Union[str, NeuronPlacement]) -> Any:
+    """The placement a fan-in error can be drawn on (placement does not depend on fan-in), or None."""
+    if isinstance(placement, NeuronPlacement):
+        return placement
+    try:
+        return place(graph, spec, placement)
+    except MappingError as exc:
+        return exc.partial
 
 
 def _assemble(graph: Graph, spec: ChipSpec, placement: NeuronPlacement, routing: Routing, demand: Demand,

@@ -133,7 +133,18 @@ def check_circuit_budget(graph: Graph, spec: ChipSpec) -> None:
     raise MappingError(
         f"population {biggest.name!r}: the network needs {needed} neuron circuits, the chip ({spec.name}) has "
         f"{spec.circuits}: {listing}; try {hint}, or split the network into several runs",
-        resource="neuron circuits", needed=needed, available=spec.circuits)
+        resource="neuron circuits", needed=needed, available=spec.circuits, partial=_partial_first_fit(graph, spec))
+
+
+def _partial_first_fit(graph: Graph, spec: ChipSpec) -> Optional["NeuronPlacement"]:
+    """First fit as far as it gets (the neurons that fit), for drawing a network that does not fit."""
+    try:
+        _place(graph, spec, balanced=False, spread=False, swap=False, label="first_fit (partial)")
+    except MappingError as exc:
+        return exc.partial
+    except ParameterError:
+        return None
+    return None
 
 
 def neuron_circuit_problem(circuits: Sequence[int], spec: ChipSpec) -> Optional[str]:
@@ -281,13 +292,18 @@ class _Placer:
                     counts[q] += 1
                     break
             if placed is None:
-                self._fail(pop, len(out), constraint, hemisphere)
+                self._fail(pop, out, constraint, hemisphere)
             self.free.take(placed)
             out.append(placed)
         self.result[pop.name] = np.asarray(out, dtype=np.int64).reshape(pop.size, pop.circuits_per_neuron)
 
-    def _fail(self, pop: Population, placed: int, constraint: str, hemisphere: Optional[int]) -> None:
+    def _fail(self, pop: Population, out: list[list[int]], constraint: str, hemisphere: Optional[int]) -> None:
         spec = self.spec
+        placed = len(out)
+        # What was placed so far (the failing population's placed neurons included), for drawing.
+        partial = {k: torch.from_numpy(v) for k, v in self.result.items()}
+        if out:
+            partial[pop.name] = torch.tensor(out, dtype=torch.int64)
         per = pop.circuits_per_neuron
         needed = pop.size * per
         used_text = ", ".join(f"{k!r} {int(v.size)}" for k, v in self.result.items()) or "nothing"
@@ -305,7 +321,8 @@ class _Placer:
             f"population {pop.name!r}: needs {needed} neuron circuits ({pop.size} neurons × {per} circuit"
             f"{'s' if per > 1 else ''}){where}; {why} (already used: {used_text}); try removing the placement "
             f"constraint, fewer neurons or circuits per neuron, or splitting the network into several runs",
-            resource="neuron circuits", needed=needed, available=available)
+            resource="neuron circuits", needed=needed, available=available,
+            partial=NeuronPlacement(spec, partial, "partial"))
 
 
 def row_load(graph: Graph, population: str) -> int:

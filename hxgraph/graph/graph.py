@@ -160,6 +160,11 @@ class Graph:
     def __str__(self) -> str:
         return self.summary()
 
+    def _repr_html_(self) -> str:
+        """Jupyter: the summary as tables, and a drawing (hxgraph.viz loads only when a notebook shows one)."""
+        from hxgraph.viz.notebook import graph_html
+        return graph_html(self)
+
     def __eq__(self, other: object) -> bool:
         return (isinstance(other, Graph) and self._name == other._name and self._dt == other._dt
                 and list(self._populations.values()) == list(other._populations.values())
