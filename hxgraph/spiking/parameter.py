@@ -23,15 +23,22 @@ Value = Union[float, int, torch.Tensor]
 
 
 class HXBaseParameter:
-    """A parameter given by its model value and its hardware value."""
+    """A parameter given by its model value (settable) and its hardware value (per subclass)."""
+
+    def __init__(self, model_value: Value):
+        self._model_value = model_value
 
     @property
     def model_value(self) -> Value:
-        raise NotImplementedError
+        return self._model_value
+
+    @model_value.setter
+    def model_value(self, value: Value) -> None:
+        self._model_value = value
 
     @property
     def hardware_value(self) -> Optional[Value]:
-        raise NotImplementedError
+        raise NotImplementedError  # each parameter kind says what the chip gets
 
     def make_trainable(self, *args: Any, **kwargs: Any) -> "HXBaseParameter":
         """Refused: the graph stores neuron parameters as values, so no gradient could reach them.
@@ -52,32 +59,25 @@ class HXBaseParameter:
 class HXParameter(HXBaseParameter):
     """A hardware value; the model uses the same value."""
 
-    def __init__(self, value: Value):
-        self.value = value
-
     @property
-    def model_value(self) -> Value:
-        return self.value
+    def value(self) -> Value:
+        return self._model_value
+
+    @value.setter
+    def value(self, value: Value) -> None:
+        self._model_value = value
 
     @property
     def hardware_value(self) -> Value:
-        return self.value
+        return self._model_value
 
 
 class MixedHXModelParameter(HXBaseParameter):
     """Different values for the model and the chip, e.g. threshold 1.0 in the model, 150 on the chip."""
 
     def __init__(self, model_value: Value, hardware_value: Value):
-        self._model_value = model_value
+        super().__init__(model_value)
         self._hardware_value = hardware_value
-
-    @property
-    def model_value(self) -> Value:
-        return self._model_value
-
-    @model_value.setter
-    def model_value(self, value: Value) -> None:
-        self._model_value = value
 
     @property
     def hardware_value(self) -> Value:
@@ -95,16 +95,8 @@ class HXTransformedModelParameter(HXBaseParameter):
         if not callable(func):
             raise ParameterError(f"HXTransformedModelParameter: func must be callable (model value → hardware "
                                  f"value); got {func!r}")
-        self._model_value = model_value
+        super().__init__(model_value)
         self.func = func
-
-    @property
-    def model_value(self) -> Value:
-        return self._model_value
-
-    @model_value.setter
-    def model_value(self, value: Value) -> None:
-        self._model_value = value
 
     @property
     def hardware_value(self) -> Value:
@@ -117,17 +109,6 @@ class ModelParameter(HXBaseParameter):
     The default is the graph's hardware default of the parameter (e.g. leak 80, threshold
     125, capacitance 63): hxgraph's emulated chip is calibrated to those targets.
     """
-
-    def __init__(self, model_value: Value):
-        self._model_value = model_value
-
-    @property
-    def model_value(self) -> Value:
-        return self._model_value
-
-    @model_value.setter
-    def model_value(self, value: Value) -> None:
-        self._model_value = value
 
     @property
     def hardware_value(self) -> None:
