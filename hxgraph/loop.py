@@ -55,26 +55,19 @@ class EmulatedNetwork:
         for option in (self.trace_offset, self.trace_scale):
             for name in option:
                 graph.population(name)  # unknown names fail here, with a suggestion
-        self.emulator = self._emulator()
-        self._weights_seen = self._weight_versions()
+        self.emulator = Emulator(self.mapping.config, self.analog, self.seed, graph.dt, **emulator_options)
+        self._weights_seen = weights_snapshot(graph)
         self.last_recording: Optional[Recording] = None
-
-    def _emulator(self) -> Emulator:
-        return Emulator(self.mapping.config, self.analog, self.seed, self.graph.dt, **self.emulator_options)
-
-    def _weight_versions(self) -> tuple:
-        # A tensor's version counter moves with every in-place update, so this notices optimizer steps.
-        return tuple((id(p.weight), p.weight._version) for p in self.graph.projections.values())
 
     def sync(self) -> None:
         """Bring the chip configuration up to date with the graph's current weights."""
-        versions = self._weight_versions()
-        if versions == self._weights_seen and self.mapping.structure_hash == self.graph.structure_hash():
+        if (self.mapping.structure_hash == self.graph.structure_hash()
+                and same_weights(self._weights_seen, self.graph)):
             return
         self.mapping = place_and_route(self.graph, self.mapping.spec, placement=self._placement,
                                        routing=self._routing, previous=self.mapping)
         self.emulator.reconfigure(self.mapping.config)
-        self._weights_seen = versions
+        self._weights_seen = weights_snapshot(self.graph)
 
     def __call__(self, inputs: Mapping[str, torch.Tensor]) -> Run:
         self.sync()
@@ -86,23 +79,15 @@ class EmulatedNetwork:
     def observables(self, recording: Recording, inputs: Mapping[str, torch.Tensor]) -> Run:
         """Map a recording to the user's grid and model units (same layout as the mock's `Run`)."""
         out: dict[str, Observables] = {}
-        batch = recording.cadc_times.shape[0]
         grid = torch.arange(recording.steps, dtype=torch.float64) * recording.dt
         for name, pop in self.graph.populations.items():
             if pop.is_input:
                 out[name] = Observables(spikes=inputs[name].detach().float())
                 continue
-            spikes = None
-            if pop.neuron_model.spiking:
-                spikes = torch.zeros(recording.steps, batch, pop.size)
-                events = recording.spikes[name]
-                step = torch.ceil(events[:, 2].double() * recording.clock_period / recording.dt - 1e-6).long()
-                keep = step < recording.steps
-                spikes.index_put_((step[keep], events[keep, 0], events[keep, 1]), torch.ones(int(keep.sum())),
-                                  accumulate=True)
+            spikes = grid_spikes(recording, name, pop.size) if pop.neuron_model.spiking else None
             membrane = None
             if name in recording.cadc:
-                codes = _interpolate(recording.cadc_times, recording.cadc[name].float(), grid)
+                codes = interpolate_samples(recording.cadc_times, recording.cadc[name].float(), grid)
                 offset = self.trace_offset.get(name, _scalar(hardware_value(pop.params["leak"]), pop.size))
                 scale = self.trace_scale.get(name, self.analog.trace_scale)
                 membrane = _scalar(model_value(pop.params["leak"]), pop.size) + (codes - offset) * scale
@@ -114,7 +99,32 @@ def _scalar(value: Any, size: int) -> torch.Tensor:
     return value.float() if isinstance(value, torch.Tensor) else torch.full((size,), float(value))
 
 
-def _interpolate(times: torch.Tensor, values: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+def weights_snapshot(graph: Graph) -> dict[str, torch.Tensor]:
+    """Copies of the graph's weights, to notice any later change (also edits through `.data`)."""
+    return {name: p.weight.detach().clone() for name, p in graph.projections.items()}
+
+
+def same_weights(snapshot: Mapping[str, torch.Tensor], graph: Graph) -> bool:
+    return snapshot.keys() == graph.projections.keys() and all(
+        torch.equal(snapshot[name], p.weight.detach()) for name, p in graph.projections.items())
+
+
+def grid_spikes(recording: Recording, name: str, size: int) -> torch.Tensor:
+    """Spike events (batch, neuron, clock tick) of one population → counts (T, B, N) on the user's grid.
+
+    An event belongs to the first grid step at or after its time: the step in which the
+    membrane crossed the threshold.
+    """
+    batch = recording.cadc_times.shape[0]
+    spikes = torch.zeros(recording.steps, batch, size)
+    events = recording.spikes[name]
+    step = torch.ceil(events[:, 2].double() * recording.clock_period / recording.dt - 1e-6).long()
+    keep = step < recording.steps
+    spikes.index_put_((step[keep], events[keep, 0], events[keep, 1]), torch.ones(int(keep.sum())), accumulate=True)
+    return spikes
+
+
+def interpolate_samples(times: torch.Tensor, values: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
     """Linear interpolation of samples (B, S, N) taken at `times` (B, S) onto `grid` (T,) → (T, B, N).
 
     Grid points before the first or after the last sample take the nearest sample.

@@ -37,7 +37,7 @@ from hxgraph.chip.spec import HICANN_X
 from hxgraph.errors import InputError, ParameterError
 from hxgraph.graph import Graph
 from hxgraph.graph.population import check_count
-from hxgraph.loop import _interpolate
+from hxgraph.loop import grid_spikes, interpolate_samples
 from hxgraph.mock.network import MockNetwork
 from hxgraph.observables import Observables, Run
 from hxgraph.spiking.experiment import Experiment
@@ -178,14 +178,13 @@ def _chip_in_the_loop(experiment: Experiment, lowered: Lowered, inputs: dict[str
     recording = session.run(lowered.graph, inputs, steps, cadc, madc, experiment.dt)
     experiment.last_recording = recording
     device, dtype = net.device, net.dtype
-    batch = recording.cadc_times.shape[0]
     measured: dict[str, Observables] = {}
     chip: dict[str, dict[str, Any]] = {}
     for neuron in lowered.neurons:
-        spikes = _grid_spikes(recording, neuron.name, neuron.size, batch) if isinstance(neuron, LIF) else None
+        spikes = grid_spikes(recording, neuron.name, neuron.size) if isinstance(neuron, LIF) else None
         membrane = None
         if neuron.name in recording.cadc:
-            codes = _interpolate(recording.cadc_times, recording.cadc[neuron.name].float(),
+            codes = interpolate_samples(recording.cadc_times, recording.cadc[neuron.name].float(),
                                  torch.arange(recording.steps, dtype=torch.float64) * recording.dt)
             membrane = neuron.post_process(codes)
         measured[neuron.name] = Observables(*(None if t is None else t.to(device=device, dtype=dtype)
@@ -196,20 +195,6 @@ def _chip_in_the_loop(experiment: Experiment, lowered: Lowered, inputs: dict[str
             chip[neuron.name]["madc"] = codes.T.to(device=device, dtype=dtype)
             neuron.madc_times = times
     return net(inputs, measured=Run(measured, recording.dt)), chip
-
-
-def _grid_spikes(recording: Recording, name: str, size: int, batch: int) -> torch.Tensor:
-    """Spike events (batch, neuron, clock tick) → (T, B, N) counts on the user's grid.
-
-    An event belongs to the first grid step at or after its time, the step in which the
-    membrane crossed the threshold.
-    """
-    spikes = torch.zeros(recording.steps, batch, size)
-    events = recording.spikes[name]
-    step = torch.ceil(events[:, 2].double() * recording.clock_period / recording.dt - 1e-6).long()
-    keep = step < recording.steps
-    spikes.index_put_((step[keep], events[keep, 0], events[keep, 1]), torch.ones(int(keep.sum())), accumulate=True)
-    return spikes
 
 
 def _fill(lowered: Lowered, inputs: dict[str, torch.Tensor], result: Run, chip: dict[str, dict[str, Any]],

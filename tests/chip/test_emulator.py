@@ -244,3 +244,13 @@ def test_long_recording_allows_more_cadc_samples():
     graph, _ = representable_network(14)
     rec = Emulator(hx.place_and_route(graph).config, long_recording=True).run({"x": torch.zeros(400, 1, 6)})
     assert rec.cadc_times.shape[1] > 100
+
+
+def test_emulated_network_notices_weight_edits_through_data():
+    graph, x = representable_network(15)
+    net = hx.emulate(graph, **IDEAL_READOUT)
+    before = net({"x": x})["o"].membrane
+    graph.projection("h_to_o").weight.data.zero_()  # bypasses the version counter autograd keeps
+    after = net({"x": x})["o"].membrane
+    assert not torch.equal(before, after)
+    assert float(after.abs().max()) == 0.0  # no input reaches the readout any more: it stays at its leak
