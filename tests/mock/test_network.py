@@ -15,7 +15,7 @@ def single(weight=1.0, **params):
 def test_reference_psp_through_a_graph():
     x = torch.zeros(60, 1, 1)
     x[10] = 1
-    v = single(leak=0.0, reset=0.0, threshold=1.0)({"x": x})["h"].membrane.flatten()
+    v = single(leak=0.0, reset=0.0, threshold=1.0)({"x": x})["h"].membrane.detach().flatten()
     assert float(v[:11].abs().max()) == 0.0
     assert int(v.argmax()) == 19 and abs(float(v[19]) - 0.3874) < 1e-4
     assert abs(float(v[49]) - 0.0712) < 1e-4
