@@ -48,32 +48,26 @@ def workload(library: str, n: int, density: float):
         return run
 
     linear = torch.nn.Linear(n, n, bias=False)
+
+    def stepwise(step, state):
+        """A python loop over time, the linear layer applied per step (how loop-based peers run)."""
+        def run():
+            s, spikes = state(), []
+            for t in range(T):
+                z, s = step(linear(x[t]), s)
+                spikes.append(z)
+            torch.stack(spikes).sum().backward()
+        return run
+
     if library == "snntorch":
         import snntorch as snn
 
         neuron = snn.Leaky(beta=0.9)
-
-        def run():
-            mem = neuron.init_leaky()
-            spikes = []
-            for t in range(T):
-                spk, mem = neuron(linear(x[t]), mem)
-                spikes.append(spk)
-            torch.stack(spikes).sum().backward()
-        return run
+        return stepwise(neuron, neuron.init_leaky)
     if library == "norse":
         from norse.torch import LIFBoxCell
 
-        cell = LIFBoxCell()
-
-        def run():
-            state = None
-            spikes = []
-            for t in range(T):
-                z, state = cell(linear(x[t]), state)
-                spikes.append(z)
-            torch.stack(spikes).sum().backward()
-        return run
+        return stepwise(LIFBoxCell(), lambda: None)
     if library == "spikingjelly":
         from spikingjelly.activation_based import functional, neuron
 

@@ -148,10 +148,14 @@ class _Neuron(_Population):
 
     _params: tuple[str, ...] = ()
 
-    def _init_neuron(self, enable_cadc_recording: bool, enable_madc_recording: bool, record_neuron_id: Optional[int],
+    def _init_neuron(self, membrane_capacitance: Optional[ParameterType], enable_cadc_recording: bool,
+                     enable_madc_recording: bool, record_neuron_id: Optional[int],
                      placement_constraint: Any, trace_offset: Any, trace_scale: Any, cadc_time_shift: int,
                      shift_cadc_to_first: bool, interpolation_mode: str, neuron_structure: Any) -> None:
         who = self._who()
+        # hxtorch's default capacitance: 10e-6 in the model, the largest code (63) on the chip.
+        self.membrane_capacitance = (MixedHXModelParameter(10e-6, 63.) if membrane_capacitance is None
+                                     else membrane_capacitance)
         self.enable_cadc_recording = bool(enable_cadc_recording)
         self.enable_madc_recording = bool(enable_madc_recording)
         if self.enable_madc_recording:
@@ -253,14 +257,12 @@ class LIF(_Neuron):
         self.method = method
         self.leak, self.reset, self.threshold = leak, reset, threshold
         self.tau_mem, self.tau_syn = tau_mem, tau_syn
-        self.membrane_capacitance = (MixedHXModelParameter(10e-6, 63.) if membrane_capacitance is None
-                                     else membrane_capacitance)
         self.refractory_time, self.alpha = refractory_time, alpha
         # The emulator always reports spikes (the network needs them); the flag is kept for scripts that set it.
         self.enable_spike_recording = bool(enable_spike_recording)
-        self._init_neuron(enable_cadc_recording, enable_madc_recording, record_neuron_id, placement_constraint,
-                          trace_offset, trace_scale, cadc_time_shift, shift_cadc_to_first, interpolation_mode,
-                          neuron_structure)
+        self._init_neuron(membrane_capacitance, enable_cadc_recording, enable_madc_recording, record_neuron_id,
+                          placement_constraint, trace_offset, trace_scale, cadc_time_shift, shift_cadc_to_first,
+                          interpolation_mode, neuron_structure)
 
 
 class LI(_Neuron):
@@ -282,11 +284,9 @@ class LI(_Neuron):
                  name: Optional[str] = None) -> None:
         super().__init__(size, experiment, name)
         self.leak, self.tau_mem, self.tau_syn = leak, tau_mem, tau_syn
-        self.membrane_capacitance = (MixedHXModelParameter(10e-6, 63.) if membrane_capacitance is None
-                                     else membrane_capacitance)
-        self._init_neuron(enable_cadc_recording, enable_madc_recording, record_neuron_id, placement_constraint,
-                          trace_offset, trace_scale, cadc_time_shift, shift_cadc_to_first, interpolation_mode,
-                          neuron_structure)
+        self._init_neuron(membrane_capacitance, enable_cadc_recording, enable_madc_recording, record_neuron_id,
+                          placement_constraint, trace_offset, trace_scale, cadc_time_shift, shift_cadc_to_first,
+                          interpolation_mode, neuron_structure)
 
 
 def _trace_value(value: Any, size: int, what: str) -> Union[float, torch.Tensor]:
