@@ -50,6 +50,10 @@ class MissingDependencyError(HxGraphError, ImportError):
     """An optional dependency is not installed; the message names the extra that installs it."""
 
 
+class ConsistencyWarning(UserWarning):
+    """The chip would not do what the mock does: a chip value or weight scale contradicts the model's units."""
+
+
 class InputError(HxGraphError, ValueError):
     """Input given to run a network (spike trains, names, shapes) is invalid."""
 

@@ -21,7 +21,7 @@ from hxgraph.chip.emulator import Emulator, Recording
 from hxgraph.chip.mapping import ChipMapping, place_and_route
 from hxgraph.chip.spec import ChipSpec
 from hxgraph.errors import ParameterError
-from hxgraph.graph import Graph, hardware_value, model_value
+from hxgraph.graph import Graph, model_value
 from hxgraph.mock.network import MockNetwork
 from hxgraph.observables import Observables, Run
 
@@ -33,9 +33,9 @@ class EmulatedNetwork:
     chip configuration is updated without placing and routing again; a changed topology
     is placed and routed anew. Membranes are read (CADC) for populations that record
     "membrane"; spikes always. Membranes are mapped back to model units per population as
-    `model_leak + (cadc - hardware_leak) * trace_scale` (defaults: the population's leak
-    values and the chip's calibrated trace scale); `trace_offset` / `trace_scale` dicts
-    override them per population.
+    `model_leak + (cadc - chip_leak) * trace_scale` (defaults: the population's chip leak and
+    the calibration's trace scale, `analog.calibration`); `trace_offset` / `trace_scale` dicts
+    override them per population (and the consistency check compares in those units).
     """
 
     def __init__(self, graph: Graph, chip: Optional[ChipSpec] = None, *, analog: Optional[AnalogModel] = None,
@@ -48,13 +48,14 @@ class EmulatedNetwork:
         self.analog = AnalogModel() if analog is None else analog
         self.seed = seed
         self.emulator_options = emulator_options
-        self.mapping: ChipMapping = place_and_route(graph, chip, placement=placement, routing=routing)
         self._placement, self._routing = placement, routing
         self.trace_offset = dict(trace_offset or {})
         self.trace_scale = dict(trace_scale or {})
         for option in (self.trace_offset, self.trace_scale):
             for name in option:
                 graph.population(name)  # unknown names fail here, with a suggestion
+        self.mapping: ChipMapping = place_and_route(graph, chip, placement=placement, routing=routing,
+                                                    calibration=self.analog.calibration, trace_scale=self.trace_scale)
         self.emulator = Emulator(self.mapping.config, self.analog, self.seed, graph.dt, **emulator_options)
         self._weights_seen = weights_snapshot(graph)
         self.last_recording: Optional[Recording] = None
@@ -65,7 +66,8 @@ class EmulatedNetwork:
                 and same_weights(self._weights_seen, self.graph)):
             return
         self.mapping = place_and_route(self.graph, self.mapping.spec, placement=self._placement,
-                                       routing=self._routing, previous=self.mapping)
+                                       routing=self._routing, previous=self.mapping,
+                                       calibration=self.analog.calibration, trace_scale=self.trace_scale)
         self.emulator.reconfigure(self.mapping.config)
         self._weights_seen = weights_snapshot(self.graph)
 
@@ -88,7 +90,7 @@ class EmulatedNetwork:
             membrane = None
             if name in recording.cadc:
                 codes = interpolate_samples(recording.cadc_times, recording.cadc[name].float(), grid)
-                offset = self.trace_offset.get(name, _scalar(hardware_value(pop.params["leak"]), pop.size))
+                offset = self.trace_offset.get(name, self.analog.calibration.chip_values(pop)["leak"].float())
                 scale = self.trace_scale.get(name, self.analog.trace_scale)
                 membrane = _scalar(model_value(pop.params["leak"]), pop.size) + (codes - offset) * scale
             out[name] = Observables(spikes=spikes, membrane=membrane)

@@ -1,22 +1,23 @@
-"""The analog side of an emulated chip: calibration facts and imperfections.
+"""The analog side of an emulated chip: its calibration and the imperfections it keeps.
 
 A real chip is calibrated, but not perfectly: every neuron circuit keeps small offsets of
 its leak, threshold and reset, its time constants deviate by a few percent, every synapse
 has its own gain, readout is noisy, and a large summed synaptic input saturates. The
-magnitudes are *assumed* (CHIP.md §4 gives no public numbers); they are configurable, and
-one `seed` fixes the fixed-pattern part of one emulated chip.
+magnitudes are configurable (`docs/emulator.md` says which rest on published calibration
+results and which are assumed), and one `seed` fixes the fixed-pattern part of one chip.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Mapping, Optional
 
 import attrs
 import torch
 
+from hxgraph.chip.calibration import Calibration
 from hxgraph.chip.spec import ChipSpec
-from hxgraph.errors import ParameterError
+from hxgraph.errors import ParameterError, UnknownNameError, did_you_mean, known
 
 
 def _non_negative(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
@@ -31,24 +32,20 @@ def _positive(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
 
 @attrs.frozen
 class AnalogModel:
-    """Calibration facts and imperfection magnitudes of an emulated chip.
+    """The calibration an emulated chip achieves and the imperfections it keeps.
 
-    Calibration: `trace_scale` model units per CADC unit (measured near 1/45–1/50) and
-    `weight_scale` hardware weight units per model weight unit (measured near 50–70) fix
-    the synaptic gain — the current one hardware weight unit injects — as
-    `1 / (weight_scale * trace_scale)`, so a model weight w scaled by `weight_scale` moves
-    the membrane by the model's PSP divided by `trace_scale` (in CADC units). The capacitance
-    code scales the input gain (63 ↔ the model's default capacitance 10e-6).
+    `calibration` (`Calibration`): how model values become chip values — trace scale, leak
+    operating point, synaptic gain per hardware weight unit (`weight_scale` follows).
 
     Imperfections (standard deviations): `leak_offset`, `threshold_offset`, `reset_offset` in
     CADC units per circuit; `tau_mismatch` relative, per circuit and time constant;
     `synapse_gain_mismatch` relative, per synapse; `readout_noise` CADC units per sample and
     trial; `saturation` the synaptic current (CADC units) at which the summed input saturates
-    (soft, `s · tanh(i / s)`; `inf` for none).
+    (soft, `s · tanh(i / s)`; `inf` for none). `docs/emulator.md` gives each default's source
+    (or says it is assumed); `from_measurements` builds a model from your own chip's numbers.
     """
 
-    trace_scale: float = attrs.field(default=1 / 50, validator=_positive)
-    weight_scale: float = attrs.field(default=64.0, validator=_positive)
+    calibration: Calibration = attrs.field(factory=Calibration)
     leak_offset: float = attrs.field(default=2.0, validator=_non_negative)
     threshold_offset: float = attrs.field(default=2.0, validator=_non_negative)
     reset_offset: float = attrs.field(default=2.0, validator=_non_negative)
@@ -57,10 +54,25 @@ class AnalogModel:
     readout_noise: float = attrs.field(default=1.5, validator=_non_negative)
     saturation: float = attrs.field(default=800.0, validator=_positive)
 
+    def __attrs_post_init__(self) -> None:
+        if not isinstance(self.calibration, Calibration):
+            raise ParameterError(f"AnalogModel: calibration must be a hxgraph.chip.Calibration; got "
+                                 f"{self.calibration!r}")
+
+    @property
+    def trace_scale(self) -> float:
+        """Model units per CADC unit (the calibration's)."""
+        return self.calibration.trace_scale
+
+    @property
+    def weight_scale(self) -> float:
+        """Hardware weight units per model weight unit that act like the model's weight (the calibration's)."""
+        return self.calibration.weight_scale
+
     @property
     def synapse_gain(self) -> float:
         """Synaptic current (CADC units, model-capacitance normalised) per hardware weight unit."""
-        return 1.0 / (self.weight_scale * self.trace_scale)
+        return self.calibration.synapse_gain
 
     @property
     def is_ideal(self) -> bool:
@@ -68,11 +80,41 @@ class AnalogModel:
                 == self.synapse_gain_mismatch == self.readout_noise == 0.0 and math.isinf(self.saturation))
 
     @classmethod
-    def ideal(cls, trace_scale: float = 1 / 50, weight_scale: float = 64.0) -> "AnalogModel":
+    def ideal(cls, calibration: Optional[Calibration] = None) -> "AnalogModel":
         """A perfectly calibrated chip: no mismatch, no noise, no saturation."""
-        return cls(trace_scale=trace_scale, weight_scale=weight_scale, leak_offset=0.0, threshold_offset=0.0,
-                   reset_offset=0.0, tau_mismatch=0.0, synapse_gain_mismatch=0.0, readout_noise=0.0,
-                   saturation=math.inf)
+        return cls(calibration=Calibration() if calibration is None else calibration, leak_offset=0.0,
+                   threshold_offset=0.0, reset_offset=0.0, tau_mismatch=0.0, synapse_gain_mismatch=0.0,
+                   readout_noise=0.0, saturation=math.inf)
+
+    def scaled(self, factor: float) -> "AnalogModel":
+        """The same chip with every imperfection `factor` times as large (saturation sets in `factor` times earlier)."""
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not factor >= 0:
+            raise ParameterError(f"AnalogModel.scaled: factor must be a number >= 0; got {factor!r}")
+        return attrs.evolve(self, **{k: getattr(self, k) * factor for k in IMPERFECTIONS if k != "saturation"},
+                            saturation=math.inf if factor == 0 else self.saturation / factor)
+
+    @classmethod
+    def from_measurements(cls, measured: Mapping[str, Any], calibration: Optional[Calibration] = None
+                          ) -> "AnalogModel":
+        """An analog model from your own chip's numbers, e.g. `{"threshold_offset": 3.1, "tau_mismatch": 0.04}`.
+
+        Keys are the imperfection names (standard deviations in the units above); what you
+        did not measure keeps its default. `calibration` gives your trace scale, leak and gain.
+        """
+        if not isinstance(measured, Mapping):
+            raise ParameterError(f"AnalogModel.from_measurements takes a mapping of measured values; got "
+                                 f"{type(measured).__name__}")
+        for key in measured:
+            if key not in IMPERFECTIONS:
+                raise UnknownNameError(f"unknown imperfection {key!r}{did_you_mean(key, IMPERFECTIONS)}; "
+                                       f"measurable imperfections: {known(IMPERFECTIONS)}")
+        values = {k: float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+                  for k, v in measured.items()}
+        return cls(calibration=Calibration() if calibration is None else calibration, **values)
+
+
+IMPERFECTIONS = ("leak_offset", "threshold_offset", "reset_offset", "tau_mismatch", "synapse_gain_mismatch",
+                 "readout_noise", "saturation")
 
 
 @attrs.frozen(eq=False)

@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import math
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional
 
 import attrs
 import torch
 
+from hxgraph.chip.calibration import Calibration
 from hxgraph.chip.spec import ChipSpec
-from hxgraph.graph import Graph, hardware_value
+from hxgraph.graph import Graph
 
 ROW_DISABLED, ROW_EXCITATORY, ROW_INHIBITORY = 0, 1, 2
 
@@ -116,25 +117,22 @@ class ChipConfig:
                 f"{used_rows} synapse rows enabled, {int(self.driver_enable.sum())} drivers enabled>")
 
 
-def circuit_parameters(graph: Graph, neuron_circuits: Mapping[str, torch.Tensor], spec: ChipSpec
-                       ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-    """Hardware values of every circuit's parameters, and which circuits spike.
+def circuit_parameters(graph: Graph, neuron_circuits: Mapping[str, torch.Tensor], spec: ChipSpec,
+                       calibration: Optional[Calibration] = None) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """Chip values of every circuit's parameters, and which circuits spike.
 
-    Every circuit of a multi-circuit neuron gets the neuron's values. Parameters read through
-    `hardware_value`, so `Mixed(model, hardware)` gives its hardware half.
+    Every circuit of a multi-circuit neuron gets the neuron's values. Values come from
+    `calibration.chip_values` (default `Calibration()`): a `Mixed(model, chip)` gives its chip
+    half, a plain model value is converted through the calibration.
     """
+    calibration = Calibration() if calibration is None else calibration
     params = {name: torch.full((spec.circuits,), math.nan, dtype=torch.float64) for name in CIRCUIT_PARAMS}
     spiking = torch.zeros(spec.circuits, dtype=torch.bool)
     for name, circuits in neuron_circuits.items():
         pop = graph.population(name)
         per = circuits.shape[1]
         flat = circuits.reshape(-1)
-        for key in CIRCUIT_PARAMS:
-            if key not in pop.params:
-                continue
-            value = hardware_value(pop.params[key])
-            values = (value.to(torch.float64) if isinstance(value, torch.Tensor)
-                      else torch.full((pop.size,), float(value), dtype=torch.float64))
+        for key, values in calibration.chip_values(pop).items():
             params[key][flat] = values.repeat_interleave(per)
         if pop.neuron_model.spiking:
             spiking[flat] = True

@@ -30,13 +30,10 @@ import torch
 from tqdm.auto import tqdm
 
 from hxgraph.chip.analog import AnalogModel, ChipInstance
+from hxgraph.chip.calibration import CAPACITANCE_CODE, MODEL_CAPACITANCE
 from hxgraph.chip.config import ChipConfig
 from hxgraph.chip.delivery import Delivery, compile_delivery
 from hxgraph.errors import InputError, ParameterError, UnknownNameError, did_you_mean, known
-
-# The model capacitance that the largest capacitance code (63) corresponds to (hxtorch's default pair).
-MODEL_CAPACITANCE = 10e-6
-CAPACITANCE_CODE = 63.0
 
 
 @attrs.frozen(eq=False)

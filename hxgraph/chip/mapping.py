@@ -8,6 +8,7 @@ synapse weights only (`ChipMapping.update`, or `place_and_route(..., previous=ma
 from __future__ import annotations
 
 import logging
+import warnings
 from types import MappingProxyType
 from typing import Any, Mapping, Optional, Union
 
@@ -15,13 +16,14 @@ import attrs
 import numpy as np
 import torch
 
+from hxgraph.chip.calibration import Calibration, Inconsistency, TraceScales, check_consistency, format_scale
 from hxgraph.chip.config import ChipConfig, circuit_parameters
 from hxgraph.chip.placement import (NeuronPlacement, check_circuit_budget, check_placement, check_strategy, place,
                                     placement_candidates)
 from hxgraph.chip.routing import (Demand, Routing, check_fan_in, check_fan_in_bound, check_routing, connection_demand,
                                   route)
 from hxgraph.chip.spec import HICANN_X, ChipSpec
-from hxgraph.errors import MappingError, ParameterError
+from hxgraph.errors import ConsistencyWarning, MappingError, ParameterError
 from hxgraph.graph import Graph
 
 logger = logging.getLogger(__name__)
@@ -75,21 +77,27 @@ class ChipMapping:
     routing_mode: str
     reused: str
     routing: Routing = attrs.field(repr=False)
+    calibration: Calibration = attrs.field(factory=Calibration, repr=False)
+    consistency: tuple[Inconsistency, ...] = ()
+    trace_scale: Mapping[str, Any] = attrs.field(factory=dict, repr=False,
+                                                 converter=lambda m: MappingProxyType(dict(m)))
 
     def update(self, graph: Graph) -> "ChipMapping":
         """Map `graph` again, reusing placement and routing when only weights or parameters changed."""
         _check_graph(graph)
+        cal, scales = self.calibration, self.trace_scale
         if graph.structure_hash() != self.structure_hash:
             logger.info("structure of %r changed: placing and routing again", graph.name)
-            return _place_and_route(graph, self.spec, self._placement_option(), self.routing_mode)
-        demand = connection_demand(graph, self.spec)
-        params, _ = circuit_parameters(graph, self.config.neuron_circuits, self.spec)
+            return _place_and_route(graph, self.spec, self._placement_option(), self.routing_mode, cal, scales)
+        demand = connection_demand(graph, self.spec, cal)
+        params, _ = circuit_parameters(graph, self.config.neuron_circuits, self.spec, cal)
         weights = self.routing.weights_for(demand, self.spec)
         if weights is not None:
             config = self.config.with_synapse_weight(weights).with_circuit_params(params)
             return attrs.evolve(self, graph_name=graph.name, config=config,
                                 stats=_stats(graph, self.placement, self.routing, demand, weights, self.spec),
-                                reused="placement and routing")
+                                reused="placement and routing",
+                                consistency=checked_consistency(graph, cal, scales, already=self.consistency))
         logger.info("new weights of %r need more synapses than routed: routing again", graph.name)
         check_fan_in(graph, demand, self.spec)
         try:
@@ -97,9 +105,9 @@ class ChipMapping:
         except MappingError:
             if self.placement_strategy == "given":
                 raise
-            return _place_and_route(graph, self.spec, self.placement_strategy, self.routing_mode, demand)
+            return _place_and_route(graph, self.spec, self.placement_strategy, self.routing_mode, cal, scales, demand)
         return _assemble(graph, self.spec, self.placement, routing, demand, self.placement_strategy,
-                         self.routing_mode, reused="placement")
+                         self.routing_mode, "placement", cal, scales, already=self.consistency)
 
     def _placement_option(self) -> Union[str, NeuronPlacement]:
         """What to pass as `placement` to map again with the same options."""
@@ -130,7 +138,18 @@ class ChipMapping:
             table = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
             table.insert(1, "  ".join("-" * w for w in widths))
             lines += [""] + table
+        lines += [""] + self.consistency_summary().splitlines()
         return "\n".join(lines)
+
+    def consistency_summary(self) -> str:
+        """Whether the chip values and weight scales agree with the model, and where not."""
+        cal = self.calibration
+        head = (f"calibration: trace scale {format_scale(cal.trace_scale)} model units per CADC unit, leak at "
+                f"{cal.leak:g} CADC, weight scale {cal.weight_scale:.4g}")
+        if not self.consistency:
+            return head + "\nchip values consistent with the model"
+        return "\n".join([head, f"chip values inconsistent with the model ({len(self.consistency)}):"]
+                         + [f"  ! {finding.message}" for finding in self.consistency])
 
     def _repr_html_(self) -> str:
         """Jupyter: the summary and the placement drawing (hxgraph.viz loads only when a notebook shows one)."""
@@ -150,7 +169,8 @@ def _check_graph(graph: Any) -> None:
 
 def place_and_route(graph: Graph, chip: Optional[ChipSpec] = None,
                     placement: Union[str, NeuronPlacement] = "balanced", routing: str = "shared",
-                    previous: Optional[ChipMapping] = None) -> ChipMapping:
+                    previous: Optional[ChipMapping] = None, *, calibration: Optional[Calibration] = None,
+                    trace_scale: Optional[TraceScales] = None) -> ChipMapping:
     """Place and route `graph` onto `chip` (default HICANN-X); raises `MappingError` if it does not fit.
 
     `placement`: "balanced" (default: balances synapse-row load between hemispheres and spreads
@@ -159,8 +179,20 @@ def place_and_route(graph: Graph, chip: Optional[ChipSpec] = None,
     (sources share synapse rows by label) or "simple" (every source and sign gets rows of its
     own, as the public software allocates them). `previous`: a mapping of the same structure
     whose placement and routing are reused when only weights changed.
+
+    `calibration` (default `Calibration()`) turns plain model values into chip values and
+    gives open weight transforms their scale. Where a `Mixed` chip value or a transform's
+    scale contradicts the model — compared in model units, with `trace_scale[population]`
+    where given (the scale its membranes are read back with) — a `ConsistencyWarning` names
+    the population or projection once, and `mapping.consistency` lists it.
     """
     _check_graph(graph)
+    calibration = Calibration() if calibration is None else calibration
+    if not isinstance(calibration, Calibration):
+        raise ParameterError(f"calibration must be a hxgraph.chip.Calibration or None; got {calibration!r}")
+    scales = dict(trace_scale or {})
+    for name in scales:
+        graph.population(name)  # an unknown name fails here, with a suggestion
     spec = HICANN_X if chip is None else chip
     if not isinstance(spec, ChipSpec):
         raise ParameterError(f"chip must be a hxgraph.chip.ChipSpec (or None for HICANN-X); got {chip!r}")
@@ -174,17 +206,38 @@ def place_and_route(graph: Graph, chip: Optional[ChipSpec] = None,
         same_placement = (previous.placement_strategy == "given" and placement.same_as(previous.placement)
                           if given else previous.placement_strategy == placement)
         if (previous.spec == spec and previous.routing_mode == routing and same_placement
-                and previous.structure_hash == graph.structure_hash()):
+                and previous.structure_hash == graph.structure_hash() and previous.calibration == calibration
+                and _same_scales(previous.trace_scale, scales)):
             return previous.update(graph)
-    return _place_and_route(graph, spec, placement, routing)
+    return _place_and_route(graph, spec, placement, routing, calibration, scales)
+
+
+def _same_scales(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    return a.keys() == b.keys() and all(
+        torch.equal(torch.as_tensor(a[k]), torch.as_tensor(b[k])) for k in a)
+
+
+def checked_consistency(graph: Graph, calibration: Calibration, trace_scale: Mapping[str, Any],
+                        already: tuple[Inconsistency, ...] = ()) -> tuple[Inconsistency, ...]:
+    """`check_consistency`, warning once per population or projection not already reported in `already`."""
+    found = check_consistency(graph, calibration, trace_scale)
+    told = {f.subject for f in already}
+    subjects: dict[str, list[str]] = {}
+    for finding in found:
+        if finding.subject not in told:
+            subjects.setdefault(finding.subject, []).append(finding.message)
+    for messages in subjects.values():
+        warnings.warn("; ".join(messages), ConsistencyWarning, stacklevel=4)
+    return found
 
 
 def _place_and_route(graph: Graph, spec: ChipSpec, placement: Union[str, NeuronPlacement], routing: str,
+                     calibration: Calibration, trace_scale: Mapping[str, Any],
                      demand: Optional[Demand] = None) -> ChipMapping:
     check_circuit_budget(graph, spec)
     try:
         check_fan_in_bound(graph, spec)
-        demand = connection_demand(graph, spec) if demand is None else demand
+        demand = connection_demand(graph, spec, calibration) if demand is None else demand
         check_fan_in(graph, demand, spec)
     except MappingError as exc:
         exc.partial = _placement_to_draw(graph, spec, placement)
@@ -208,7 +261,8 @@ def _place_and_route(graph: Graph, spec: ChipSpec, placement: Union[str, NeuronP
             continue
         if failures:
             logger.info("placement %s routes (after %d that did not)", candidate.strategy, len(failures))
-        return _assemble(graph, spec, candidate, result, demand, strategy, routing, reused="nothing")
+        return _assemble(graph, spec, candidate, result, demand, strategy, routing, "nothing", calibration,
+                         trace_scale)
     first = failures[0][1]
     if len(failures) > 1:
         tried = ", ".join(p.strategy for p, _ in failures)
@@ -228,9 +282,10 @@ def _placement_to_draw(graph: Graph, spec: ChipSpec, placement: Union[str, Neuro
 
 
 def _assemble(graph: Graph, spec: ChipSpec, placement: NeuronPlacement, routing: Routing, demand: Demand,
-              strategy: str, mode: str, reused: str) -> ChipMapping:
+              strategy: str, mode: str, reused: str, calibration: Calibration, trace_scale: Mapping[str, Any],
+              already: tuple[Inconsistency, ...] = ()) -> ChipMapping:
     pop_of_circuit, neuron_of_circuit = placement.owner()
-    params, spiking = circuit_parameters(graph, placement.circuits, spec)
+    params, spiking = circuit_parameters(graph, placement.circuits, spec, calibration)
     config = ChipConfig(
         spec=spec, synapse_weight=routing.synapse_weight, synapse_label=routing.synapse_label,
         row_mode=routing.row_mode, driver_enable=routing.driver_enable, driver_mask=routing.driver_mask,
@@ -243,7 +298,8 @@ def _assemble(graph: Graph, spec: ChipSpec, placement: NeuronPlacement, routing:
         structure_hash=graph.structure_hash())
     stats = _stats(graph, placement, routing, demand, routing.synapse_weight, spec)
     return ChipMapping(graph.name, config.structure_hash, spec, placement, config, stats, strategy, mode, reused,
-                       routing)
+                       routing, calibration, checked_consistency(graph, calibration, trace_scale, already),
+                       trace_scale)
 
 
 def _stats(graph: Graph, placement: NeuronPlacement, routing: Routing, demand: Demand, weights: torch.Tensor,

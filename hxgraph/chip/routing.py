@@ -36,6 +36,7 @@ import attrs
 import numpy as np
 import torch
 
+from hxgraph.chip.calibration import Calibration
 from hxgraph.chip.config import ROW_EXCITATORY, ROW_INHIBITORY
 from hxgraph.chip.placement import NeuronPlacement
 from hxgraph.chip.spec import ChipSpec
@@ -78,11 +79,16 @@ def copy_weight(magnitude: np.ndarray, copy: np.ndarray, max_weight: int) -> np.
     return np.clip(magnitude - max_weight * copy, 0, max_weight)
 
 
-def hardware_weights(projection: Projection, spec: ChipSpec) -> torch.Tensor:
-    """Integer hardware weights, one per connection in the projection's order (dense: row-major (out, in))."""
+def hardware_weights(projection: Projection, spec: ChipSpec, calibration: Optional[Calibration] = None
+                     ) -> torch.Tensor:
+    """Integer hardware weights, one per connection in the projection's order (dense: row-major (out, in)).
+
+    A transform that leaves its scale open takes `calibration`'s weight scale (default `Calibration()`).
+    """
     weight = projection.weight.detach().cpu()
+    transform = (Calibration() if calibration is None else calibration).resolve_transform(projection.transform)
     try:
-        hw = projection.transform(weight)
+        hw = transform(weight)
     except Exception as exc:  # a user's callable: report which projection it failed on
         raise WeightError(f"projection {projection.name!r}: the weight transform {projection.transform!r} "
                           f"failed: {exc}") from exc
@@ -151,12 +157,12 @@ class Demand:
         return np.asarray([offsets[n] for n in names], dtype=np.int64)
 
 
-def projection_weights(graph: Graph, spec: ChipSpec) -> list[np.ndarray]:
+def projection_weights(graph: Graph, spec: ChipSpec, calibration: Optional[Calibration] = None) -> list[np.ndarray]:
     """Hardware weights of every projection (creation order), as int64 arrays."""
-    return [hardware_weights(p, spec).numpy() for p in graph.projections.values()]
+    return [hardware_weights(p, spec, calibration).numpy() for p in graph.projections.values()]
 
 
-def connection_demand(graph: Graph, spec: ChipSpec) -> Demand:
+def connection_demand(graph: Graph, spec: ChipSpec, calibration: Optional[Calibration] = None) -> Demand:
     """Collect every connection with its hardware weight and the synapses it needs (vectorised)."""
     source_pops = tuple(p.name for p in graph.populations.values() if p.neuron_model.spiking)
     neuron_pops = tuple(p.name for p in graph.populations.values() if not p.is_input)
@@ -170,7 +176,7 @@ def connection_demand(graph: Graph, spec: ChipSpec) -> Demand:
         neuron_offset[name] = total
         total += graph.population(name).size
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("proj", "index", "src", "tgt", "exc", "inh", "es", "is")}
-    for pi, (proj, hw) in enumerate(zip(graph.projections.values(), projection_weights(graph, spec))):
+    for pi, (proj, hw) in enumerate(zip(graph.projections.values(), projection_weights(graph, spec, calibration))):
         out_size, in_size = proj.shape
         if isinstance(proj.connectivity, Dense):
             tgt = np.repeat(np.arange(out_size, dtype=np.int64), in_size)

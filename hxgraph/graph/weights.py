@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable, ClassVar, Optional
 
 import attrs
 import torch
@@ -154,10 +154,16 @@ def linear_saturating(weight: torch.Tensor, scale: float = 1.0, min_weight: floa
 
 @attrs.frozen
 class LinearSaturating:
-    """Serializable form of `linear_saturating` with fixed options; the default transform."""
+    """Serializable form of `linear_saturating` with fixed options; the default transform.
+
+    `scale=None` (the default of a projection that names no transform) leaves the scale to
+    the chip's calibration: when the graph is mapped, it becomes the calibration's weight
+    scale, the one that makes a hardware weight act like the model weight
+    (`hxgraph.chip.Calibration.weight_scale`). A number fixes it, as in hxtorch.
+    """
 
     kind: ClassVar[str] = "linear_saturating"
-    scale: float = attrs.field(default=1.0, validator=_finite("linear_saturating"))
+    scale: Optional[float] = attrs.field(default=None, validator=attrs.validators.optional(_finite("linear_saturating")))
     min_weight: float = attrs.field(default=-63.0, validator=_finite("linear_saturating"))
     max_weight: float = attrs.field(default=63.0, validator=_finite("linear_saturating"))
 
@@ -167,6 +173,10 @@ class LinearSaturating:
                 f"linear_saturating: min_weight must be < max_weight; got {self.min_weight}, {self.max_weight}")
 
     def __call__(self, weight: torch.Tensor) -> torch.Tensor:
+        if self.scale is None:
+            raise ParameterError(
+                "this LinearSaturating leaves its scale to the chip's calibration; resolve it first with "
+                "hxgraph.chip.Calibration().resolve_transform(transform), or give scale=...")
         return linear_saturating(weight, self.scale, self.min_weight, self.max_weight)
 
     def to_json(self) -> dict:
@@ -182,10 +192,12 @@ def as_transform(transform: Any, where: str) -> Callable[[torch.Tensor], torch.T
     Partials of `linear_saturating` (how hxtorch scripts set a scale) become `LinearSaturating`
     so they serialize; other callables are kept as given but cannot be written to JSON.
     """
-    if transform is None or transform is linear_saturating:
-        return LinearSaturating()
+    if transform is None:
+        return LinearSaturating()  # the scale is the chip calibration's
+    if transform is linear_saturating:
+        return LinearSaturating(scale=1.0)  # the function's own default scale, as in hxtorch
     if isinstance(transform, functools.partial) and transform.func is linear_saturating and not transform.args:
-        return LinearSaturating(**{k: float(v) for k, v in transform.keywords.items()})
+        return LinearSaturating(**{"scale": 1.0, **{k: float(v) for k, v in transform.keywords.items()}})
     if not callable(transform):
         raise ParameterError(
             f"{where}: transform must be callable (weight tensor → hardware weight tensor), e.g. "

@@ -117,9 +117,12 @@ class ModelParameter(HXBaseParameter):
 
 ParameterType = Union[Value, HXBaseParameter]
 
+# Parameters whose plain graph value the chip's calibration would convert (CADC units, capacitance code).
+SAME_NUMBER_ON_CHIP = ("leak", "reset", "threshold", "capacitance")
+
 
 def to_graph_value(value: Any, model: str, key: str, what: str) -> Any:
-    """The graph form of a module parameter: a number/tensor as given, or `Mixed(model, hardware)`.
+    """The graph form of a module parameter: `Mixed(model, hardware)`, or a number/tensor where both agree.
 
     `model` and `key` name the graph neuron model and parameter, whose hardware default a
     `ModelParameter` falls back to.
@@ -127,15 +130,17 @@ def to_graph_value(value: Any, model: str, key: str, what: str) -> Any:
     if isinstance(value, ModelParameter):
         default = MODELS[model].params[key].default
         return Mixed(value.model_value, _hardware_half(default))
-    if isinstance(value, HXBaseParameter):
-        model_value, hardware_value = value.model_value, value.hardware_value
-        if isinstance(value, HXParameter):
-            return model_value
-        return Mixed(model_value, hardware_value)
+    if isinstance(value, HXBaseParameter) and not isinstance(value, HXParameter):
+        return Mixed(value.model_value, value.hardware_value)
+    if isinstance(value, HXParameter):
+        value = value.model_value
     if isinstance(value, Mixed):
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float, torch.Tensor, list, tuple)):
         raise ParameterError(
             f"{what} must be a number, a per-neuron tensor, or one of hxgraph.spiking's parameter types "
             f"(HXParameter, MixedHXModelParameter, HXTransformedModelParameter, ModelParameter); got {value!r}")
-    return value
+    # hxtorch sends a plain value to the chip as it is: the same number on both sides. In the graph
+    # a plain voltage or capacitance would be converted through the chip's calibration, so the pair
+    # is written out (time constants are seconds on both sides either way).
+    return Mixed(value, value) if key in SAME_NUMBER_ON_CHIP else value

@@ -135,13 +135,18 @@ class ChipSession:
         self._state: Any = None
         self._emulator_key: Any = None
 
-    def sync(self, graph: Graph, madc: tuple, dt: float) -> None:
-        """Bring the mapping and the emulator up to date with `graph`."""
-        state = _chip_state(graph)
+    def sync(self, graph: Graph, madc: tuple, dt: float, trace_scale: Optional[dict] = None) -> None:
+        """Bring the mapping and the emulator up to date with `graph`.
+
+        `trace_scale` maps populations to their modules' trace scales: the units the
+        consistency check compares chip values in (hxtorch scripts choose them per module).
+        """
+        state = (_chip_state(graph), tuple((k, torch.as_tensor(v)) for k, v in (trace_scale or {}).items()))
         changed = self.mapping is None or not same_state(state, self._state)
         if changed:
             self.mapping = place_and_route(graph, self.spec, placement=self.placement, routing=self.routing,
-                                           previous=self.mapping)
+                                           previous=self.mapping, calibration=self.analog.calibration,
+                                           trace_scale=trace_scale)
             if self.mapping.reused == "nothing":
                 self.placements += 1
             self._state = state
@@ -153,8 +158,8 @@ class ChipSession:
             self.emulator.reconfigure(self.mapping.config)
 
     def run(self, graph: Graph, inputs: dict[str, torch.Tensor], steps: int, cadc: list[str], madc: tuple,
-            dt: float) -> Recording:
-        self.sync(graph, madc, dt)
+            dt: float, trace_scale: Optional[dict] = None) -> Recording:
+        self.sync(graph, madc, dt, trace_scale)
         return self.emulator.run({k: v.detach().cpu() for k, v in inputs.items()}, steps, cadc=cadc)
 
 
@@ -175,7 +180,8 @@ def _chip_in_the_loop(experiment: Experiment, lowered: Lowered, inputs: dict[str
     steps = next(iter(inputs.values())).shape[0]
     cadc = [n.name for n in lowered.neurons if n.enable_cadc_recording]
     madc = tuple((n.name, n.record_neuron_id) for n in lowered.neurons if n.enable_madc_recording)
-    recording = session.run(lowered.graph, inputs, steps, cadc, madc, experiment.dt)
+    scales = {n.name: n.trace_scale for n in lowered.neurons}
+    recording = session.run(lowered.graph, inputs, steps, cadc, madc, experiment.dt, scales)
     experiment.last_recording = recording
     device, dtype = net.device, net.dtype
     measured: dict[str, Observables] = {}

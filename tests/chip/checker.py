@@ -20,18 +20,30 @@ from collections import defaultdict
 import numpy as np
 import torch
 
-from hxgraph.graph import Dense, Graph
+from hxgraph.chip import Calibration
+from hxgraph.graph import Dense, Graph, LinearSaturating
 
 
 class RoutingCheckError(AssertionError):
     pass
 
 
-def _expected(graph: Graph) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
+def _hardware(proj, calibration) -> np.ndarray:
+    """round(transform(w)); a transform with an open scale uses 1 / (gain · trace scale) of the calibration."""
+    transform = proj.transform
+    if isinstance(transform, LinearSaturating) and transform.scale is None:
+        scale = 1.0 / (calibration.synapse_gain * calibration.trace_scale)
+        hw = torch.clamp(scale * proj.weight.detach(), transform.min_weight, transform.max_weight)
+    else:
+        hw = transform(proj.weight.detach())
+    return torch.round(hw.to(torch.float64)).to(torch.int64).numpy()
+
+
+def _expected(graph: Graph, calibration) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
     """(source pop, target pop) -> (exc, inh) total hardware weight, arrays of shape (target, source)."""
     out: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
     for proj in graph.projections.values():
-        hw = torch.round(proj.transform(proj.weight.detach()).to(torch.float64)).to(torch.int64).numpy()
+        hw = _hardware(proj, calibration)
         shape = proj.shape
         key = (proj.source, proj.target)
         exc, inh = out.get(key, (np.zeros(shape, dtype=np.int64), np.zeros(shape, dtype=np.int64)))
@@ -137,14 +149,17 @@ def _deliver(config, crossbar_input: int, label: int) -> tuple[np.ndarray, np.nd
     return exc, inh
 
 
-def check_mapping(graph: Graph, config) -> None:
-    """Raise `RoutingCheckError` unless every connection of `graph` arrives exactly as intended."""
+def check_mapping(graph: Graph, config, calibration=None) -> None:
+    """Raise `RoutingCheckError` unless every connection of `graph` arrives exactly as intended.
+
+    `calibration` (default `Calibration()`) gives transforms that leave their scale open theirs.
+    """
     try:
         _check_physical(graph, config)
     except AssertionError as exc:
         raise RoutingCheckError(f"configuration is not physical: {exc}") from None
     spec = config.spec
-    expected = _expected(graph)
+    expected = _expected(graph, Calibration() if calibration is None else calibration)
     owner_pop = config.circuit_population.numpy()
     owner_neuron = config.circuit_neuron.numpy()
     targets = [p for p in graph.populations.values() if not p.is_input]

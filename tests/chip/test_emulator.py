@@ -1,6 +1,7 @@
 """The emulator: ideal chip = mock, event path read from the config only, imperfections, readout, errors."""
 
 import math
+import warnings
 
 import attrs
 import pytest
@@ -9,46 +10,68 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import hxgraph as hx
-from hxgraph.chip import AnalogModel, Emulator, compile_delivery
+from hxgraph.chip import AnalogModel, Calibration, Emulator, compile_delivery
 from hxgraph.graph import LinearSaturating
 
 from checker import _expected
 from chip_strategies import chip_graphs
 
 IDEAL_READOUT = dict(analog=AnalogModel.ideal(), cadc_interval=1e-6, cadc_jitter=0.0)
-SCALE = LinearSaturating(scale=64.0)  # model weight k/64 → hardware weight k exactly
+CAL = Calibration()
+W = CAL.weight_scale  # model weight k/W → hardware weight k exactly under the default transform
 
 
 def representable_network(seed, n_in=6, n_hidden=12, n_out=3, recurrent=False):
-    """Weights k/64 (integer hardware weights) and CADC-consistent Mixed parameters (trace scale 1/50).
+    """Model values only (no Mixed, default transforms) and weights k/W (integer hardware weights).
 
-    Baselines sit mid-range so membranes stay inside the 8-bit CADC range (0..255), which clips."""
+    The calibration gives the chip values: leak 80, threshold 80 + 1/trace_scale CADC."""
     g = torch.Generator().manual_seed(seed)
     exp = (hx.Experiment("ideal", seed=seed).input("x", n_in)
-           .lif("h", n_hidden, leak=hx.Mixed(0.0, 100.0), reset=hx.Mixed(0.0, 100.0), threshold=hx.Mixed(1.0, 150.0))
-           .li("o", n_out, leak=hx.Mixed(0.0, 128.0))
-           .dense("x", "h", weight=torch.randint(-20, 45, (n_hidden, n_in), generator=g).float() / 64, transform=SCALE)
-           .dense("h", "o", weight=torch.randint(-10, 11, (n_out, n_hidden), generator=g).float() / 64,
-                  transform=SCALE))
+           .lif("h", n_hidden, leak=0.0, reset=0.0, threshold=1.0)
+           .li("o", n_out, leak=0.0)
+           .dense("x", "h", weight=torch.randint(-20, 45, (n_hidden, n_in), generator=g).float() / W)
+           .dense("h", "o", weight=torch.randint(-10, 11, (n_out, n_hidden), generator=g).float() / W))
     if recurrent:
-        exp.dense("h", "h", weight=torch.randint(-15, 16, (n_hidden, n_hidden), generator=g).float() / 64,
-                  transform=SCALE)
+        exp.dense("h", "h", weight=torch.randint(-15, 16, (n_hidden, n_hidden), generator=g).float() / W)
     x = (torch.rand(40, 4, n_in, generator=g) < 0.15).float()
     return exp.graph, x
+
+
+def assert_ideal_chip_equals_mock(graph, x, trace_scale, **options):
+    with torch.no_grad():
+        mock = hx.mock(graph)({"x": x})
+    chip = hx.emulate(graph, **{**IDEAL_READOUT, **options})({"x": x})
+    assert mock["h"].spikes.sum() > 0
+    assert torch.equal(mock["h"].spikes, chip["h"].spikes)
+    half_code = 0.5 * trace_scale + 1e-5  # CADC quantization in model units
+    for name in ("h", "o"):
+        assert float((mock[name].membrane - chip[name].membrane).abs().max()) <= half_code
 
 
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("recurrent", [False, True])
 def test_ideal_emulator_equals_the_mock(seed, recurrent):
     graph, x = representable_network(seed, recurrent=recurrent)
-    with torch.no_grad():
-        mock = hx.mock(graph)({"x": x})
-    chip = hx.emulate(graph, **IDEAL_READOUT)({"x": x})
-    assert mock["h"].spikes.sum() > 0
-    assert torch.equal(mock["h"].spikes, chip["h"].spikes)
-    half_code = 0.5 * (1 / 50) + 1e-5  # CADC quantization in model units
-    for name in ("h", "o"):
-        assert float((mock[name].membrane - chip[name].membrane).abs().max()) <= half_code
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # model values through the calibration: nothing to warn about
+        assert_ideal_chip_equals_mock(graph, x, CAL.trace_scale)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_ideal_emulator_equals_the_mock_with_consistent_chip_values_of_another_calibration(seed):
+    """Mixed chip values and a weight scale chosen for trace scale 1/50 agree with a chip calibrated to it."""
+    cal = Calibration.from_scales(1 / 50, 64.0)
+    scale = LinearSaturating(scale=64.0)
+    g = torch.Generator().manual_seed(seed)
+    graph = (hx.Experiment("ideal", seed=seed).input("x", 6)
+             .lif("h", 12, leak=hx.Mixed(0.0, 100.0), reset=hx.Mixed(0.0, 100.0), threshold=hx.Mixed(1.0, 150.0))
+             .li("o", 3, leak=hx.Mixed(0.0, 128.0))
+             .dense("x", "h", weight=torch.randint(-20, 45, (12, 6), generator=g).float() / 64, transform=scale)
+             .dense("h", "o", weight=torch.randint(-10, 11, (3, 12), generator=g).float() / 64, transform=scale)).graph
+    x = (torch.rand(40, 4, 6, generator=g) < 0.15).float()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert_ideal_chip_equals_mock(graph, x, 1 / 50, analog=AnalogModel.ideal(cal))
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -61,19 +84,19 @@ def test_delivered_weights_equal_the_graphs_on_random_graphs(case):
     except hx.MappingError:
         return
     delivery = compile_delivery(mapping.config)
-    for (source, target), (exc, inh) in _expected(graph).items():
+    for (source, target), (exc, inh) in _expected(graph, CAL).items():
         got_exc = delivery.excitatory.get((source, target), torch.zeros(exc.shape))
         got_inh = delivery.inhibitory.get((source, target), torch.zeros(inh.shape))
         assert torch.equal(got_exc, torch.from_numpy(exc).float()), (source, target)
         assert torch.equal(got_inh, torch.from_numpy(inh).float()), (source, target)
-    expected_pairs = {k for k, (e, i) in _expected(graph).items() if e.any() or i.any()}
+    expected_pairs = {k for k, (e, i) in _expected(graph, CAL).items() if e.any() or i.any()}
     assert set(delivery.excitatory) | set(delivery.inhibitory) <= expected_pairs
 
 
 def one_layer(seed=0):
     g = torch.Generator().manual_seed(seed)
-    exp = (hx.Experiment("layer", seed=seed).input("x", 20).li("o", 30, leak=hx.Mixed(0.0, 80.0))
-           .dense("x", "o", weight=torch.randint(0, 40, (30, 20), generator=g).float() / 64, transform=SCALE))
+    exp = (hx.Experiment("layer", seed=seed).input("x", 20).li("o", 30, leak=0.0)
+           .dense("x", "o", weight=torch.randint(0, 40, (30, 20), generator=g).float() / W))
     x = (torch.rand(30, 2, 20, generator=g) < 0.3).float()
     return exp.graph, x
 
@@ -185,7 +208,7 @@ def test_readout_maps_back_to_model_units_with_trace_scale_and_offset():
     graph, x = representable_network(10)
     plain = hx.emulate(graph, **IDEAL_READOUT)({"x": x})["o"].membrane
     shifted = hx.emulate(graph, trace_offset={"o": 70.0}, trace_scale={"o": 0.1}, **IDEAL_READOUT)({"x": x})["o"].membrane
-    codes = plain / (1 / 50) + 128  # back to CADC codes
+    codes = plain / CAL.trace_scale + CAL.leak  # back to CADC codes
     assert torch.allclose(shifted, (codes - 70) * 0.1, atol=1e-4)
 
 

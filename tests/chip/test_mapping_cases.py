@@ -142,8 +142,8 @@ def test_weight_change_needing_more_rows_routes_again():
 
 
 def test_parameter_change_updates_circuit_parameters_only():
-    g1 = hx.Experiment("p").input("x", 2).lif("h", 3, threshold=120.0).dense("x", "h").graph
-    g2 = hx.Experiment("p").input("x", 2).lif("h", 3, threshold=140.0).dense("x", "h").graph
+    g1 = hx.Experiment("p").input("x", 2).lif("h", 3, threshold=hx.Mixed(125.0, 120.0)).dense("x", "h").graph
+    g2 = hx.Experiment("p").input("x", 2).lif("h", 3, threshold=hx.Mixed(125.0, 140.0)).dense("x", "h").graph
     first = place_and_route(g1)
     second = place_and_route(g2, previous=first)
     assert second.reused == "placement and routing"

@@ -211,7 +211,7 @@ def test_neuron_without_targets_sends_nowhere_and_inputs_without_targets_have_no
 
 
 def test_config_fields():
-    g = (hx.Experiment("cfg").input("x", 3).lif("h", 4, threshold=hx.Mixed(1.0, 150.0), leak=[70, 71, 72, 73])
+    g = (hx.Experiment("cfg").input("x", 3).lif("h", 4, threshold=hx.Mixed(1.0, 150.0), leak=hx.Mixed(0.0, [70, 71, 72, 73]))
          .li("o", 2, circuits_per_neuron=2).dense("x", "h").dense("h", "o")).graph
     mapping = place_and_route(g)
     c = mapping.config

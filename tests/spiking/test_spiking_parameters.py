@@ -22,7 +22,7 @@ def test_parameter_types_become_graph_values():
                     tau_mem=HXTransformedModelParameter(6e-6, lambda v: 2 * v), tau_syn=8e-6)
     params = lif.population().params
     assert params["leak"] == hx.Mixed(0.5, 80.)       # model only: the chip keeps its default
-    assert params["reset"] == 70.                      # hardware value, model equal
+    assert params["reset"] == hx.Mixed(70., 70.)       # hardware value, model equal: the chip gets 70 as given
     assert params["threshold"] == hx.Mixed(1., 150.)
     assert params["tau_mem"] == hx.Mixed(6e-6, 12e-6)  # hardware = func(model)
     assert params["tau_syn"] == 8e-6                   # a number: both

@@ -147,7 +147,7 @@ def test_func_is_used_as_the_forward_function(func):
 def test_transform_device_and_dtype():
     exp = hxsnn.Experiment(mock=True)
     default = hxsnn.SparseSynapse(connections(), exp)
-    assert default.hardware_transform() == hx.transforms.LinearSaturating()
+    assert default.hardware_transform() == hx.transforms.LinearSaturating(scale=1.0)  # hxtorch's default scale
     scaled = hxsnn.SparseSynapse(connections(), exp, transform=functools.partial(linear_saturating, scale=64.),
                                  device="cpu", dtype=torch.float64)
     assert scaled.hardware_transform() == hx.transforms.LinearSaturating(scale=64.)
