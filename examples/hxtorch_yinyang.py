@@ -12,8 +12,12 @@ yin-yang data set — with `import hxgraph.spiking as hxsnn` where hxtorch's scr
 
 On the chip (`mock=False`) each input channel is sent 5 times so an input weight can use up
 to 5 synapses, software weights become hardware weights through `linear_saturating` with
-scale 64, and the readout's CADC trace is mapped back to model units with
-`trace_offset=80` (the hardware leak) and `trace_scale=1/50` (the emulated chip's calibration).
+scale 70, and CADC traces are mapped back to model units with `trace_offset=80` (the
+hardware leak) and `trace_scale=0.0147` — the values hxtorch's hardware CI trains the real
+chip with (70 CADC × 0.0147 = 1.03 model units between leak and threshold), and the
+calibration hxgraph's emulated chip has. Other values (`--weight-scale 64 --trace-scale 0.02`,
+the older hxtorch defaults) contradict the chip, and the first chip run says so with a
+`ConsistencyWarning` naming the population and projection.
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ class SNN(torch.nn.Module):
 
     def __init__(self, n_in: int = 5, n_hidden: int = 120, n_out: int = 3, mock: bool = True, dt: float = DT,
                  tau_mem: float = TAU, tau_syn: float = TAU, alpha: float = 50., input_repetitions: int = 1,
-                 weight_scale: float = 1., trace_scale: float = 1 / 50, weight_init_hidden=(1.0, 1.0),
+                 weight_scale: float = 1., trace_scale: float = 0.0147, weight_init_hidden=(1.0, 1.0),
                  weight_init_output=(0.0, 0.1), chip_seed: int = 0) -> None:
         super().__init__()
         self.experiment = hxsnn.Experiment(mock=mock, dt=dt, chip_seed=chip_seed)
@@ -57,6 +61,7 @@ class SNN(torch.nn.Module):
             n_hidden, experiment=self.experiment,
             leak=hxsnn.MixedHXModelParameter(0., 80.), reset=hxsnn.MixedHXModelParameter(0., 80.),
             threshold=hxsnn.MixedHXModelParameter(1., 150.), tau_mem=tau_mem, tau_syn=tau_syn, alpha=alpha,
+            trace_offset=80., trace_scale=trace_scale,
             enable_cadc_recording=False)  # only its spikes are used: spares reading 120 membranes on the chip
         self.linear_o = hxsnn.Synapse(n_hidden, n_out, experiment=self.experiment, transform=transform)
         self.li_readout = hxsnn.LI(
@@ -116,14 +121,17 @@ def main(argv: Optional[Sequence[str]] = None, log: Optional[Callable[[str], Any
     parser.add_argument("--gamma", type=float, default=0.9, help="learning-rate decay per epoch")
     parser.add_argument("--seed", type=int, default=0, help="weights and shuffling")
     parser.add_argument("--chip-seed", type=int, default=0, help="which emulated chip (mismatch, noise)")
+    parser.add_argument("--weight-scale", type=float, default=70., help="hardware units per model weight (chip)")
+    parser.add_argument("--trace-scale", type=float, default=0.0147, help="model units per CADC unit (chip)")
     args = parser.parse_args(argv)
     epochs = args.epochs if args.epochs is not None else (10 if args.chip else 5)
-    repetitions, weight_scale = (5, 64.) if args.chip else (1, 1.)
+    repetitions, weight_scale = (5, args.weight_scale) if args.chip else (1, 1.)
 
     torch.manual_seed(args.seed)
     trainset = YinYangDataset(size=args.train_size, seed=42)
     testset = YinYangDataset(size=args.test_size, seed=40)
-    snn = SNN(mock=not args.chip, input_repetitions=repetitions, weight_scale=weight_scale, chip_seed=args.chip_seed)
+    snn = SNN(mock=not args.chip, input_repetitions=repetitions, weight_scale=weight_scale,
+              trace_scale=args.trace_scale, chip_seed=args.chip_seed)
     model = Model(snn, input_repetitions=repetitions)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=args.gamma)

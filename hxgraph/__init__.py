@@ -6,13 +6,13 @@ a torch mock or onto the emulated chip.
 
 from hxgraph.errors import (
     DuplicateNameError, GraphError, HxGraphError, InputError, ParameterError, SerializationError, ShapeError,
-    UnknownNameError, WeightError, MappingError,
+    UnknownNameError, WeightError, MappingError, ConsistencyWarning,
 )
 from hxgraph.graph import Dense, Graph, Mixed, Placement, Population, Projection, Sparse
 from hxgraph.builder import Experiment
 from hxgraph import chip
 from hxgraph.chip import place_and_route
-from hxgraph.loop import EmulatedNetwork, InTheLoop, emulate, in_the_loop
+from hxgraph.loop import EmulatedNetwork, InTheLoop, emulate, hardware_aware, in_the_loop
 from hxgraph import connect, datasets, init, transforms
 from hxgraph import mock
 from hxgraph import io  # NIR import/export; the 'nir' extra is needed only when called
@@ -31,7 +31,7 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
-    "Experiment", "Graph", "chip", "place_and_route", "emulate", "in_the_loop", "EmulatedNetwork", "InTheLoop", "mock", "MockNetwork", "Observables", "Run", "transforms", "datasets", "Population", "Projection", "Dense", "Sparse", "Mixed", "Placement", "init", "connect", "viz",
+    "Experiment", "Graph", "chip", "place_and_route", "emulate", "in_the_loop", "hardware_aware", "ConsistencyWarning", "EmulatedNetwork", "InTheLoop", "mock", "MockNetwork", "Observables", "Run", "transforms", "datasets", "Population", "Projection", "Dense", "Sparse", "Mixed", "Placement", "init", "connect", "viz",
     "HxGraphError", "GraphError", "UnknownNameError", "DuplicateNameError", "ShapeError", "ParameterError",
     "WeightError", "SerializationError", "InputError", "MappingError",
 ]

@@ -22,6 +22,7 @@ from hxgraph.chip.mapping import ChipMapping, place_and_route
 from hxgraph.chip.spec import ChipSpec
 from hxgraph.errors import ParameterError
 from hxgraph.graph import Graph, model_value
+from hxgraph.mock.hardware_aware import HardwareAware
 from hxgraph.mock.network import MockNetwork
 from hxgraph.observables import Observables, Run
 
@@ -141,6 +142,29 @@ def interpolate_samples(times: torch.Tensor, values: torch.Tensor, grid: torch.T
     index = lambda i: values.gather(1, i[..., None].expand(-1, -1, N))  # noqa: E731
     out = index(left) * (1 - w) + index(right) * w
     return out.permute(1, 0, 2).contiguous()
+
+
+def hardware_aware(analog: Optional[AnalogModel] = None, *, noise: bool = True, noise_scale: float = 1.0,
+                   quantize: bool = True) -> HardwareAware:
+    """Hardware-aware training settings for the mock, drawn from an emulated chip's analog model.
+
+    Weights go on the grid of `analog.calibration` (default `AnalogModel()`); with `noise`, every
+    training pass sees a chip drawn with the analog model's imperfections times `noise_scale`:
+    leak/threshold/reset offsets and readout noise converted from CADC units to model units
+    through the trace scale, time-constant and synapse-gain mismatch as relative spreads.
+    Use it as `hx.mock(graph, hardware_aware=hx.hardware_aware())`.
+    """
+    analog = AnalogModel() if analog is None else analog
+    if not isinstance(analog, AnalogModel):
+        raise ParameterError(f"hardware_aware needs an hxgraph.chip.AnalogModel or None; got {analog!r}")
+    if isinstance(noise_scale, bool) or not isinstance(noise_scale, (int, float)) or not noise_scale >= 0:
+        raise ParameterError(f"hardware_aware: noise_scale must be a number >= 0; got {noise_scale!r}")
+    k = noise_scale if noise else 0.0
+    ts = analog.trace_scale
+    return HardwareAware(weight_scale=analog.weight_scale, quantize=quantize, leak_noise=k * analog.leak_offset * ts,
+                         threshold_noise=k * analog.threshold_offset * ts, reset_noise=k * analog.reset_offset * ts,
+                         tau_noise=k * analog.tau_mismatch, gain_noise=k * analog.synapse_gain_mismatch,
+                         readout_noise=k * analog.readout_noise * ts)
 
 
 def emulate(graph: Graph, chip: Optional[ChipSpec] = None, *, seed: int = 0,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import matplotlib.image
 import pytest
+import torch
 
 import hxgraph as hx
 from hxgraph.cli import DEMO_FILES, accuracy_table, build_parser, main
@@ -16,7 +17,7 @@ from hxgraph.cli import DEMO_FILES, accuracy_table, build_parser, main
 def test_demo_writes_every_file_and_a_consistent_summary(tmp_path, capsys):
     out = tmp_path / "out"
     status = main(["demo", "--out", str(out), "--epochs", "1", "--loop-epochs", "1", "--train-size", "50",
-                   "--test-size", "50", "--quiet"])
+                   "--test-size", "50", "--chips", "2", "--quiet"])
     assert status == 0
     printed = capsys.readouterr().out
     assert sorted(p.name for p in out.iterdir()) == sorted(DEMO_FILES)
@@ -27,6 +28,8 @@ def test_demo_writes_every_file_and_a_consistent_summary(tmp_path, capsys):
     summary = json.loads((out / "summary.json").read_text())
     graph = hx.Graph.load(out / "yinyang.json")  # the trained graph
     assert summary["experiment"]["structure_hash"] == graph.structure_hash()
+    assert summary["experiment"]["calibration"]["weight_scale"] == pytest.approx(70.0)
+    assert summary["experiment"]["consistency"] == []  # model values through the calibration: nothing contradicts
     assert summary["experiment"]["populations"] == {"x": {"model": "input", "size": 25},
                                                     "hidden": {"model": "lif", "size": 120},
                                                     "out": {"model": "li", "size": 3}}
@@ -34,18 +37,24 @@ def test_demo_writes_every_file_and_a_consistent_summary(tmp_path, capsys):
     assert projections["hidden_to_out"]["connectivity"] == "sparse"
     assert projections["hidden_to_out"]["connections"] == graph.projection("hidden_to_out").connection_count
     assert summary["settings"] == {"epochs": 1, "loop_epochs": 1, "train_size": 50, "test_size": 50, "seed": 0,
-                                   "chip_seed": 0}
+                                   "chip_seed": 0, "chips": 2, "hardware_aware": True, "polish_epochs": 4}
     accuracy = summary["accuracy"]
-    for value in (accuracy["mock_trained"]["mock"], accuracy["mock_trained"]["chip"],
+    chips = accuracy["mock_trained"]["chips"]
+    assert sorted(chips) == ["0", "1"]
+    for value in (accuracy["mock_trained"]["mock"], *chips.values(),
                   accuracy["after_in_the_loop"]["chip"], accuracy["after_in_the_loop"]["mock"]):
         assert 0.0 <= value <= 1.0 and value * 50 == pytest.approx(round(value * 50))  # a fraction of 50 samples
-    assert len(summary["history"]["mock"]["test_accuracy"]) == 1
+    assert accuracy["mock_trained"]["chips_mean"] == pytest.approx(sum(chips.values()) / 2)
+    for proj in graph.projections.values():  # hardware-aware training left the weights on the 6-bit grid
+        hw = proj.weight.double() * 70
+        assert torch.allclose(hw, hw.round(), atol=1e-3) and float(hw.abs().max()) <= 63 + 1e-6
+    assert len(summary["history"]["mock"]["test_accuracy"]) == 1 + 4  # and 4 polishing epochs
     assert len(summary["history"]["in_the_loop"]["test_accuracy"]) == 1
     assert summary["history"]["mock"]["test_accuracy"][0] == accuracy["mock_trained"]["mock"]
     # The resources are those of mapping the trained graph (same structure, so the same placement and use).
     mapping = hx.place_and_route(graph)
     resources = summary["resources"]
-    assert resources["neuron_circuits"] == {"used": 123, "available": 512, "per_population": {"hidden": 120, "out": 3}}
+    assert resources["neuron_circuits"] == {"used": 246, "available": 512, "per_population": {"hidden": 240, "out": 6}}
     assert resources["synapse_rows"] == {"top": {"used": mapping.stats.rows_used[0], "available": 256},
                                          "bottom": {"used": mapping.stats.rows_used[1], "available": 256}}
     assert resources["synapse_drivers_per_bus"]["top"]["used"] == list(mapping.stats.drivers_used[0])
@@ -53,20 +62,22 @@ def test_demo_writes_every_file_and_a_consistent_summary(tmp_path, capsys):
     # What it printed: every step, the mapping summary and the three accuracies.
     for step in range(1, 7):
         assert f"[{step}/6]" in printed
-    assert "neuron circuits: 123 of 512" in printed
-    table = accuracy_table(50, 1, accuracy["mock_trained"]["mock"], accuracy["mock_trained"]["chip"],
+    assert "neuron circuits: 246 of 512" in printed and "chip values consistent with the model" in printed
+    table = accuracy_table(50, 1, accuracy["mock_trained"]["mock"], list(chips.values()),
                            accuracy["after_in_the_loop"]["chip"])
     assert table in printed
-    assert "+ 1 epoch with the chip in the loop, on the chip" in table
+    assert "trained in the mock, tested on 2 emulated chips" in table
+    assert "+ 1 epoch with the chip in the loop, on that chip" in table
 
 
 def test_readme_quotes_the_demo_output_as_printed():
     # The README shows what `hxgraph demo --out out` printed; its table must have the command's format.
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     quoted = readme.split("```text\n", 1)[1].split("```", 1)[0].rstrip("\n")
-    numbers = re.findall(r"(\d\.\d{3})$", quoted, flags=re.M)
-    assert len(numbers) == 3
-    assert quoted == accuracy_table(1000, 10, *map(float, numbers))
+    mock, mean, sd, loop = map(float, re.findall(r"(\d\.\d{3})", quoted))
+    # Five chips with that mean and spread: the table prints only mean ± sd.
+    chips = [mean - sd * 2 ** 0.5, mean, mean, mean, mean + sd * 2 ** 0.5]
+    assert quoted == accuracy_table(1000, 10, mock, chips, loop)
     assert "--loop-epochs LOOP_EPOCHS" in build_parser()._subparsers._group_actions[0].choices["demo"].format_help()
     defaults = build_parser().parse_args(["demo"])
     assert (defaults.epochs, defaults.loop_epochs, defaults.test_size) == (10, 10, 1000)
@@ -74,7 +85,7 @@ def test_readme_quotes_the_demo_output_as_printed():
 
 def test_demo_refuses_bad_settings(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path), "--epochs", "0"]) == 2
-    assert "--epochs must be at least 1" in capsys.readouterr().err
+    assert "--epochs and --chips must be at least 1" in capsys.readouterr().err
 
 
 def test_summary_and_place_of_a_network_that_fits(tmp_path, capsys):

@@ -35,14 +35,15 @@ __all__ = [
 import sys as _sys
 import types as _types
 
+from hxgraph.mock.hardware_aware import HardwareAware
 from hxgraph.mock.network import MockNetwork, lower
 
 
 class _CallableModule(_types.ModuleType):
-    def __call__(self, graph, device=None, funcs=None) -> MockNetwork:
+    def __call__(self, graph, device=None, funcs=None, hardware_aware=None) -> MockNetwork:
         """Lower `graph` to a `MockNetwork`; see `hxgraph.mock.network.lower`."""
-        return lower(graph, device=device, funcs=funcs)
+        return lower(graph, device=device, funcs=funcs, hardware_aware=hardware_aware)
 
 
 _sys.modules[__name__].__class__ = _CallableModule
-__all__ += ["MockNetwork", "lower"]
+__all__ += ["MockNetwork", "lower", "HardwareAware"]

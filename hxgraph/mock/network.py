@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping, Optional, Union
 
+import attrs
 import networkx as nx
 import torch
 from torch import nn
@@ -19,6 +20,7 @@ from torch import nn
 from hxgraph.errors import InputError, ParameterError, UnknownNameError, did_you_mean, known
 from hxgraph.graph import Graph, Population, Projection, Sparse, model_value
 from hxgraph.mock import functional as F
+from hxgraph.mock.hardware_aware import HardwareAware
 from hxgraph.mock.sparse import SparsePattern, dense_from_values, sparse_linear
 from hxgraph.observables import Observables, Run
 
@@ -26,14 +28,17 @@ ProjectionFunc = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def lower(graph: Graph, device: Union[str, torch.device, None] = None,
-          funcs: Optional[Mapping[str, ProjectionFunc]] = None) -> "MockNetwork":
+          funcs: Optional[Mapping[str, ProjectionFunc]] = None,
+          hardware_aware: Optional[HardwareAware] = None) -> "MockNetwork":
     """Lower `graph` to a `MockNetwork` (a `torch.nn.Module`) on `device` (default: where the weights are).
 
     `funcs` optionally maps projection names to a forward function `func(input, weight)`
     (a callable or `torch.autograd.Function.apply`) replacing the default product; it gets
     the (T, B, in) spikes and the (out, in) weight (zero off the connections for sparse).
+    `hardware_aware` (e.g. `hxgraph.hardware_aware()`) trains for the chip: weights on its
+    6-bit grid, and in training mode the analog spread of a chip drawn anew every pass.
     """
-    return MockNetwork(graph, device=device, funcs=funcs)
+    return MockNetwork(graph, device=device, funcs=funcs, hardware_aware=hardware_aware)
 
 
 class MockNetwork(nn.Module):
@@ -41,15 +46,18 @@ class MockNetwork(nn.Module):
 
     Its parameters (`weights[projection_name]`) share storage with the graph's weight
     tensors, so training updates the graph itself; moving the module moves the graph's
-    weights along.
+    weights along. `hardware_aware` (a `HardwareAware`, or None for the exact model; may be
+    set at any time) makes it train for the chip (see `hxgraph.mock.hardware_aware`).
     """
 
     def __init__(self, graph: Graph, device: Union[str, torch.device, None] = None,
-                 funcs: Optional[Mapping[str, ProjectionFunc]] = None):
+                 funcs: Optional[Mapping[str, ProjectionFunc]] = None,
+                 hardware_aware: Optional[HardwareAware] = None):
         super().__init__()
         if not isinstance(graph, Graph):
             raise ParameterError(f"hxgraph.mock expects an hxgraph.Graph (e.g. experiment.graph); got {type(graph).__name__}")
         self.graph = graph
+        self.hardware_aware = hardware_aware
         self.funcs = dict(funcs or {})
         for name, func in self.funcs.items():
             graph.projection(name)  # raises UnknownNameError for a typo
@@ -87,6 +95,43 @@ class MockNetwork(nn.Module):
         return self
 
     @property
+    def hardware_aware(self) -> Optional[HardwareAware]:
+        return self._hardware_aware
+
+    @hardware_aware.setter
+    def hardware_aware(self, value: Optional[HardwareAware]) -> None:
+        if value is not None and not isinstance(value, HardwareAware):
+            raise ParameterError(f"hardware_aware must be an hxgraph.mock.HardwareAware (e.g. hxgraph.hardware_aware())"
+                                 f" or None; got {value!r}")
+        self._hardware_aware = value
+
+    @torch.no_grad()
+    def clip_weights(self) -> None:
+        """Clip the stored weights to what the chip can send (±63 hardware units); call after an optimizer step.
+
+        Only with `hardware_aware` set: without it the mock has no chip grid to clip to. Weights
+        beyond the range act like the limit anyway, and a straight-through gradient would let
+        them grow without bound.
+        """
+        if self.hardware_aware is None:
+            raise ParameterError("clip_weights needs hardware_aware (the chip's weight grid); set "
+                                 "network.hardware_aware = hxgraph.hardware_aware()")
+        for proj in self.graph.projections.values():
+            weight = self.weights[proj.name]
+            weight.copy_(self.hardware_aware.clipped(weight, proj.transform))
+
+    @torch.no_grad()
+    def quantize_weights(self) -> None:
+        """Write the chip's grid values into the graph's weights (what the chip will run), e.g. after training."""
+        if self.hardware_aware is None:
+            raise ParameterError("quantize_weights needs hardware_aware (the chip's weight grid); set "
+                                 "network.hardware_aware = hxgraph.hardware_aware()")
+        grid = attrs.evolve(self.hardware_aware, quantize=True)
+        for proj in self.graph.projections.values():
+            weight = self.weights[proj.name]
+            weight.copy_(grid.quantized(weight, proj.transform))
+
+    @property
     def device(self) -> torch.device:
         return next((p.device for p in self.parameters()), torch.device("cpu"))
 
@@ -106,6 +151,12 @@ class MockNetwork(nn.Module):
                 results[pop.name] = self._integrate_layer(pop, x)
             else:
                 results.update(self._integrate_recurrent(group, results, steps, batch))
+            if self.hardware_aware is not None and self.training:
+                for name in group:
+                    obs = results[name]
+                    if obs.membrane is not None:
+                        results[name] = Observables(obs.spikes, self.hardware_aware.noisy_membrane(obs.membrane),
+                                                    obs.current)
             if measured is not None:
                 for name in group:
                     if name in measured:
@@ -116,12 +167,18 @@ class MockNetwork(nn.Module):
         return any(p.source in group for name in group for p in self.graph.projections_into(name))
 
     def effective_weight(self, proj: Projection) -> torch.Tensor:
-        """The weight the mock uses: fixed-sign projections cannot change sign (clamped at zero)."""
+        """The weight the mock uses: fixed-sign projections cannot change sign (clamped at zero);
+        with `hardware_aware`, on the chip's grid (and with drawn gains while training)."""
         w = self.weights[proj.name]
         if proj.receptor == "excitatory":
-            return w.clamp(min=0)
-        if proj.receptor == "inhibitory":
-            return w.clamp(max=0)
+            w = w.clamp(min=0)
+        elif proj.receptor == "inhibitory":
+            w = w.clamp(max=0)
+        aware = self.hardware_aware
+        if aware is not None:
+            w = aware.quantized(w, proj.transform)
+            if self.training:
+                w = aware.noisy_weight(w)
         return w
 
     def _project(self, proj: Projection, s: torch.Tensor) -> torch.Tensor:
@@ -156,6 +213,9 @@ class MockNetwork(nn.Module):
         for key, value in pop.params.items():
             value = model_value(value)
             out[key] = value.to(device=self.device, dtype=self.dtype) if isinstance(value, torch.Tensor) else value
+        if self.hardware_aware is not None and self.training and self.hardware_aware.noisy:
+            like = torch.empty(0, dtype=self.dtype, device=self.device)
+            out = self.hardware_aware.noisy_params(out, pop.size, like, pop.circuits_per_neuron)
         return out
 
     def _integrate_layer(self, pop: Population, x: torch.Tensor) -> Observables:

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Union
 
 import torch
 from tqdm.auto import tqdm
 
 import hxgraph as hx
 from hxgraph.datasets import YinYangDataset
+from hxgraph.mock import HardwareAware
 from hxgraph.transforms import CoordinatesToSpikes, LinearSaturating, MaxOverTime
 
 # Encoding (as in hxtorch's example): a coordinate x in [0, 1] spikes at 2 µs + x · 24 µs,
@@ -38,14 +39,18 @@ EVAL_BACKENDS = ("mock", "chip")
 
 def build_experiment(sparse: str = "none", density: float = 0.5, seed: int = 0,
                      hidden_init: tuple[float, float] = (1.0, 1.0), out_init: tuple[float, float] = (0.0, 0.1),
-                     repeat: int = 1, weight_scale: Optional[float] = None) -> hx.Experiment:
+                     repeat: int = 1, weight_scale: Optional[float] = None, hidden_circuits: int = 1,
+                     readout_circuits: int = 1) -> hx.Experiment:
     """The yin-yang network; `sparse` names the projection made sparse ("none", "hidden", "input").
 
-    Every weight is drawn from `seed`. Parameters are `Mixed(model, chip)`: the mock uses the
-    model values (leak = reset = 0, threshold 1), the chip its CADC values (80, 80, 150).
+    Every weight is drawn from `seed`. Parameters are model values only (leak = reset = 0,
+    threshold 1); the chip's calibration derives its CADC values from them (leak 80, threshold
+    80 + 1/trace_scale) and the weight scale of the default transform.
     `repeat` sends each input channel that many times (input weights drawn with mean / repeat
-    and std / sqrt(repeat), so the summed input keeps its statistics); `weight_scale` sets the
-    software → hardware weight scale of `linear_saturating` (default 1).
+    and std / sqrt(repeat), so the summed input keeps its statistics); `weight_scale` fixes the
+    software → hardware weight scale of `linear_saturating` (default: the calibration's).
+    `hidden_circuits` / `readout_circuits` build every hidden / readout neuron from that many
+    neuron circuits (their mismatch averages out; the chip holds 512 circuits).
     """
     if sparse not in SPARSE_CHOICES:
         raise hx.ParameterError(f"sparse must be one of {SPARSE_CHOICES}; got {sparse!r}")
@@ -57,9 +62,9 @@ def build_experiment(sparse: str = "none", density: float = 0.5, seed: int = 0,
            .input("x", n_in)
            # The task reads hidden spikes and readout membranes only; on the chip that spares
            # reading 120 hidden membranes through the CADC.
-           .lif("hidden", N_HIDDEN, tau_mem=TAU, tau_syn=TAU, leak=hx.Mixed(0.0, 80.0),
-                reset=hx.Mixed(0.0, 80.0), threshold=hx.Mixed(1.0, 150.0), record=("spikes",))
-           .li("out", N_OUT, tau_mem=TAU, tau_syn=TAU, leak=hx.Mixed(0.0, 80.0)))
+           .lif("hidden", N_HIDDEN, tau_mem=TAU, tau_syn=TAU, leak=0.0, reset=0.0, threshold=1.0,
+                record=("spikes",), circuits_per_neuron=hidden_circuits)
+           .li("out", N_OUT, tau_mem=TAU, tau_syn=TAU, leak=0.0, circuits_per_neuron=readout_circuits))
     # With the default capacitance (input gain dt / c = 0.1) one spike through weight 1 peaks
     # at 0.24 on the membrane, so hidden weights around 1 let a few coincident inputs cross
     # threshold 1. A sparse projection scales its draw (mean by 1/density, std by
@@ -110,15 +115,19 @@ class Classifier(torch.nn.Module):
         return self.readout_scale * self.decoder(run["out"].membrane)
 
 
-def make_network(graph: hx.Graph, backend: str, chip_seed: int = 0, **chip_options: Any) -> Callable[..., hx.Run]:
+def make_network(graph: hx.Graph, backend: str, chip_seed: int = 0,
+                 hardware_aware: Optional[HardwareAware] = None, **chip_options: Any) -> Callable[..., hx.Run]:
     """The network a `Classifier` runs: the mock, the chip with the mock in the loop, or the chip.
 
-    `chip_seed` picks the emulated chip (mismatch and noise); `chip_options` go to `hx.emulate`.
+    `chip_seed` picks the emulated chip (mismatch and noise); `chip_options` go to `hx.emulate`;
+    `hardware_aware` to the mock.
     """
     if backend == "mock":
         if chip_options:
             raise hx.ParameterError(f"options {sorted(chip_options)} only apply to the chip backends")
-        return hx.mock(graph)
+        return hx.mock(graph, hardware_aware=hardware_aware)
+    if hardware_aware is not None:
+        raise hx.ParameterError("hardware_aware applies to the mock backend; on the chip the chip itself is the noise")
     if backend == "in_the_loop":
         return hx.in_the_loop(graph, seed=chip_seed, **chip_options)
     if backend == "chip":
@@ -128,17 +137,22 @@ def make_network(graph: hx.Graph, backend: str, chip_seed: int = 0, **chip_optio
 
 @torch.no_grad()
 def accuracy(model: Classifier, samples: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000) -> float:
-    """Fraction of `samples` whose highest score is the label."""
-    correct = 0
-    for start in range(0, len(labels), batch_size):
-        scores = model(samples[start:start + batch_size])
-        correct += int((scores.argmax(1) == labels[start:start + batch_size]).sum())
+    """Fraction of `samples` whose highest score is the label (in eval mode: no training noise)."""
+    was_training = model.training
+    model.eval()
+    try:
+        correct = 0
+        for start in range(0, len(labels), batch_size):
+            scores = model(samples[start:start + batch_size])
+            correct += int((scores.argmax(1) == labels[start:start + batch_size]).sum())
+    finally:
+        model.train(was_training)
     return correct / len(labels)
 
 
 def evaluate(graph: hx.Graph, backend: str = "mock", test_size: int = 1000, readout_scale: float = 10.0,
              chip_seed: int = 0, **chip_options: Any) -> float:
-    """Test accuracy of `graph` (data seed 40) on the mock or on the emulated chip."""
+    """Test accuracy of `graph` (data seed 40) on the mock or on the emulated chip `chip_seed`."""
     if backend not in EVAL_BACKENDS:
         raise hx.ParameterError(f"evaluation backend must be one of {EVAL_BACKENDS}; got {backend!r}")
     testset = YinYangDataset(size=test_size, seed=40)
@@ -152,7 +166,9 @@ def train(epochs: int = 20, sparse: str = "none", density: float = 0.5, train_si
           hidden_init: tuple[float, float] = (1.0, 1.0), out_init: tuple[float, float] = (0.0, 0.1),
           repeat: int = 1, weight_scale: Optional[float] = None, backend: str = "mock",
           graph: Optional[hx.Graph] = None, progress: bool = True,
-          log: Optional[Callable[[str], Any]] = print, chip_seed: int = 0, **chip_options: Any) -> dict[str, Any]:
+          log: Optional[Callable[[str], Any]] = print, chip_seed: int = 0,
+          hardware_aware: Union[bool, HardwareAware, None] = None, average: bool = False,
+          **chip_options: Any) -> dict[str, Any]:
     """Train the network; returns the history and the trained graph and model.
 
     Keys: `train_loss`, `train_accuracy`, `test_accuracy` (one entry per epoch, the test
@@ -163,20 +179,43 @@ def train(epochs: int = 20, sparse: str = "none", density: float = 0.5, train_si
     the mean squared hidden spike count per neuron (0 disables it). `log` receives one line
     per epoch (None: silent); `progress` shows a tqdm bar per epoch. `chip_seed` picks the
     emulated chip and `chip_options` go to it (`analog`, ...).
+
+    `hardware_aware` (mock backend; True for `hx.hardware_aware()`, or a `HardwareAware`)
+    trains for the chip: 6-bit weights (straight-through), the analog spread drawn anew every
+    batch, weights clipped to the chip's range after every step and written onto the chip's
+    grid at the end, so the graph holds exactly what the chip will run. With the chip in the
+    loop, weights are clipped to the chip's range after every step and end on its grid as well. `average` ends
+    with the mean of the weights after every step of this run (stochastic weight averaging:
+    flatter, more robust solutions than the last noisy step).
     """
     if backend not in TRAIN_BACKENDS:
         raise hx.ParameterError(f"training backend must be one of {TRAIN_BACKENDS}; got {backend!r}")
     if not 0 < batch_size <= train_size:
         raise hx.ParameterError(f"batch_size must be in [1, train_size={train_size}]; got {batch_size}")
+    if hardware_aware is True:
+        hardware_aware = hx.hardware_aware()
+    elif hardware_aware is False:
+        hardware_aware = None
+    if hardware_aware is not None and backend != "mock":
+        raise hx.ParameterError("hardware_aware applies to training in the mock; with the chip in the loop the "
+                                "chip itself supplies quantization and imperfections")
     torch.manual_seed(seed)
     trainset = YinYangDataset(size=train_size, seed=42)
     testset = YinYangDataset(size=test_size, seed=40)
     if graph is None:
         graph = build_experiment(sparse, density, seed, hidden_init, out_init, repeat, weight_scale).graph
-    model = Classifier(make_network(graph, backend, chip_seed, **chip_options), input_repeat(graph), readout_scale)
+    network = make_network(graph, backend, chip_seed, hardware_aware, **chip_options)
+    model = Classifier(network, input_repeat(graph), readout_scale)
+    # The mock that holds the weights: clipping keeps them inside what the chip can send.
+    mock = network if backend == "mock" else network.mock
+    if backend == "in_the_loop":
+        mock.hardware_aware = hx.hardware_aware(network.chip.analog, noise=False)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=gamma)
     shuffle = torch.Generator().manual_seed(seed)
+    weights = {name: proj.weight for name, proj in graph.projections.items()}
+    mean = {name: torch.zeros_like(w, dtype=torch.float64) for name, w in weights.items()} if average else None
+    steps = 0
     history: dict[str, Any] = {"train_loss": [], "train_accuracy": [], "test_accuracy": [], "seconds": []}
 
     for epoch in range(1, epochs + 1):
@@ -194,11 +233,21 @@ def train(epochs: int = 20, sparse: str = "none", density: float = 0.5, train_si
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+            if mock.hardware_aware is not None:
+                mock.clip_weights()
+            if mean is not None:
+                steps += 1
+                for name, w in weights.items():
+                    mean[name] += (w.detach().double() - mean[name]) / steps
             total_loss += loss.item() * len(labels)
             correct += int((scores.argmax(1) == labels).sum())
             seen += len(labels)
             bar.set_postfix(loss=f"{loss.item():.3f}", acc=f"{correct / seen:.3f}")
         scheduler.step()
+        if mean is not None and epoch == epochs:
+            with torch.no_grad():
+                for name, w in weights.items():
+                    w.copy_(mean[name].to(w.dtype))
         test_accuracy = accuracy(model, testset.samples, testset.labels)
         history["train_loss"].append(total_loss / seen)
         history["train_accuracy"].append(correct / seen)
@@ -207,6 +256,31 @@ def train(epochs: int = 20, sparse: str = "none", density: float = 0.5, train_si
         if log is not None:
             log(f"epoch {epoch:2d}: train loss {total_loss / seen:.4f}, train accuracy {correct / seen:.3f}, "
                 f"test accuracy {test_accuracy:.3f} ({history['seconds'][-1]:.1f} s)")
+    if mock.hardware_aware is not None:
+        mock.quantize_weights()  # the graph holds exactly what the chip runs
     history["graph"] = graph
     history["model"] = model
     return history
+
+
+def train_for_chip(epochs: int = 10, polish_epochs: int = 4, lr: float = 1e-2, polish_lr: float = 1e-3,
+                   polish_noise: float = 0.5, analog: Optional[hx.chip.AnalogModel] = None, seed: int = 0,
+                   **options: Any) -> dict[str, Any]:
+    """Hardware-aware training in the mock that transfers to emulated chips it never saw.
+
+    `epochs` with a chip drawn anew every batch at the analog model's magnitudes (`analog`,
+    default `AnalogModel()`) at learning rate `lr`; then `polish_epochs` at the constant rate
+    `polish_lr` with the imperfections scaled by `polish_noise`, ending with the average of
+    the weights over those steps (stochastic weight averaging). The polish recovers most of
+    the accuracy the noise costs on the mock; the average keeps the solution robust. Weights
+    end on the chip's 6-bit grid. Other options go to `train`; the history covers both phases.
+    """
+    first = train(epochs=epochs, lr=lr, seed=seed, hardware_aware=hx.hardware_aware(analog), **options)
+    if polish_epochs <= 0:
+        return first
+    options["graph"] = first["graph"]
+    options.pop("gamma", None)
+    second = train(epochs=polish_epochs, lr=polish_lr, gamma=1.0, seed=seed + 1, average=True,
+                   hardware_aware=hx.hardware_aware(analog, noise_scale=polish_noise), **options)
+    merged = {key: first[key] + second[key] for key in ("train_loss", "train_accuracy", "test_accuracy", "seconds")}
+    return {**merged, "graph": second["graph"], "model": second["model"]}

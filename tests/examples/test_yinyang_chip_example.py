@@ -1,4 +1,4 @@
-"""examples/yinyang_chip.py, shortened: the chip loses the mock's accuracy, training in the loop learns."""
+"""examples/yinyang_chip.py, shortened: a hardware-aware mock-trained network transfers, training in the loop learns."""
 
 import importlib.util
 from pathlib import Path
@@ -13,7 +13,7 @@ def test_short_chip_run():
     lines = []
     result = module.run(mock_epochs=2, loop_epochs=1, train_size=2000, test_size=300, progress=False, log=lines.append)
     assert result["mock_on_mock"] > 0.75
-    assert result["mock_on_chip"] < result["mock_on_mock"] - 0.1  # the chip is not the mock
+    assert result["mock_on_chip"] > 0.7  # consistent units: the chip does what the mock does, up to its imperfections
     assert result["loop_on_chip"] > 0.45  # one short epoch in the loop: clearly above chance (1/3)
     assert any("on the emulated chip" in line for line in lines)
     graph = result["loop"]["graph"]
