@@ -41,6 +41,9 @@ HXTORCH_CI_WEIGHT_SCALE = 70.0
 MODEL_CAPACITANCE = 10e-6
 CAPACITANCE_CODE = 63.0
 CADC_RANGE = (0.0, 255.0)
+# A chip threshold this high switches a neuron's spiking off on purpose (hxgraph.spiking's
+# BatchDropout does that): such neurons are not checked against the model.
+SILENCED_THRESHOLD = 1e6
 # Membrane voltages, placed relative to the leak; time parameters, seconds on both sides.
 VOLTAGES = ("reset", "threshold")
 TIMES = ("tau_mem", "tau_syn", "refractory_time")
@@ -204,12 +207,13 @@ def _population_findings(pop: Population, calibration: Calibration, ts: torch.Te
     span = (_per_neuron(model_value(params["threshold"]), pop.size) - model_leak).abs() if "threshold" in params \
         else torch.ones(pop.size, dtype=torch.float64)
     span = torch.where(span > 0, span, torch.ones_like(span))
+    checked = (chip["threshold"] < SILENCED_THRESHOLD) if "threshold" in chip else torch.ones(pop.size, dtype=torch.bool)
     for key in VOLTAGES:
         if key not in params or not isinstance(params[key], Mixed):
             continue
         model = _per_neuron(model_value(params[key]), pop.size) - model_leak
         on_chip = (chip[key] - chip["leak"]) * ts
-        deviation = (on_chip - model) / span
+        deviation = torch.where(checked, (on_chip - model) / span, torch.zeros_like(span))
         if bool((deviation.abs() > tol).any()):
             i = _worst(deviation)
             suggest = float(chip["leak"][i] + model[i] / ts[i])
@@ -239,17 +243,23 @@ def _population_findings(pop: Population, calibration: Calibration, ts: torch.Te
                 f"{float(model[i] / chip['capacitance'][i]):.2f}× as much as in the mock — drop the chip value")))
     low, high = CADC_RANGE
     for key in ("leak",) + VOLTAGES:
-        if key in chip:
-            outside = (chip[key] < low) | (chip[key] > high)
-            if bool(outside.any()):
-                i = int(outside.nonzero()[0, 0])
-                found.append(Inconsistency(name, key, (
-                    f"{name}: chip {key} {float(chip[key][i]):.4g} CADC is outside the CADC range "
-                    f"{low:.0f}..{high:.0f}, so the chip cannot reach it (a model {key} − leak of "
-                    f"{float(_per_neuron(model_value(params[key]), pop.size)[i] - model_leak[i]):.4g} spans "
-                    f"{float((chip[key][i] - chip['leak'][i])):.4g} CADC at trace scale "
-                    f"{format_scale(calibration.trace_scale)}) — scale the model's voltages so threshold − leak is "
-                    f"about 1, or give a chip value with Mixed(model, chip)")))
+        if key not in chip:
+            continue
+        outside = ((chip[key] < low) | (chip[key] > high)) & checked
+        if not bool(outside.any()):
+            continue
+        i = int(outside.nonzero()[0, 0])
+        where = f"{name}: chip {key} {float(chip[key][i]):.4g} CADC is outside the CADC range {low:.0f}..{high:.0f}"
+        if key == "leak":
+            found.append(Inconsistency(name, key, f"{where}, so the chip cannot reach it — give a leak in range "
+                                                  "with Mixed(model, chip) or Calibration(leak=...)"))
+            continue
+        model = float(_per_neuron(model_value(params[key]), pop.size)[i] - model_leak[i])
+        scale = float(ts[i]) if isinstance(params[key], Mixed) else calibration.trace_scale  # derived: calibration's
+        found.append(Inconsistency(name, key, (
+            f"{where}, so the chip cannot reach it (the model's {key} − leak of {model:.4g} spans "
+            f"{float(chip[key][i] - chip['leak'][i]):.4g} CADC at trace scale {format_scale(scale)}) — "
+            f"give model values in units where threshold − leak is about 1, or a chip value with Mixed(model, chip)")))
     if "capacitance" in chip:
         bad = (chip["capacitance"] < 1) | (chip["capacitance"] > CAPACITANCE_CODE)
         if bool(bad.any()):

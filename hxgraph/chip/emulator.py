@@ -256,7 +256,7 @@ class Emulator:
 
     def _cadc_schedule(self, batch: int, steps: int, generator: torch.Generator) -> torch.Tensor:
         runtime = (steps - 1) * self.dt
-        count = int(runtime // self.cadc_interval) + 1
+        count = int(math.floor(runtime / self.cadc_interval + 1e-9)) + 1  # 25e-6 // 1e-6 is 24 in floats
         if count > self.spec.cadc_max_samples and not self.long_recording:
             raise InputError(f"a runtime of {steps} steps ({runtime * 1e6:g} µs) needs {count} CADC samples, the "
                              f"chip stores at most {self.spec.cadc_max_samples} per run; pass long_recording=True "

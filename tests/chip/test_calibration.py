@@ -18,7 +18,7 @@ def layer(**lif):
 
 def silently(call):
     with warnings.catch_warnings():
-        warnings.simplefilter("error")
+        warnings.simplefilter("error", hx.ConsistencyWarning)
         return call()
 
 
@@ -151,3 +151,27 @@ def test_bad_calibrations_and_measurements_are_refused():
     half = AnalogModel().scaled(0.5)
     assert half.tau_mismatch == pytest.approx(0.035) and half.saturation == pytest.approx(1600.0)
     assert AnalogModel().scaled(0).is_ideal and math.isinf(AnalogModel().scaled(0).saturation)
+
+
+def test_notebook_display_and_command_line_show_the_inconsistency(tmp_path, capsys):
+    from hxgraph.cli import main
+
+    graph = layer(leak=hx.Mixed(0.0, 80.0), reset=hx.Mixed(0.0, 80.0), threshold=hx.Mixed(1.0, 200.0))
+    with pytest.warns(hx.ConsistencyWarning):
+        mapping = place_and_route(graph)
+    assert "! h: chip threshold 200 with leak 80 is 1.76 model units" in mapping._repr_html_()
+    graph.save(tmp_path / "g.json")
+    with pytest.warns(hx.ConsistencyWarning):
+        assert main(["place", str(tmp_path / "g.json")]) == 0
+    out = capsys.readouterr().out
+    assert "chip values inconsistent with the model (1):" in out
+    assert "use threshold=Mixed(1, 148.0)" in out
+
+
+def test_neurons_silenced_on_purpose_are_not_reported():
+    # hxgraph.spiking's BatchDropout raises the chip threshold of dropped neurons far out of range.
+    threshold = hx.Mixed(1.0, torch.tensor([80 + 1 / 0.0147, 1e9, 80 + 1 / 0.0147], dtype=torch.float64))
+    graph = layer(leak=hx.Mixed(0.0, 80.0), reset=hx.Mixed(0.0, 80.0), threshold=threshold)
+    assert silently(lambda: place_and_route(graph)).consistency == ()
+    with pytest.warns(hx.ConsistencyWarning, match=r"h: chip leak 300 CADC is outside the CADC range 0..255"):
+        place_and_route(layer(leak=hx.Mixed(0.0, 300.0), reset=0.0, threshold=1.0))

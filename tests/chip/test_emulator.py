@@ -14,7 +14,7 @@ from hxgraph.chip import AnalogModel, Calibration, Emulator, compile_delivery
 from hxgraph.graph import LinearSaturating
 
 from checker import _expected
-from chip_strategies import chip_graphs
+from chip_strategies import chip_graphs, model_value_networks
 
 IDEAL_READOUT = dict(analog=AnalogModel.ideal(), cadc_interval=1e-6, cadc_jitter=0.0)
 CAL = Calibration()
@@ -53,7 +53,7 @@ def assert_ideal_chip_equals_mock(graph, x, trace_scale, **options):
 def test_ideal_emulator_equals_the_mock(seed, recurrent):
     graph, x = representable_network(seed, recurrent=recurrent)
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # model values through the calibration: nothing to warn about
+        warnings.simplefilter("error", hx.ConsistencyWarning)  # model values through the calibration: nothing to warn about
         assert_ideal_chip_equals_mock(graph, x, CAL.trace_scale)
 
 
@@ -70,7 +70,7 @@ def test_ideal_emulator_equals_the_mock_with_consistent_chip_values_of_another_c
              .dense("h", "o", weight=torch.randint(-10, 11, (3, 12), generator=g).float() / 64, transform=scale)).graph
     x = (torch.rand(40, 4, 6, generator=g) < 0.15).float()
     with warnings.catch_warnings():
-        warnings.simplefilter("error")
+        warnings.simplefilter("error", hx.ConsistencyWarning)
         assert_ideal_chip_equals_mock(graph, x, 1 / 50, analog=AnalogModel.ideal(cal))
 
 
@@ -277,3 +277,29 @@ def test_emulated_network_notices_weight_edits_through_data():
     after = net({"x": x})["o"].membrane
     assert not torch.equal(before, after)
     assert float(after.abs().max()) == 0.0  # no input reaches the readout any more: it stays at its leak
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(model_value_networks())
+def test_ideal_emulator_equals_the_mock_on_random_graphs_built_from_model_values(case):
+    graph, x = case
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", hx.ConsistencyWarning)  # nothing to contradict: no chip value was given
+        with torch.no_grad():
+            mock = hx.mock(graph)({"x": x})
+        chip = hx.emulate(graph, **IDEAL_READOUT)({"x": x})
+    for pop in graph.populations.values():
+        if pop.is_input:
+            continue
+        if pop.neuron_model.spiking:
+            assert torch.equal(mock[pop.name].spikes, chip[pop.name].spikes), pop.name
+        # Where the chip's membrane lies inside the CADC's 8 bits, it reads back within half a code.
+        codes = (mock[pop.name].membrane - model_leak(pop)) / CAL.trace_scale + CAL.leak
+        inside = (codes > 0.5) & (codes < 254.5)
+        error = (mock[pop.name].membrane - chip[pop.name].membrane).abs()[inside]
+        assert error.numel() == 0 or float(error.max()) <= 0.5 * CAL.trace_scale + 1e-5, pop.name
+
+
+def model_leak(pop):
+    leak = pop.params["leak"]
+    return leak.float() if isinstance(leak, torch.Tensor) else float(leak)
