@@ -30,7 +30,7 @@ def _positive(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
         raise ParameterError(f"AnalogModel: {attribute.name} must be a number > 0; got {value!r}")
 
 
-@attrs.frozen
+@attrs.frozen(init=False)
 class AnalogModel:
     """The calibration an emulated chip achieves and the imperfections it keeps.
 
@@ -43,6 +43,9 @@ class AnalogModel:
     trial; `saturation` the synaptic current (CADC units) at which the summed input saturates
     (soft, `s · tanh(i / s)`; `inf` for none). `docs/emulator.md` gives each default's source
     (or says it is assumed); `from_measurements` builds a model from your own chip's numbers.
+
+    `trace_scale=` / `weight_scale=` (instead of `calibration`) build the calibration in which
+    that pair is consistent (`Calibration.from_scales`), as the emulator's earlier API took them.
     """
 
     calibration: Calibration = attrs.field(factory=Calibration)
@@ -53,6 +56,20 @@ class AnalogModel:
     synapse_gain_mismatch: float = attrs.field(default=0.07, validator=_non_negative)
     readout_noise: float = attrs.field(default=1.5, validator=_non_negative)
     saturation: float = attrs.field(default=800.0, validator=_positive)
+
+    def __init__(self, calibration: Optional[Calibration] = None, *, trace_scale: Optional[float] = None,
+                 weight_scale: Optional[float] = None, **imperfections: Any) -> None:
+        if trace_scale is not None or weight_scale is not None:
+            if calibration is not None:
+                raise ParameterError("AnalogModel: give calibration=... or trace_scale/weight_scale, not both")
+            default = Calibration()
+            calibration = Calibration.from_scales(default.trace_scale if trace_scale is None else trace_scale,
+                                                  default.weight_scale if weight_scale is None else weight_scale)
+        unknown = [k for k in imperfections if k not in IMPERFECTIONS]
+        if unknown:
+            raise UnknownNameError(f"AnalogModel: unknown field {unknown[0]!r}{did_you_mean(unknown[0], IMPERFECTIONS)}"
+                                   f"; fields: calibration, {', '.join(IMPERFECTIONS)}")
+        self.__attrs_init__(calibration=Calibration() if calibration is None else calibration, **imperfections)
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.calibration, Calibration):
@@ -80,9 +97,10 @@ class AnalogModel:
                 == self.synapse_gain_mismatch == self.readout_noise == 0.0 and math.isinf(self.saturation))
 
     @classmethod
-    def ideal(cls, calibration: Optional[Calibration] = None) -> "AnalogModel":
+    def ideal(cls, calibration: Optional[Calibration] = None, *, trace_scale: Optional[float] = None,
+              weight_scale: Optional[float] = None) -> "AnalogModel":
         """A perfectly calibrated chip: no mismatch, no noise, no saturation."""
-        return cls(calibration=Calibration() if calibration is None else calibration, leak_offset=0.0,
+        return cls(calibration, trace_scale=trace_scale, weight_scale=weight_scale, leak_offset=0.0,
                    threshold_offset=0.0, reset_offset=0.0, tau_mismatch=0.0, synapse_gain_mismatch=0.0,
                    readout_noise=0.0, saturation=math.inf)
 
@@ -110,7 +128,7 @@ class AnalogModel:
                                        f"measurable imperfections: {known(IMPERFECTIONS)}")
         values = {k: float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
                   for k, v in measured.items()}
-        return cls(calibration=Calibration() if calibration is None else calibration, **values)
+        return cls(calibration, **values)
 
 
 IMPERFECTIONS = ("leak_offset", "threshold_offset", "reset_offset", "tau_mismatch", "synapse_gain_mismatch",

@@ -175,3 +175,13 @@ def test_neurons_silenced_on_purpose_are_not_reported():
     assert silently(lambda: place_and_route(graph)).consistency == ()
     with pytest.warns(hx.ConsistencyWarning, match=r"h: chip leak 300 CADC is outside the CADC range 0..255"):
         place_and_route(layer(leak=hx.Mixed(0.0, 300.0), reset=0.0, threshold=1.0))
+
+
+def test_analog_model_still_takes_a_trace_and_weight_scale_pair():
+    legacy = AnalogModel.ideal(trace_scale=1 / 50, weight_scale=64.0)
+    assert legacy.calibration == Calibration.from_scales(1 / 50, 64.0) and legacy.is_ideal
+    assert AnalogModel(trace_scale=1 / 50).weight_scale == pytest.approx(70.0)  # the other number stays the default
+    with pytest.raises(hx.ParameterError, match="not both"):
+        AnalogModel(Calibration(), trace_scale=0.02)
+    with pytest.raises(hx.UnknownNameError, match="did you mean 'readout_noise'"):
+        AnalogModel(readout_nosie=1.0)
