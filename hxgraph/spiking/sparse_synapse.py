@@ -4,19 +4,23 @@ hxtorch keeps a dense (out, in) weight and a dense mask; here the trainable para
 `weight_values`, one value per connection (in the graph's (target, source) order), so
 memory scales with the number of connections. `weight` gives the familiar dense (out, in)
 view, built from the values on access (differentiable; zeros off the connections), and can
-be assigned to. The graph projection holds `weight_values` itself, so what an optimizer
-trains is what the mock and the chip run.
+be assigned to. Edits of a handed-out view — `nn.init.normal_(syn.weight)`,
+`syn.weight.data[...] = ...`, `syn.weight.data.clamp_(...)`, in-place ops under `no_grad` —
+reach the connections before the values are next read (off-connection entries are ignored,
+as hxtorch's mask ignores them). The graph projection holds `weight_values` itself, so what
+an optimizer trains is what the mock and the chip run.
 """
 
 from __future__ import annotations
 
 import math
+import weakref
 from typing import Any, Callable, Optional, Union
 
 import torch
 from torch import nn
 
-from hxgraph.errors import ParameterError, ShapeError, WeightError
+from hxgraph.errors import ParameterError, ShapeError
 from hxgraph.graph import Projection, Sparse
 from hxgraph.graph.weights import linear_saturating
 from hxgraph.spiking.experiment import Experiment
@@ -63,6 +67,8 @@ class SparseSynapse(_Projection):
         self.transform = transform
         self.hardware_transform()  # validate now
         self.weight_values = nn.Parameter(torch.empty(self.connectivity.count, device=device, dtype=dtype))
+        # Dense views handed out by `weight`, with the connection values each showed: [view or weakref, values].
+        self._views: list[list[Any]] = []
         self.reset_parameters()
         self.register_hw_entity()
 
@@ -89,6 +95,7 @@ class SparseSynapse(_Projection):
         Non-connections have no stored weight; in the dense view they are zero.
         """
         bound = 1.0 / math.sqrt(self.in_features)
+        self.absorb_weight_edits()
         with torch.no_grad():
             self.weight_values.uniform_(-bound, bound)
 
@@ -97,25 +104,28 @@ class SparseSynapse(_Projection):
         """The dense (out, in) weight: the connection values, zero elsewhere (a new tensor on every access).
 
         Gradients through it reach `weight_values` at the connections only. In-place edits of
-        this tensor do not persist; assign instead (`syn.weight = w`) or edit `weight_values`.
+        the returned tensor (also through `.data`) reach the connections before the values are
+        next used; entries off the connections are ignored.
         """
+        self.absorb_weight_edits()
         dense = self.weight_values.new_zeros((self.out_features, self.in_features))
-        return dense.index_put((self.connectivity.targets.to(dense.device),
-                                self.connectivity.sources.to(dense.device)), self.weight_values)
+        dense = dense.index_put((self.connectivity.targets.to(dense.device),
+                                 self.connectivity.sources.to(dense.device)), self.weight_values)
+        # Held strongly until the next read (a temporary such as `nn.init.normal_(syn.weight)`
+        # must survive its statement), weakly after that (a view the user keeps stays tracked).
+        self._views.append([dense, self.weight_values.detach().clone()])
+        return dense
 
     @weight.setter
     def weight(self, value: Any) -> None:
-        """Set the weights from an (out, in) matrix (zero off the connections) or one value per connection."""
+        """Set the weights from an (out, in) matrix or one value per connection.
+
+        Entries of an (out, in) matrix off the connections are ignored, as hxtorch's mask does.
+        """
+        self.absorb_weight_edits()
         tensor = value.detach() if isinstance(value, torch.Tensor) else torch.as_tensor(value)
         targets, sources = self.connectivity.targets, self.connectivity.sources
         if tuple(tensor.shape) == (self.out_features, self.in_features):
-            off = tensor.clone()
-            off[targets.to(off.device), sources.to(off.device)] = 0
-            stray = torch.nonzero(off)
-            if stray.numel():
-                t, s = stray[0].tolist()
-                raise WeightError(f"{self._who()}: the weight has {stray.shape[0]} non-zero entries where there is "
-                                  f"no connection (first: source {s} → target {t}); only connections carry weights")
             tensor = tensor[targets.to(tensor.device), sources.to(tensor.device)]
         elif tuple(tensor.shape) != (self.connectivity.count,):
             raise ShapeError(f"{self._who()}: weight must be (out, in) = ({self.out_features}, {self.in_features}) "
@@ -123,11 +133,48 @@ class SparseSynapse(_Projection):
         with torch.no_grad():
             self.weight_values.copy_(tensor)
 
+    @torch.no_grad()
+    def absorb_weight_edits(self) -> None:
+        """Write edits made to dense views from `weight` into `weight_values` (called before every read).
+
+        A connection whose value in a view differs from what the view showed when it was
+        handed out takes the view's value; views nobody holds any more are forgotten.
+        """
+        alive = []
+        for entry in self._views:
+            view = entry[0]() if isinstance(entry[0], weakref.ref) else entry[0]
+            if view is None:
+                continue
+            data = view.data
+            if tuple(data.shape) != (self.out_features, self.in_features):
+                raise ShapeError(f"{self._who()}: a dense weight view was given data of shape {tuple(data.shape)}; "
+                                 f"it must stay (out, in) = ({self.out_features}, {self.in_features})")
+            values = data[self.connectivity.targets.to(data.device), self.connectivity.sources.to(data.device)]
+            values = values.to(self.weight_values.device, self.weight_values.dtype)
+            edited = values != entry[1]
+            if bool(edited.any()):
+                self.weight_values.data[edited] = values[edited]
+            entry[0], entry[1] = weakref.ref(view), values
+            alive.append(entry)
+        self._views = alive
+
     def graph_weight(self) -> torch.Tensor:
+        self.absorb_weight_edits()
         return self.weight_values
 
     def dense_weight(self) -> torch.Tensor:
         return self.weight
+
+    def __getstate__(self) -> dict:
+        # Copies and pickles carry the values, not the views handed out (deepcopy refuses non-leaf tensors).
+        self.absorb_weight_edits()
+        state = dict(self.__dict__)
+        state["_views"] = []
+        return state
+
+    def _save_to_state_dict(self, destination: dict, prefix: str, keep_vars: bool) -> None:
+        self.absorb_weight_edits()
+        super()._save_to_state_dict(destination, prefix, keep_vars)
 
     def apply_func(self, input: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:  # noqa: A002
         if self.func is linear_sparse:
@@ -167,7 +214,7 @@ class SparseSynapse(_Projection):
                                  f"fluent builder); got {type(builder).__name__}")
         pre_name = pre.name if isinstance(pre, HXModule) else pre
         post_name = post.name if isinstance(post, HXModule) else post
-        values = self.weight_values.detach().cpu()
+        values = self.graph_weight().detach().cpu()
         names = []
         for suffix, receptor, weight in (("exc", "excitatory", values.clamp(min=0)),
                                          ("inh", "inhibitory", values.clamp(max=0))):

@@ -1,5 +1,6 @@
 """hxgraph.spiking.SparseSynapse honours every point of the SparseSynapse seed contract."""
 
+import copy
 import functools
 import math
 
@@ -50,7 +51,7 @@ def test_masked_kaiming_init_and_reset_parameters():
     assert bool((syn.weight.detach()[~mask] == 0).all())
 
 
-def test_weight_assignment_accepts_dense_or_per_connection_values_and_refuses_non_connections():
+def test_weight_assignment_accepts_dense_or_per_connection_values_and_masks_non_connections():
     syn = hxsnn.SparseSynapse(connections(), hxsnn.Experiment(mock=True))
     dense = torch.zeros(4, 6)
     dense[connections().T.bool()] = torch.arange(1., 8.)
@@ -59,11 +60,83 @@ def test_weight_assignment_accepts_dense_or_per_connection_values_and_refuses_no
     syn.weight = torch.full((7,), 0.5)
     assert bool((syn.weight_values.detach() == 0.5).all())
     stray = dense.clone()
-    stray[1, 0] = 3.0  # source 0 → target 1 is not a connection
-    with pytest.raises(hx.WeightError, match="no connection"):
-        syn.weight = stray
+    stray[1, 0] = 3.0  # source 0 → target 1 is not a connection: hxtorch's mask ignores it
+    syn.weight = stray
+    torch.testing.assert_close(syn.weight.detach(), dense)
     with pytest.raises(hx.ShapeError):
         syn.weight = torch.zeros(6, 4)
+
+
+def run_output(exp, syn, li, x):
+    """The mock's synapse output (T, B, out) for input spikes x (read by an LI readout)."""
+    handle = syn(hxsnn.LIFObservables(spikes=x))
+    li(handle)
+    hxsnn.run(exp, x.shape[0])
+    return handle.graded_spikes.detach()
+
+
+@pytest.mark.parametrize("idiom", ["init", "data_index", "data_clamp", "no_grad_mask", "held_view"])
+def test_in_place_edits_of_the_dense_weight_reach_the_connections(idiom):
+    """hxtorch's SparseSynapse weight is a dense parameter: every in-place idiom changes what runs."""
+    torch.manual_seed(1)
+    exp = hxsnn.Experiment(mock=True)
+    syn = hxsnn.SparseSynapse(connections(), exp)
+    li = hxsnn.LI(4, exp)
+    x = spikes(steps=12, batch=2, size=6, rate=0.4)
+    before = run_output(exp, syn, li, x)
+    syn.reset_changed_since_last_run()
+    mask = connections().T.bool()
+    expected = syn.weight.detach().clone()
+    if idiom == "init":
+        torch.manual_seed(2)
+        torch.nn.init.normal_(syn.weight, 0.0, 1.0)
+        torch.manual_seed(2)
+        expected = torch.empty(4, 6).normal_(0.0, 1.0) * mask
+    elif idiom == "data_index":
+        syn.weight.data[0, :] = 2.0  # off-connection entries of the row are ignored
+        expected[0, mask[0]] = 2.0
+    elif idiom == "data_clamp":
+        syn.weight = torch.linspace(-3, 3, 7)
+        expected = syn.weight.detach().clamp(-1.0, 1.0)
+        syn.weight.data.clamp_(-1.0, 1.0)
+    elif idiom == "no_grad_mask":
+        with torch.no_grad():
+            syn.weight[mask] += 1.0
+        expected = expected + mask.float()
+    else:
+        view = syn.weight
+        exp_after = run_output(exp, syn, li, x)  # a run in between
+        syn.reset_changed_since_last_run()
+        assert torch.equal(exp_after, before)
+        view.data.mul_(3.0)
+        expected = expected * 3
+    assert syn.changed_since_last_run
+    torch.testing.assert_close(syn.weight.detach(), expected)
+    assert bool((syn.weight.detach()[~mask] == 0).all())
+    after = run_output(exp, syn, li, x)
+    torch.testing.assert_close(after, torch.nn.functional.linear(x, expected))
+    assert not torch.allclose(after, before)
+    assert syn.weight_values.shape == (7,)  # still one value per connection
+
+
+def test_edits_reach_the_state_dict_and_the_optimizer_still_trains_the_connections():
+    torch.manual_seed(0)
+    exp = hxsnn.Experiment(mock=True)
+    syn = hxsnn.SparseSynapse(connections(), exp)
+    lif = hxsnn.LIF(4, exp, threshold=0.05, leak=0.0, reset=0.0)
+    optimizer = torch.optim.SGD(syn.parameters(), lr=0.1)
+    torch.nn.init.constant_(syn.weight, 0.3)
+    assert torch.equal(syn.state_dict()["weight_values"], torch.full((7,), 0.3))
+    torch.testing.assert_close(copy.deepcopy(syn).weight_values, syn.weight_values)
+    x = spikes(steps=20, batch=3, size=6, rate=0.3)
+    out = declare(syn, lif, x)
+    hxsnn.run(exp, 20)
+    out.membrane_cadc.sum().backward()
+    grad = syn.weight_values.grad
+    assert grad is not None and grad.shape == (7,) and bool((grad != 0).any())
+    optimizer.step()
+    torch.testing.assert_close(syn.weight_values.detach(), 0.3 - 0.1 * grad)
+    assert len(syn._views) <= 1  # nothing dense kept around once nobody holds a view
 
 
 def test_forward_only_connections_contribute_and_gradients_of_non_connections_are_zero():
