@@ -211,15 +211,15 @@ class _Neuron(_Population):
     def post_process(self, codes: torch.Tensor) -> torch.Tensor:
         """Chip CADC trace (T, B, N) on the time grid → `membrane_cadc`: shift in time, offset, scale.
 
-        Shifting by `cadc_time_shift` steps moves samples later (positive) or earlier
-        (negative); the vacated steps repeat the edge sample instead of wrapping around.
-        Then subtract `trace_offset` (or, with `shift_cadc_to_first`, each trace's first
-        sample) and multiply by `trace_scale`.
+        As in hxtorch, `cadc_time_shift` steps move the trace earlier (positive: `out[t] =
+        raw[t + shift]`) or later (negative); the vacated steps repeat the edge sample instead
+        of wrapping around. Then subtract `trace_offset` (or, with `shift_cadc_to_first`, each
+        trace's first sample) and multiply by `trace_scale`.
         """
         shift = self.cadc_time_shift
         if shift and codes.shape[0]:
             steps = codes.shape[0]
-            index = (torch.arange(steps, device=codes.device) - shift).clamp(0, steps - 1)
+            index = (torch.arange(steps, device=codes.device) + shift).clamp(0, steps - 1)
             codes = codes[index]
         offset = codes[:1] if self.shift_cadc_to_first else _on(self.trace_offset, codes)
         return (codes - offset) * _on(self.trace_scale, codes)

