@@ -5,6 +5,7 @@ ported script replaces `from dlens_vx_v3 import halco` by `from hxgraph.spiking 
 and keeps its coordinate code:
 
     halco.AtomicNeuronOnDLS(halco.NeuronColumnOnDLS(3), halco.NeuronRowOnDLS(0))
+    halco.AtomicNeuronOnDLS(halco.NeuronRowOnDLS(1), halco.NeuronColumnOnDLS(3))  # by type, either order
     halco.LogicalNeuronOnDLS(shape, anchor)
 
 Neuron circuits are numbered as in `hxgraph.Placement`: `row * 256 + column` (row 0 is
@@ -81,12 +82,27 @@ class NeuronRowOnDLS(_Coordinate):
     _size = ROWS
 
 
-class AtomicNeuronOnDLS:
-    """One neuron circuit, given by column and row (circuit number `row * 256 + column`)."""
+NeuronRowOnDLS.top = NeuronRowOnDLS(0)
+NeuronRowOnDLS.bottom = NeuronRowOnDLS(1)
 
-    def __init__(self, column: Union[NeuronColumnOnDLS, int], row: Union[NeuronRowOnDLS, int] = 0):
-        self.column = column if isinstance(column, NeuronColumnOnDLS) else NeuronColumnOnDLS(column)
-        self.row = row if isinstance(row, NeuronRowOnDLS) else NeuronRowOnDLS(row)
+
+class AtomicNeuronOnDLS:
+    """One neuron circuit, given by column and row (circuit number `row * 256 + column`).
+
+    As in halco, typed coordinates are taken by their type in either order —
+    `AtomicNeuronOnDLS(NeuronRowOnDLS(1), NeuronColumnOnDLS(3))` is column 3 of the bottom
+    row, as is `AtomicNeuronOnDLS(NeuronColumnOnDLS(3), NeuronRowOnDLS(1))`; plain integers
+    are read as (column, row).
+    """
+
+    def __init__(self, first: Union[NeuronColumnOnDLS, NeuronRowOnDLS, int],
+                 second: Union[NeuronColumnOnDLS, NeuronRowOnDLS, int] = 0):
+        if isinstance(first, _Coordinate) and type(first) is type(second):
+            raise GraphError(f"AtomicNeuronOnDLS needs one column and one row; got {first!r} and {second!r}")
+        if isinstance(first, NeuronRowOnDLS) or isinstance(second, NeuronColumnOnDLS):
+            first, second = second, first  # row first: halco takes coordinates by type
+        self.column = first if isinstance(first, NeuronColumnOnDLS) else NeuronColumnOnDLS(first)
+        self.row = second if isinstance(second, NeuronRowOnDLS) else NeuronRowOnDLS(second)
 
     def toNeuronColumnOnDLS(self) -> NeuronColumnOnDLS:  # noqa: N802
         return self.column

@@ -51,3 +51,21 @@ def test_constraint_errors():
     with pytest.raises(hx.GraphError, match="agree"):
         hxsnn.LIF(1, exp, placement_constraint=mixed[1:], neuron_structure=3)
     assert exp.modules == ()
+
+
+def test_atomic_neuron_takes_row_and_column_by_type_in_either_order():
+    # hxtorch's yin-yang model writes the row first: AtomicNeuronOnDLS(NeuronRowOnDLS(1), NeuronColumnOnDLS(n)).
+    for column in (0, 1, 2, 200):
+        row_first = halco.AtomicNeuronOnDLS(halco.NeuronRowOnDLS(1), halco.NeuronColumnOnDLS(column))
+        column_first = halco.AtomicNeuronOnDLS(halco.NeuronColumnOnDLS(column), halco.NeuronRowOnDLS(1))
+        assert row_first == column_first and row_first.toEnum() == 256 + column
+        assert row_first.toNeuronRowOnDLS() == halco.NeuronRowOnDLS.bottom
+        assert halco.AtomicNeuronOnDLS(halco.NeuronRowOnDLS.bottom, column).toEnum() == 256 + column
+    assert halco.AtomicNeuronOnDLS(7, 1).toEnum() == 263  # plain integers: (column, row)
+    assert halco.NeuronRowOnDLS.top.value() == 0
+    with pytest.raises(hx.GraphError, match="one column and one row"):
+        halco.AtomicNeuronOnDLS(halco.NeuronRowOnDLS(0), halco.NeuronRowOnDLS(1))
+    exp = hxsnn.Experiment(mock=True)
+    readout = [halco.AtomicNeuronOnDLS(halco.NeuronRowOnDLS(1), halco.NeuronColumnOnDLS(n)) for n in range(3)]
+    li = hxsnn.LI(3, exp, placement_constraint=readout)
+    assert li.population().placement.circuits == (256, 257, 258)  # the bottom row, columns 0-2
