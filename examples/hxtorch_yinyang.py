@@ -12,8 +12,8 @@ yin-yang data set — with `import hxgraph.spiking as hxsnn` where hxtorch's scr
 
 On the chip (`mock=False`) each input channel is sent 5 times so an input weight can use up
 to 5 synapses, software weights become hardware weights through `linear_saturating` with
-scale 70, and CADC traces are mapped back to model units with `trace_offset=80` (the
-hardware leak) and `trace_scale=0.0147` — the values hxtorch's hardware CI trains the real
+scale 70, and CADC traces are mapped back to model units with `trace_offset=-48` (the
+hardware leak 80 in hxtorch's signed CADC convention, code − 128) and `trace_scale=0.0147` — the values hxtorch's hardware CI trains the real
 chip with (70 CADC × 0.0147 = 1.03 model units between leak and threshold), and the
 calibration hxgraph's emulated chip has. Other values (`--weight-scale 64 --trace-scale 0.02`,
 the older hxtorch defaults) contradict the chip, and the first chip run says so with a
@@ -61,12 +61,12 @@ class SNN(torch.nn.Module):
             n_hidden, experiment=self.experiment,
             leak=hxsnn.MixedHXModelParameter(0., 80.), reset=hxsnn.MixedHXModelParameter(0., 80.),
             threshold=hxsnn.MixedHXModelParameter(1., 150.), tau_mem=tau_mem, tau_syn=tau_syn, alpha=alpha,
-            trace_offset=80., trace_scale=trace_scale,
+            trace_offset=-48., trace_scale=trace_scale,
             enable_cadc_recording=False)  # only its spikes are used: spares reading 120 membranes on the chip
         self.linear_o = hxsnn.Synapse(n_hidden, n_out, experiment=self.experiment, transform=transform)
         self.li_readout = hxsnn.LI(
             n_out, experiment=self.experiment, leak=hxsnn.MixedHXModelParameter(0., 80.), tau_mem=tau_mem,
-            tau_syn=tau_syn, trace_offset=80., trace_scale=trace_scale)
+            tau_syn=tau_syn, trace_offset=-48., trace_scale=trace_scale)
         # Each input channel is repeated: mean / repetitions and std / sqrt(repetitions) keep the summed input's
         # statistics those of one channel with weights N(mean, std).
         mean, std = weight_init_hidden

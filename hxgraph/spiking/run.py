@@ -45,6 +45,9 @@ from hxgraph.spiking.functional import batch_dropout
 from hxgraph.spiking.lowering import Lowered, lower
 from hxgraph.spiking.modules import LIF, same_state
 
+# hxtorch's raw membrane_cadc is the CADC code as a signed 8-bit value: code − 128.
+CADC_SIGNED_OFFSET = 128.0
+
 __all__ = ["run", "ChipSession"]
 
 
@@ -192,7 +195,9 @@ def _chip_in_the_loop(experiment: Experiment, lowered: Lowered, inputs: dict[str
         if neuron.name in recording.cadc:
             codes = interpolate_samples(recording.cadc_times, recording.cadc[neuron.name].float(),
                                  torch.arange(recording.steps, dtype=torch.float64) * recording.dt)
-            membrane = neuron.post_process(codes)
+            # hxtorch hands out the CADC value as a signed 8-bit number (code − 128), so trace_offset
+            # values copied from hxtorch scripts mean the same here.
+            membrane = neuron.post_process(codes - CADC_SIGNED_OFFSET)
         measured[neuron.name] = Observables(*(None if t is None else t.to(device=device, dtype=dtype)
                                               for t in (spikes, membrane, None)))
         chip[neuron.name] = {"cadc": membrane is not None}
