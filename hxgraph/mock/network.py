@@ -17,7 +17,7 @@ import networkx as nx
 import torch
 from torch import nn
 
-from hxgraph.errors import InputError, ParameterError, UnknownNameError, did_you_mean, known
+from hxgraph.errors import GraphError, InputError, ParameterError, UnknownNameError, did_you_mean, known
 from hxgraph.graph import Graph, Population, Projection, Sparse, model_value
 from hxgraph.mock import functional as F
 from hxgraph.mock.hardware_aware import HardwareAware
@@ -25,6 +25,8 @@ from hxgraph.mock.sparse import SparsePattern, dense_from_values, sparse_linear
 from hxgraph.observables import Observables, Run
 
 ProjectionFunc = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+# A population computed by the user: the outputs (T, B, N) of its incoming projections by name → Observables.
+PopulationFunc = Callable[[Mapping[str, torch.Tensor]], Observables]
 
 
 def lower(graph: Graph, device: Union[str, torch.device, None] = None,
@@ -52,12 +54,14 @@ class MockNetwork(nn.Module):
 
     def __init__(self, graph: Graph, device: Union[str, torch.device, None] = None,
                  funcs: Optional[Mapping[str, ProjectionFunc]] = None,
-                 hardware_aware: Optional[HardwareAware] = None):
+                 hardware_aware: Optional[HardwareAware] = None,
+                 population_funcs: Optional[Mapping[str, PopulationFunc]] = None):
         super().__init__()
         if not isinstance(graph, Graph):
             raise ParameterError(f"hxgraph.mock expects an hxgraph.Graph (e.g. experiment.graph); got {type(graph).__name__}")
         self.graph = graph
         self.hardware_aware = hardware_aware
+        self.population_funcs = population_funcs
         self.funcs = dict(funcs or {})
         for name, func in self.funcs.items():
             graph.projection(name)  # raises UnknownNameError for a typo
@@ -93,6 +97,21 @@ class MockNetwork(nn.Module):
                 self._patterns[proj.name].to(param.device)
         self.dtype = next((p.dtype for p in self.parameters()), self.dtype)
         return self
+
+    @property
+    def population_funcs(self) -> dict[str, PopulationFunc]:
+        """Populations the user computes (e.g. hxgraph.spiking modules overriding `forward_func`)."""
+        return self._population_funcs
+
+    @population_funcs.setter
+    def population_funcs(self, value: Optional[Mapping[str, PopulationFunc]]) -> None:
+        value = dict(value or {})
+        for name, func in value.items():
+            pop = self.graph.population(name)  # an unknown name fails here, with a suggestion
+            if pop.is_input or not callable(func):
+                raise ParameterError(f"population_funcs[{name!r}] must be a callable for an on-chip population; got "
+                                     f"{func!r} for a {pop.neuron_model.label} population")
+        self._population_funcs = value
 
     @property
     def hardware_aware(self) -> Optional[HardwareAware]:
@@ -147,9 +166,16 @@ class MockNetwork(nn.Module):
         for group in self._groups:
             if len(group) == 1 and not self._is_recurrent(group):
                 pop = self.graph.population(group[0])
-                x = self._external_input(pop, group, results, steps, batch)
-                results[pop.name] = self._integrate_layer(pop, x)
+                if pop.name in self.population_funcs:
+                    results[pop.name] = self._custom_population(pop, results, steps, batch)
+                else:
+                    x = self._external_input(pop, group, results, steps, batch)
+                    results[pop.name] = self._integrate_layer(pop, x)
             else:
+                custom = [name for name in group if name in self.population_funcs]
+                if custom:
+                    raise GraphError(f"population {custom[0]!r} is computed by a custom function but lies on a "
+                                     f"cycle ({', '.join(group)}); custom populations must be feed-forward")
                 results.update(self._integrate_recurrent(group, results, steps, batch))
             if self.hardware_aware is not None and self.training:
                 for name in group:
@@ -162,6 +188,25 @@ class MockNetwork(nn.Module):
                     if name in measured:
                         results[name] = _substitute(results[name], measured[name], name)
         return Run({name: results[name] for name in self.graph.populations}, self.graph.dt)
+
+    def _custom_population(self, pop: Population, results: Mapping[str, Observables], steps: int,
+                           batch: int) -> Observables:
+        """Call the user's function with every incoming projection's output and check what it returns."""
+        outputs = {proj.name: self._project(proj, results[proj.source].spikes)
+                   for proj in self.graph.projections_into(pop.name)}
+        observed = self.population_funcs[pop.name](outputs)
+        if not isinstance(observed, Observables):
+            raise InputError(f"the custom function of population {pop.name!r} returned {type(observed).__name__}; "
+                             "expected hxgraph.Observables(spikes, membrane, current)")
+        for field, value in zip(("spikes", "membrane", "current"), observed):
+            if value is not None and (not isinstance(value, torch.Tensor)
+                                      or tuple(value.shape) != (steps, batch, pop.size)):
+                got = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+                raise InputError(f"the custom function of population {pop.name!r} returned {field} of shape {got}; "
+                                 f"expected (time, batch, neurons) = {(steps, batch, pop.size)}")
+        if pop.neuron_model.spiking and observed.spikes is None:
+            raise InputError(f"the custom function of LIF population {pop.name!r} returned no spikes")
+        return observed
 
     def _is_recurrent(self, group: list[str]) -> bool:
         return any(p.source in group for name in group for p in self.graph.projections_into(name))

@@ -24,7 +24,8 @@ import torch
 
 from hxgraph.errors import GraphError, InputError, ShapeError
 from hxgraph.graph import Dense, Graph, Projection
-from hxgraph.spiking.handles import TensorHandle
+from hxgraph.observables import Observables
+from hxgraph.spiking.handles import LIFObservables, SynapseHandle, TensorHandle
 from hxgraph.spiking.modules import LIF, BatchDropout, HXModule, InputNeuron, _Neuron, _Population, _Projection
 from hxgraph.spiking.sparse_synapse import SparseSynapse
 
@@ -42,6 +43,7 @@ class Lowered:
 
     graph: Graph
     funcs: dict[str, ProjectionFunc]                       # projection name → mock forward function
+    population_funcs: dict[str, Callable]                  # population name → a module's own forward_func
     inputs: dict[InputNeuron, torch.Tensor]                # input module → spikes (T, B, N)
     neurons: list[_Neuron]                                 # LIF / LI modules, graph order
     sources: dict[_Projection, tuple[_Population, Optional[torch.Tensor]]]  # synapse → (source, dropout mask)
@@ -128,7 +130,9 @@ def lower(experiment: "Experiment") -> Lowered:
         if func is not None:
             funcs[synapse.name] = func
     graph = Graph(experiment.name, experiment.dt, populations, projections)
-    return Lowered(graph, funcs, {m: inputs[m] for m in input_modules}, neurons, sources, dropouts)
+    population_funcs = {n.name: _population_func(n, [h._owner.name for h in used[n]])
+                        for n in neurons if n.overrides_forward_func}
+    return Lowered(graph, funcs, population_funcs, {m: inputs[m] for m in input_modules}, neurons, sources, dropouts)
 
 
 def _single_input(module: HXModule, handles: list[TensorHandle], what: str) -> TensorHandle:
@@ -202,8 +206,23 @@ def _check_cycles(experiment: "Experiment", sources: dict, targets: dict) -> Non
             "(or a subclass) and call it after its members in every declaration")
 
 
+def _population_func(neuron: _Neuron, synapses: list[str]) -> Callable:
+    """The mock's function for a neuron module that overrides `forward_func`: handles in call order."""
+    def forward(outputs: dict[str, torch.Tensor]) -> Observables:
+        handle = neuron.forward_func(*(SynapseHandle(graded_spikes=outputs[name]) for name in synapses))
+        return Observables(spikes=getattr(handle, "spikes", None), membrane=getattr(handle, "membrane_cadc", None),
+                           current=getattr(handle, "current", None))
+    return forward
+
+
 def _mock_func(synapse: _Projection, mask: Optional[torch.Tensor]) -> Optional[ProjectionFunc]:
     """The mock's forward function for a projection, when it is not the mock's own product."""
+    if synapse.overrides_forward_func:  # the module's own computation, as hxtorch calls it
+        def overridden(spikes: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+            if mask is not None:
+                spikes = spikes * mask.to(device=spikes.device, dtype=spikes.dtype)
+            return synapse.forward_func(LIFObservables(spikes=spikes)).graded_spikes
+        return overridden
     custom = isinstance(synapse, SparseSynapse) and not synapse.uses_default_func
     if mask is None and not custom:
         return None

@@ -208,6 +208,34 @@ class _Neuron(_Population):
     def _run_state(self) -> Any:
         return tuple(sorted(self._param_values().items())) + (str(self.placement_constraint), self.neuron_structure)
 
+    def forward_func(self, *input: SynapseHandle, hw_data: Any = None) -> TensorHandle:  # noqa: A002
+        """The neurons' computation in the mock, as in hxtorch: summed `graded_spikes` → output handle.
+
+        A subclass may override it (as hxtorch users write custom neurons); the mock then
+        calls the override with this run's synapse handles, in the order the module was
+        called with them, and takes `spikes`, `membrane_cadc` and `current` from what it
+        returns. The emulated chip runs its own circuits and refuses overrides.
+        """
+        from hxgraph.mock import functional as F  # the mock's kernels: one numerics for module and graph
+
+        if not input:
+            raise GraphError(f"{self._who()}.forward_func needs at least one synapse handle")
+        x = input[0].graded_spikes
+        for handle in input[1:]:
+            x = x + handle.graded_spikes
+        params = {k: (v.model if isinstance(v, Mixed) else v) for k, v in self.population().params.items()}
+        params = {k: v.to(x) if isinstance(v, torch.Tensor) else v for k, v in params.items()}
+        if self._model == "lif":
+            z, v, i = F.lif_integration(x, dt=self.experiment.dt, **params)
+            return LIFObservables(spikes=z, membrane_cadc=v, current=i)
+        v, i = F.li_integration(x, dt=self.experiment.dt, **params)
+        return LIObservables(membrane_cadc=v, current=i)
+
+    @property
+    def overrides_forward_func(self) -> bool:
+        """Whether a subclass replaced `forward_func` (the mock then calls it)."""
+        return type(self).forward_func is not _Neuron.forward_func
+
     def post_process(self, codes: torch.Tensor) -> torch.Tensor:
         """Chip CADC trace (T, B, N) on the time grid → `membrane_cadc`: shift in time, offset, scale.
 
@@ -339,6 +367,19 @@ class _Projection(HXModule):
     def apply_func(self, input: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:  # noqa: A002
         """The module's forward function on (…, in) spikes with an (out, in) weight."""
         return torch.nn.functional.linear(input, weight)
+
+    def forward_func(self, input: TensorHandle) -> SynapseHandle:  # noqa: A002
+        """The synapses' computation in the mock, as in hxtorch: input spikes → `SynapseHandle(graded_spikes)`.
+
+        A subclass may override it (e.g. an EventProp-style synapse); the mock then calls the
+        override with a `LIFObservables(spikes=...)` of the source's spikes.
+        """
+        return SynapseHandle(graded_spikes=self.apply_func(input.spikes, self.dense_weight()))
+
+    @property
+    def overrides_forward_func(self) -> bool:
+        """Whether a subclass replaced `forward_func` (the mock then calls it)."""
+        return type(self).forward_func is not _Projection.forward_func
 
     def _run_state(self) -> Any:
         return (self.graph_weight().detach().clone(), self.hardware_transform())

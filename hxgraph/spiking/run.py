@@ -34,7 +34,7 @@ from hxgraph.chip.analog import AnalogModel
 from hxgraph.chip.emulator import Emulator, Recording
 from hxgraph.chip.mapping import ChipMapping, place_and_route
 from hxgraph.chip.spec import HICANN_X
-from hxgraph.errors import InputError, ParameterError
+from hxgraph.errors import GraphError, InputError, ParameterError
 from hxgraph.graph import Graph
 from hxgraph.graph.population import check_count
 from hxgraph.loop import grid_spikes, interpolate_samples
@@ -42,6 +42,7 @@ from hxgraph.mock.network import MockNetwork
 from hxgraph.observables import Observables, Run
 from hxgraph.spiking.experiment import Experiment
 from hxgraph.spiking.functional import batch_dropout
+from hxgraph.spiking.handles import LIFObservables
 from hxgraph.spiking.lowering import Lowered, lower
 from hxgraph.spiking.modules import LIF, same_state
 
@@ -113,6 +114,7 @@ def _mock(experiment: Experiment, lowered: Lowered) -> MockNetwork:
         net = MockNetwork(graph)
         net._spiking_key = key
     net.funcs = dict(lowered.funcs)
+    net.population_funcs = lowered.population_funcs
     experiment._mock_network = net
     return net
 
@@ -176,6 +178,11 @@ def _chip_state(graph: Graph) -> tuple:
 def _chip_in_the_loop(experiment: Experiment, lowered: Lowered, inputs: dict[str, torch.Tensor]
                       ) -> tuple[Run, dict[str, dict[str, Any]]]:
     """Emulate, post-process, and run the mock with the measured values substituted."""
+    for neuron in lowered.neurons:
+        if neuron.overrides_forward_func:
+            raise GraphError(f"{neuron._who()} ({type(neuron).__name__}) overrides forward_func; the emulated chip "
+                             "runs its own neuron circuits and cannot honour it — run it in the mock "
+                             "(Experiment(mock=True)) or use the module's own dynamics on the chip")
     if experiment._session is None:
         experiment._session = ChipSession(experiment)
     session: ChipSession = experiment._session
@@ -229,5 +236,6 @@ def _fill(lowered: Lowered, inputs: dict[str, torch.Tensor], result: Run, chip: 
         spikes = source.output_handle.spikes
         if mask is not None:
             spikes = batch_dropout(spikes, mask)
-        synapse.output_handle.put_lazy(lambda s=synapse, x=spikes: s.apply_func(x, s.dense_weight()))
+        synapse.output_handle.put_lazy(
+            lambda s=synapse, x=spikes: s.forward_func(LIFObservables(spikes=x)).graded_spikes)
 
