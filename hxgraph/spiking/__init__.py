@@ -16,8 +16,8 @@ what changes and what behaves differently.
 
 from hxgraph.spiking import datasets, functional, halco, transforms
 from hxgraph.spiking.experiment import Experiment
-from hxgraph.spiking.handles import (LIFObservables, LIObservables, NeuronHandle, ReadoutNeuronHandle, SynapseHandle,
-                                     TensorHandle)
+from hxgraph.spiking.handles import (Handle, LIFObservables, LIObservables, NeuronHandle, ReadoutNeuronHandle,
+                                     SynapseHandle, TensorHandle)
 from hxgraph.spiking.modules import (LI, LIF, SILENT_THRESHOLD, BatchDropout, HXModule, HXModuleWrapper,
                                      InputNeuron, Synapse)
 from hxgraph.spiking.parameter import (HXBaseParameter, HXParameter, HXTransformedModelParameter,
@@ -27,7 +27,7 @@ from hxgraph.spiking.sparse_synapse import SparseSynapse
 
 __all__ = [
     "Experiment", "run", "InputNeuron", "LIF", "LI", "Synapse", "SparseSynapse", "BatchDropout", "HXModuleWrapper",
-    "HXModule", "LIFObservables", "LIObservables", "SynapseHandle", "NeuronHandle", "ReadoutNeuronHandle",
+    "HXModule", "Handle", "LIFObservables", "LIObservables", "SynapseHandle", "NeuronHandle", "ReadoutNeuronHandle",
     "TensorHandle", "HXBaseParameter", "HXParameter", "MixedHXModelParameter", "HXTransformedModelParameter",
     "ModelParameter", "SILENT_THRESHOLD", "transforms", "datasets", "functional", "halco",
 ]

@@ -1,5 +1,7 @@
 """hxgraph.spiking run semantics: recording, handles, re-declaration, implicit inputs, recurrence, reuse."""
 
+import dataclasses
+
 import pytest
 import torch
 from spiking_helpers import ideal_chip, small_net, spikes
@@ -332,11 +334,37 @@ def test_handles_take_fields_by_position_or_name():
     x = spikes()
     assert hxsnn.NeuronHandle(x).spikes is x and hxsnn.LIFObservables(spikes=x).spikes is x
     with pytest.raises(hx.ParameterError, match="given twice"):
-        hxsnn.LIFObservables(x, spikes=x)
+        hxsnn.LIFObservables(x, current=x)
     with pytest.raises(hx.UnknownNameError, match="did you mean 'spikes'"):
         hxsnn.LIFObservables(spike=x)
     with pytest.raises(hx.ParameterError, match="emulator options"):
         hxsnn.Experiment(madc=[("lif_0", 0)])
+
+
+def test_handles_are_dataclasses_with_hxtorchs_sorted_field_order():
+    # hxtorch builds handles with dataclasses.make_dataclass over the sorted field names.
+    a, b, c, d = (torch.full((2, 1, 1), float(k)) for k in range(4))
+    handle = hxsnn.LIFObservables(a, b, c, d)
+    assert [f.name for f in dataclasses.fields(hxsnn.LIFObservables)] == ["current", "membrane_cadc",
+                                                                          "membrane_madc", "spikes"]
+    assert (handle.current, handle.membrane_cadc, handle.membrane_madc, handle.spikes) == (a, b, c, d)
+    assert [f.name for f in dataclasses.fields(hxsnn.LIObservables)] == ["current", "membrane_cadc", "membrane_madc"]
+    assert hxsnn.LIObservables(a, b).membrane_cadc is b
+    assert dataclasses.is_dataclass(hxsnn.SynapseHandle) and hxsnn.SynapseHandle(a).graded_spikes is a
+    same = hxsnn.LIFObservables(current=a.clone(), membrane_cadc=b.clone(), membrane_madc=c.clone(), spikes=d.clone())
+    assert handle == same and handle != hxsnn.LIFObservables(a, b, c, a) and handle != hxsnn.LIObservables(a, b, c)
+    assert handle.holds("spikes") and not hxsnn.LIFObservables(spikes=a).holds("current")
+    assert not handle.holds("graded_spikes")
+    empty = hxsnn.LIFObservables()
+    empty.clone(handle)
+    assert empty == handle and empty.spikes is d
+    with pytest.raises(hx.ParameterError, match="same fields"):
+        empty.clone(hxsnn.SynapseHandle(a))
+    made = hxsnn.Handle(spikes=d, membrane_cadc=b, current=a, membrane_madc=c)
+    assert type(made) is hxsnn.LIFObservables and made == handle
+    voltage = hxsnn.Handle("voltage", "spikes")
+    assert [f.name for f in dataclasses.fields(voltage)] == ["spikes", "voltage"] and voltage.voltage is None
+    assert type(hxsnn.Handle(voltage=a, spikes=d)) is type(voltage)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
