@@ -1,22 +1,23 @@
 """hxtorch.spiking.functional's names on hxgraph's mock kernels.
 
-`linear`, `linear_sparse`, `cuba_lif_integration`, `cuba_li_integration`, `superspike`
-(and `SuperSpike`), `batch_dropout`. The integration functions take `hw_data` as hxtorch's
-do: measured values replace the model's in the forward pass while gradients follow the
-model (`model + (measured - model).detach()`).
+`linear`, `linear_sparse`, `cuba_lif_integration`, `cuba_refractory_lif_integration`,
+`cuba_li_integration`, `superspike` (and `SuperSpike`), `batch_dropout`. The integration
+functions are hxtorch's functional API: they return tuples, integrate with the input gain
+`dt / tau_mem`, and take `hw_data` as hxtorch's do — measured values replace the model's
+step by step in the forward pass while gradients follow the model (Unterjubel).
 """
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 import torch
 
 from hxgraph.errors import ParameterError, ShapeError
 from hxgraph.mock.functional import Param, SuperSpike, li_integration, lif_integration, superspike
-from hxgraph.spiking.handles import LIFObservables, LIObservables
 
-__all__ = ["linear", "linear_sparse", "cuba_lif_integration", "cuba_li_integration", "superspike", "SuperSpike",
+__all__ = ["linear", "linear_sparse", "cuba_lif_integration", "cuba_refractory_lif_integration", "cuba_li_integration",
+           "superspike", "SuperSpike",
            "batch_dropout"]
 
 
@@ -43,7 +44,7 @@ def linear_sparse(input: torch.Tensor, weight: torch.Tensor, connections: Option
 
 
 def _unterjubel(model: torch.Tensor, measured: Optional[torch.Tensor]) -> torch.Tensor:
-    """Measured values forward, the model's gradient backward."""
+    """Measured values forward, the model's gradient backward (hxtorch's Unterjubel)."""
     if measured is None:
         return model
     if tuple(measured.shape) != tuple(model.shape):
@@ -51,47 +52,124 @@ def _unterjubel(model: torch.Tensor, measured: Optional[torch.Tensor]) -> torch.
     return model + (measured.to(model) - model).detach()
 
 
-def _hw_fields(hw_data: Optional[Sequence[Optional[torch.Tensor]]], count: int) -> list:
+def _hw_fields(hw_data: Optional[Sequence[Optional[torch.Tensor]]], count: int, what: str) -> list:
+    """hxtorch's hw_data tuple, padded with None to `count` entries."""
     if hw_data is None:
         return [None] * count
     fields = list(hw_data)
     if len(fields) > count:
-        raise ParameterError(f"hw_data holds {len(fields)} tensors; expected at most {count}")
+        raise ParameterError(f"{what}: hw_data holds {len(fields)} tensors; expected at most {count} ({what} takes "
+                             f"{'(spikes, membrane_cadc, membrane_madc)' if count == 3 else '(membrane_cadc, membrane_madc)'})")
     return fields + [None] * (count - len(fields))
+
+
+def _steps(input: torch.Tensor, *measured: Optional[torch.Tensor]) -> int:  # noqa: A002
+    """hxtorch integrates only as long as every measured trace lasts."""
+    return min([input.shape[0]] + [m.shape[0] for m in measured if m is not None])
+
+
+def _vector(value: Param, like: torch.Tensor) -> torch.Tensor:
+    return value.to(like) if isinstance(value, torch.Tensor) else torch.full(like.shape[-1:], float(value)).to(like)
+
+
+def cuba_refractory_lif_integration(input: torch.Tensor, *, leak: Param = 80., reset: Param = 80.,  # noqa: A002
+                                    threshold: Param = 125., tau_syn: Param = 10e-6, tau_mem: Param = 10e-6,
+                                    refractory_time: Param = 1e-6, method: str = "superspike", alpha: Param = 50.,
+                                    hw_data: Optional[Sequence[Optional[torch.Tensor]]] = None,
+                                    membrane_capacitance: Optional[Param] = None, dt: float = 1e-6) -> tuple:
+    """hxtorch's current-based LIF with refractory period: returns `(spikes, membrane, current, membrane_madc)`.
+
+    As in hxtorch's functional API the input gain is `dt / tau_mem` (pass
+    `membrane_capacitance` for the modules' `dt / c`), and `hw_data = (spikes, membrane_cadc,
+    membrane_madc)` measured on the chip is injected step by step: the measured membrane
+    replaces the model's after each step (then there is no model reset), the measured spikes
+    the model's, with the model's gradients (Unterjubel). Integration stops where a measured
+    trace ends. `membrane_madc` is passed through.
+    """
+    if method != "superspike":
+        raise ParameterError(f"cuba_lif_integration: method must be 'superspike'; got {method!r}")
+    spikes_hw, membrane_hw, madc = _hw_fields(hw_data, 3, "cuba_lif_integration")
+    capacitance = tau_mem if membrane_capacitance is None else membrane_capacitance
+    if spikes_hw is None and membrane_hw is None:
+        z, v, i = lif_integration(input, leak=leak, reset=reset, threshold=threshold, tau_mem=tau_mem, tau_syn=tau_syn,
+                                  capacitance=capacitance, refractory_time=refractory_time, alpha=alpha, dt=dt)
+        return z, v, i, madc
+    T = _steps(input, spikes_hw, membrane_hw)
+    x = input[:T]
+    leak_, reset_, threshold_ = (_vector(p, x[0]) for p in (leak, reset, threshold))
+    gain = dt / _vector(capacitance, x[0])
+    decay_mem, decay_syn = dt / _vector(tau_mem, x[0]), dt / _vector(tau_syn, x[0])
+    ref_steps = _vector(refractory_time, x[0]) / dt
+    v = leak_.expand_as(x[0]).clone()
+    i = torch.zeros_like(x[0])
+    counter = torch.zeros_like(x[0])
+    spikes, membrane, current = [], [], []
+    for t in range(T):
+        dv = gain * i + decay_mem * (leak_ - v)
+        i = i * (1 - decay_syn) + x[t]
+        v = _unterjubel(v + dv, None if membrane_hw is None else membrane_hw[t])
+        z = superspike(v - threshold_, alpha)
+        z = _unterjubel(z, None if spikes_hw is None else spikes_hw[t])
+        if membrane_hw is None:
+            v = (1 - z.detach()) * v + z.detach() * reset_
+        # hxtorch's refractory update: clamp and silence while counting, restart on a spike.
+        refractory = (counter > 0).to(v.dtype)
+        v = _unterjubel((1 - refractory) * v + refractory * reset_, None if membrane_hw is None else membrane_hw[t])
+        z = _unterjubel((1 - refractory) * z, None if spikes_hw is None else spikes_hw[t])
+        counter = (1 - z.detach()) * torch.relu(counter - refractory) + z.detach() * ref_steps
+        spikes.append(z)
+        membrane.append(v)
+        current.append(i)
+    return torch.stack(spikes), torch.stack(membrane), torch.stack(current), madc
 
 
 def cuba_lif_integration(input: torch.Tensor, *, leak: Param = 80., reset: Param = 80.,  # noqa: A002
                          threshold: Param = 125., tau_syn: Param = 10e-6, tau_mem: Param = 10e-6,
-                         membrane_capacitance: Param = 10e-6, refractory_time: Param = 0.,
                          method: str = "superspike", alpha: Param = 50.,
                          hw_data: Optional[Sequence[Optional[torch.Tensor]]] = None,
-                         dt: float = 1e-6) -> LIFObservables:
-    """Current-based LIF neurons on input (T, B, N): `LIFObservables(spikes, membrane_cadc, current)`.
+                         membrane_capacitance: Optional[Param] = None, refractory_time: Param = 0.,
+                         dt: float = 1e-6) -> tuple:
+    """hxtorch's current-based LIF (no refractory period): `(spikes, membrane, current, membrane_madc)`.
 
-    `hw_data` = (spikes, membrane) measured on the chip (either may be None). The
-    refractory period defaults to 0 here (hxtorch's plain LIF function); the `LIF` module
-    uses 1 µs.
+    See `cuba_refractory_lif_integration` (input gain `dt / tau_mem`, step-wise `hw_data`).
     """
-    if method != "superspike":
-        raise ParameterError(f"cuba_lif_integration: method must be 'superspike'; got {method!r}")
-    z, v, i = lif_integration(input, leak=leak, reset=reset, threshold=threshold, tau_mem=tau_mem, tau_syn=tau_syn,
-                              capacitance=membrane_capacitance, refractory_time=refractory_time, alpha=alpha, dt=dt)
-    hw_z, hw_v = _hw_fields(hw_data, 2)
-    return LIFObservables(spikes=_unterjubel(z, hw_z), membrane_cadc=_unterjubel(v, hw_v), current=i)
+    return cuba_refractory_lif_integration(input, leak=leak, reset=reset, threshold=threshold, tau_syn=tau_syn,
+                                           tau_mem=tau_mem, refractory_time=refractory_time, method=method,
+                                           alpha=alpha, hw_data=hw_data, membrane_capacitance=membrane_capacitance,
+                                           dt=dt)
 
 
-def cuba_li_integration(input: torch.Tensor, *, leak: Param = 80., tau_syn: Param = 10e-6,  # noqa: A002
-                        tau_mem: Param = 10e-6, membrane_capacitance: Param = 10e-6,
+def cuba_li_integration(input: Union[torch.Tensor, Sequence[torch.Tensor]], *, leak: Param = 80.,  # noqa: A002
+                        tau_syn: Param = 10e-6, tau_mem: Param = 10e-6,
                         hw_data: Optional[Sequence[Optional[torch.Tensor]]] = None,
-                        dt: float = 1e-6) -> LIObservables:
-    """Current-based leaky integrators on input (T, B, N): `LIObservables(membrane_cadc, current)`.
+                        membrane_capacitance: Optional[Param] = None, dt: float = 1e-6) -> tuple:
+    """hxtorch's current-based leaky integrator: returns `(membrane, current, membrane_madc)`.
 
-    `hw_data` = (membrane,) measured on the chip.
+    `input` is one (T, B, N) tensor or a tuple of them (summed, as hxtorch sums several
+    synapses). Input gain `dt / tau_mem` unless `membrane_capacitance` is given; `hw_data =
+    (membrane_cadc, membrane_madc)` injects the measured membrane step by step.
     """
-    v, i = li_integration(input, leak=leak, tau_mem=tau_mem, tau_syn=tau_syn, capacitance=membrane_capacitance,
-                          dt=dt)
-    (hw_v,) = _hw_fields(hw_data, 1)
-    return LIObservables(membrane_cadc=_unterjubel(v, hw_v), current=i)
+    if isinstance(input, (tuple, list)):
+        input = torch.stack(list(input)).sum(0)  # noqa: A001
+    membrane_hw, madc = _hw_fields(hw_data, 2, "cuba_li_integration")
+    capacitance = tau_mem if membrane_capacitance is None else membrane_capacitance
+    if membrane_hw is None:
+        v, i = li_integration(input, leak=leak, tau_mem=tau_mem, tau_syn=tau_syn, capacitance=capacitance, dt=dt)
+        return v, i, madc
+    T = _steps(input, membrane_hw)
+    x = input[:T]
+    leak_ = _vector(leak, x[0])
+    gain, decay_mem = dt / _vector(capacitance, x[0]), dt / _vector(tau_mem, x[0])
+    decay_syn = dt / _vector(tau_syn, x[0])
+    v, i = leak_.expand_as(x[0]).clone(), torch.zeros_like(x[0])
+    membrane, current = [], []
+    for t in range(T):
+        dv = gain * i + decay_mem * (leak_ - v)
+        v = _unterjubel(v + dv, membrane_hw[t])
+        i = i * (1 - decay_syn) + x[t]
+        membrane.append(v)
+        current.append(i)
+    return torch.stack(membrane), torch.stack(current), madc
 
 
 def batch_dropout(input: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:  # noqa: A002

@@ -2,29 +2,71 @@
 
 import functools
 
+import pytest
 import torch
 from spiking_helpers import spikes
 
 import hxgraph as hx
 import hxgraph.spiking as hxsnn
-from hxgraph.mock.functional import lif_integration
 from hxgraph.spiking import functional as F
 
 
-def test_integration_functions_match_the_mock_kernels_and_take_hw_data():
+def hxtorch_lif_reference(x, leak, reset, threshold, tau_mem, tau_syn, dt=1e-6, membrane_hw=None):
+    """hxtorch's functional LIF written out: dv = dt/tau_mem (leak - v + i); i decays, adds x; v += dv; spike, reset."""
+    v, i = torch.full(x.shape[1:], leak), torch.zeros(x.shape[1:])
+    zs, vs, cs = [], [], []
+    for t in range(x.shape[0]):
+        dv = dt / tau_mem * (leak - v + i)
+        i = i * (1 - dt / tau_syn) + x[t]
+        v = v + dv if membrane_hw is None else membrane_hw[t]
+        z = (v > threshold).float()
+        if membrane_hw is None:
+            v = torch.where(z > 0, torch.full_like(v, reset), v)
+        zs.append(z), vs.append(v), cs.append(i)
+    return torch.stack(zs), torch.stack(vs), torch.stack(cs)
+
+
+def test_old_functional_api_returns_hxtorchs_tuples_with_its_input_gain():
+    x = spikes(size=3, rate=0.4) * 0.8
+    out = F.cuba_lif_integration(x, leak=0., reset=0., threshold=0.5, tau_mem=6e-6, tau_syn=8e-6)
+    assert isinstance(out, tuple) and len(out) == 4 and out[3] is None  # (spikes, membrane, current, membrane_madc)
+    z, v, i = hxtorch_lif_reference(x, 0., 0., 0.5, 6e-6, 8e-6)  # input gain dt / tau_mem, not dt / 10e-6
+    assert torch.equal(out[0], z) and float(z.sum()) > 0
+    torch.testing.assert_close(out[1], v)
+    torch.testing.assert_close(out[2], i)
+    # DESIGN.md's reference: one spike at step 10 through weight 1, tau 10 µs.
+    pulse = torch.zeros(60, 1, 1)
+    pulse[10] = 1.0
+    _, membrane, _, _ = F.cuba_lif_integration(pulse, leak=0., reset=0., threshold=1., tau_mem=10e-6, tau_syn=10e-6)
+    assert float(membrane[:11].abs().max()) == 0.0 and int(membrane[:, 0, 0].argmax()) == 19
+    assert float(membrane[19, 0, 0]) == pytest.approx(0.3874, abs=1e-4)
+    assert float(membrane[49, 0, 0]) == pytest.approx(0.0712, abs=1e-4)
+
+
+def test_hw_data_is_injected_step_by_step_with_model_gradients():
     x = spikes(size=3, rate=0.4)
-    out = F.cuba_lif_integration(x, leak=0., reset=0., threshold=0.5, tau_mem=6e-6, tau_syn=6e-6)
-    z, v, i = lif_integration(x, leak=0., reset=0., threshold=0.5, tau_mem=6e-6, tau_syn=6e-6, refractory_time=0.)
-    assert isinstance(out, hxsnn.LIFObservables)
-    torch.testing.assert_close(out.spikes, z)
-    torch.testing.assert_close(out.membrane_cadc, v)
-    torch.testing.assert_close(out.current, i)
     weight = torch.ones(3, 3, requires_grad=True)
-    measured = torch.full_like(v, 0.25)
-    li = F.cuba_li_integration(F.linear(x, weight), leak=0., hw_data=(measured,))
-    torch.testing.assert_close(li.membrane_cadc, measured)  # measured forward …
-    li.membrane_cadc.sum().backward()
-    assert weight.grad.abs().sum() > 0  # … model gradient
+    measured = torch.linspace(-0.2, 0.9, 20)[:, None, None].expand(20, 3, 3).clone()
+    madc = torch.zeros(100, 3)
+    z, v, i, passed = F.cuba_lif_integration(F.linear(x, weight), leak=0., reset=0., threshold=0.5, tau_mem=6e-6,
+                                             tau_syn=6e-6, hw_data=(None, measured[:15], madc))
+    assert v.shape[0] == 15 and passed is madc  # integration stops where the measured trace ends
+    torch.testing.assert_close(v, measured[:15])
+    assert torch.equal(z, (measured[:15] > 0.5).float())  # spikes from the measured membrane, no model reset
+    v.sum().backward()
+    assert weight.grad.abs().sum() > 0
+    membrane, current, _ = F.cuba_li_integration((F.linear(x, weight), F.linear(x, weight)), leak=0.,
+                                                 tau_mem=6e-6, tau_syn=6e-6)
+    reference = hxtorch_lif_reference(2 * F.linear(x, weight).detach(), 0., 0., 1e9, 6e-6, 6e-6)[1]
+    torch.testing.assert_close(membrane.detach(), reference)  # a tuple of inputs is summed
+    li_v, _, _ = F.cuba_li_integration(F.linear(x, weight), leak=0., hw_data=(measured[:, :, :3],))
+    torch.testing.assert_close(li_v, measured)
+    with pytest.raises(hx.ParameterError, match="hw_data holds 4 tensors"):
+        F.cuba_lif_integration(x, hw_data=(None, None, None, None))
+    refractory = F.cuba_refractory_lif_integration(x * 3, leak=0., reset=0., threshold=0.5, tau_mem=6e-6,
+                                                   tau_syn=6e-6, refractory_time=2e-6)
+    z_ref = refractory[0][:, 0, 0]
+    assert all(not (z_ref[t] and (z_ref[t + 1] or z_ref[t + 2])) for t in range(len(z_ref) - 2))
     assert F.superspike(torch.tensor([0.1, -0.1])).tolist() == [1.0, 0.0]
     assert F.batch_dropout(torch.ones(2, 3), torch.tensor([True, False, True])).tolist() == [[1, 0, 1], [1, 0, 1]]
 
