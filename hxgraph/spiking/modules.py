@@ -12,6 +12,7 @@ optimizer over `model.parameters()` trains what the mock and the chip run.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any, Callable, Optional, Union
 
 import torch
@@ -25,7 +26,8 @@ from hxgraph.graph.weights import as_transform, linear_saturating
 from hxgraph.spiking.experiment import Experiment
 from hxgraph.spiking.halco import placement_from_constraint
 from hxgraph.spiking.handles import LIFObservables, LIObservables, SynapseHandle, TensorHandle
-from hxgraph.spiking.parameter import MixedHXModelParameter, ParameterType, to_graph_value
+from hxgraph.spiking.parameter import (HXTransformedModelParameter, MixedHXModelParameter, ParameterType,
+                                       to_graph_value)
 
 __all__ = ["HXModule", "InputNeuron", "LIF", "LI", "Synapse", "BatchDropout", "HXModuleWrapper",
            "SILENT_THRESHOLD"]
@@ -134,13 +136,42 @@ class InputNeuron(_Population):
     _kind = "input_neuron"
     _model = "input"
 
-    def __init__(self, size: int, experiment: Experiment, execution_instance: Any = None, *,
-                 name: Optional[str] = None):
+    def __init__(self, size: int, experiment: Experiment, execution_instance: Any = None, chip_coordinate: Any = None,
+                 *, name: Optional[str] = None):
         super().__init__(size, experiment, name)
+        _check_chip_coordinate(self, chip_coordinate)
         self.register_hw_entity()
 
     def _run_state(self) -> Any:
         return (self.size,)
+
+
+def capacitance_code(model_value: Any) -> Any:
+    """hxtorch's default chip value of the membrane capacitance: the model value in units of 10e-6 times 63."""
+    return model_value / 10e-6 * 63
+
+
+# hxtorch arguments that configure analog circuits the emulated chip does not model: their
+# values are kept (and read back), a value other than hxtorch's default is reported once.
+UNMODELLED_DEFAULTS = {"i_synin_gm": 500, "synapse_dac_bias": 600, "holdoff_time": 0.0}
+
+
+def _unmodelled(module: "HXModule", **values: Any) -> None:
+    for key, value in values.items():
+        setattr(module, key, value)
+        default = UNMODELLED_DEFAULTS[key]
+        plain = getattr(value, "model_value", value)
+        if not (isinstance(plain, (int, float)) and not isinstance(plain, bool) and float(plain) == default):
+            warnings.warn(f"{module._who()}: {key}={value!r} is kept for hxtorch compatibility but the emulated chip "
+                          f"does not model it (its synaptic gain and timing come from the calibration, as at "
+                          f"{key}={default}); results do not change with it", UserWarning, stacklevel=4)
+
+
+def _check_chip_coordinate(module: "HXModule", chip_coordinate: Any) -> None:
+    if chip_coordinate not in (None, 0, (0, 0)):
+        raise ParameterError(f"{module._who()}: chip_coordinate={chip_coordinate!r} names another chip; hxgraph "
+                             "emulates one chip (None or 0)")
+    module.chip_coordinate = chip_coordinate
 
 
 class _Neuron(_Population):
@@ -151,12 +182,17 @@ class _Neuron(_Population):
     def _init_neuron(self, membrane_capacitance: Optional[ParameterType], enable_cadc_recording: bool,
                      enable_madc_recording: bool, record_neuron_id: Optional[int],
                      placement_constraint: Any, trace_offset: Any, trace_scale: Any, cadc_time_shift: int,
-                     shift_cadc_to_first: bool, interpolation_mode: str, neuron_structure: Any) -> None:
+                     shift_cadc_to_first: bool, interpolation_mode: str, neuron_structure: Any,
+                     cadc_in_dram: bool = False) -> None:
         who = self._who()
-        # hxtorch's default capacitance: 10e-6 in the model, the largest code (63) on the chip.
-        self.membrane_capacitance = (MixedHXModelParameter(10e-6, 63.) if membrane_capacitance is None
+        # hxtorch's default capacitance: 10e-6 in the model, the code following the model value
+        # (10e-6 ↔ the largest code, 63); one object per module, so changing one module's model value
+        # moves its chip value and no other module's.
+        self.membrane_capacitance = (HXTransformedModelParameter(10e-6, capacitance_code) if membrane_capacitance is None
                                      else membrane_capacitance)
         self.enable_cadc_recording = bool(enable_cadc_recording)
+        # hxtorch's DRAM placement of CADC samples: more than the chip's 100 samples per run.
+        self.enable_cadc_recording_placement_in_dram = bool(cadc_in_dram)
         self.enable_madc_recording = bool(enable_madc_recording)
         if self.enable_madc_recording:
             if record_neuron_id is None:
@@ -270,14 +306,15 @@ class LIF(_Neuron):
 
     def __init__(self, size: int, experiment: Experiment, leak: ParameterType = 80., reset: ParameterType = 80.,
                  threshold: ParameterType = 125., tau_mem: ParameterType = 10e-6, tau_syn: ParameterType = 10e-6,
-                 membrane_capacitance: Optional[ParameterType] = None, refractory_time: ParameterType = 1e-6,
-                 method: str = "superspike", alpha: float = 50., enable_spike_recording: bool = True,
-                 enable_cadc_recording: bool = True, enable_madc_recording: bool = False,
-                 record_neuron_id: Optional[int] = None, placement_constraint: Any = None,
-                 trace_offset: Any = 0., trace_scale: Any = 1., cadc_time_shift: int = 0,
-                 shift_cadc_to_first: bool = False, interpolation_mode: str = "linear",
-                 neuron_structure: Optional[int] = None, execution_instance: Any = None, *,
-                 name: Optional[str] = None) -> None:
+                 i_synin_gm: ParameterType = 500, membrane_capacitance: Optional[ParameterType] = None,
+                 refractory_time: ParameterType = 1e-6, synapse_dac_bias: ParameterType = 600,
+                 holdoff_time: ParameterType = 0e-6, method: str = "superspike", alpha: float = 50.,
+                 execution_instance: Any = None, enable_spike_recording: bool = True,
+                 enable_cadc_recording: bool = True, enable_cadc_recording_placement_in_dram: bool = False,
+                 enable_madc_recording: bool = False, record_neuron_id: Optional[int] = None,
+                 placement_constraint: Any = None, trace_offset: Any = 0., trace_scale: Any = 1.,
+                 cadc_time_shift: int = 0, shift_cadc_to_first: bool = False, interpolation_mode: str = "linear",
+                 neuron_structure: Optional[int] = None, *, name: Optional[str] = None) -> None:
         super().__init__(size, experiment, name)
         if method != "superspike":
             raise ParameterError(f"{self._who()}: method must be 'superspike' (the surrogate gradient the mock "
@@ -286,11 +323,12 @@ class LIF(_Neuron):
         self.leak, self.reset, self.threshold = leak, reset, threshold
         self.tau_mem, self.tau_syn = tau_mem, tau_syn
         self.refractory_time, self.alpha = refractory_time, alpha
+        _unmodelled(self, i_synin_gm=i_synin_gm, synapse_dac_bias=synapse_dac_bias, holdoff_time=holdoff_time)
         # The emulator always reports spikes (the network needs them); the flag is kept for scripts that set it.
         self.enable_spike_recording = bool(enable_spike_recording)
         self._init_neuron(membrane_capacitance, enable_cadc_recording, enable_madc_recording, record_neuron_id,
                           placement_constraint, trace_offset, trace_scale, cadc_time_shift, shift_cadc_to_first,
-                          interpolation_mode, neuron_structure)
+                          interpolation_mode, neuron_structure, enable_cadc_recording_placement_in_dram)
 
 
 class LI(_Neuron):
@@ -303,18 +341,20 @@ class LI(_Neuron):
                ("capacitance", "membrane_capacitance"))
 
     def __init__(self, size: int, experiment: Experiment, leak: ParameterType = 80., tau_mem: ParameterType = 10e-6,
-                 tau_syn: ParameterType = 10e-6, membrane_capacitance: Optional[ParameterType] = None,
-                 enable_cadc_recording: bool = True, enable_madc_recording: bool = False,
+                 tau_syn: ParameterType = 10e-6, i_synin_gm: ParameterType = 500,
+                 membrane_capacitance: Optional[ParameterType] = None, synapse_dac_bias: ParameterType = 600,
+                 execution_instance: Any = None, enable_cadc_recording: bool = True,
+                 enable_cadc_recording_placement_in_dram: bool = False, enable_madc_recording: bool = False,
                  record_neuron_id: Optional[int] = None, placement_constraint: Any = None,
                  trace_offset: Any = 0., trace_scale: Any = 1., cadc_time_shift: int = 0,
                  shift_cadc_to_first: bool = False, interpolation_mode: str = "linear",
-                 neuron_structure: Optional[int] = None, execution_instance: Any = None, *,
-                 name: Optional[str] = None) -> None:
+                 neuron_structure: Optional[int] = None, *, name: Optional[str] = None) -> None:
         super().__init__(size, experiment, name)
         self.leak, self.tau_mem, self.tau_syn = leak, tau_mem, tau_syn
+        _unmodelled(self, i_synin_gm=i_synin_gm, synapse_dac_bias=synapse_dac_bias)
         self._init_neuron(membrane_capacitance, enable_cadc_recording, enable_madc_recording, record_neuron_id,
                           placement_constraint, trace_offset, trace_scale, cadc_time_shift, shift_cadc_to_first,
-                          interpolation_mode, neuron_structure)
+                          interpolation_mode, neuron_structure, enable_cadc_recording_placement_in_dram)
 
 
 def _trace_value(value: Any, size: int, what: str) -> Union[float, torch.Tensor]:
@@ -398,11 +438,17 @@ class Synapse(_Projection):
 
     _kind = "synapse"
 
-    def __init__(self, in_features: int, out_features: int, experiment: Experiment,
-                 device: Union[str, torch.device, None] = None, dtype: Optional[torch.dtype] = None,
+    def __init__(self, in_features: int, out_features: int, experiment: Experiment, execution_instance: Any = None,
+                 chip_coordinate: Any = None, device: Union[str, torch.device, None] = None,
+                 dtype: Optional[torch.dtype] = None,
                  transform: Callable[[torch.Tensor], torch.Tensor] = linear_saturating,
-                 execution_instance: Any = None, *, name: Optional[str] = None) -> None:
+                 plasticity_rule: Any = None, *, name: Optional[str] = None) -> None:
         super().__init__(experiment, name)
+        _check_chip_coordinate(self, chip_coordinate)
+        if plasticity_rule is not None:
+            raise ParameterError(f"{self._who()}: plasticity rules run on the chip's embedded processors, which "
+                                 "hxgraph does not emulate; drop plasticity_rule or run the script on the chip")
+        self.plasticity_rule = None
         self.in_features = check_count(in_features, "Synapse in_features")
         self.out_features = check_count(out_features, "Synapse out_features")
         self.transform = transform

@@ -140,7 +140,8 @@ class ChipSession:
         self._state: Any = None
         self._emulator_key: Any = None
 
-    def sync(self, graph: Graph, madc: tuple, dt: float, trace_scale: Optional[dict] = None) -> None:
+    def sync(self, graph: Graph, madc: tuple, dt: float, trace_scale: Optional[dict] = None,
+             cadc_in_dram: bool = False) -> None:
         """Bring the mapping and the emulator up to date with `graph`.
 
         `trace_scale` maps populations to their modules' trace scales: the units the
@@ -155,16 +156,19 @@ class ChipSession:
             if self.mapping.reused == "nothing":
                 self.placements += 1
             self._state = state
-        key = (madc, dt)
+        key = (madc, dt, cadc_in_dram)
         if self.emulator is None or key != self._emulator_key:
-            self.emulator = Emulator(self.mapping.config, self.analog, self.seed, dt, madc=madc, **self.options)
+            options = dict(self.options)
+            if cadc_in_dram:  # hxtorch's enable_cadc_recording_placement_in_dram: samples beyond the chip's 100
+                options["long_recording"] = True
+            self.emulator = Emulator(self.mapping.config, self.analog, self.seed, dt, madc=madc, **options)
             self._emulator_key = key
         elif changed:
             self.emulator.reconfigure(self.mapping.config)
 
     def run(self, graph: Graph, inputs: dict[str, torch.Tensor], steps: int, cadc: list[str], madc: tuple,
-            dt: float, trace_scale: Optional[dict] = None) -> Recording:
-        self.sync(graph, madc, dt, trace_scale)
+            dt: float, trace_scale: Optional[dict] = None, cadc_in_dram: bool = False) -> Recording:
+        self.sync(graph, madc, dt, trace_scale, cadc_in_dram)
         return self.emulator.run({k: v.detach().cpu() for k, v in inputs.items()}, steps, cadc=cadc)
 
 
@@ -191,7 +195,8 @@ def _chip_in_the_loop(experiment: Experiment, lowered: Lowered, inputs: dict[str
     cadc = [n.name for n in lowered.neurons if n.enable_cadc_recording]
     madc = tuple((n.name, n.record_neuron_id) for n in lowered.neurons if n.enable_madc_recording)
     scales = {n.name: n.trace_scale for n in lowered.neurons}
-    recording = session.run(lowered.graph, inputs, steps, cadc, madc, experiment.dt, scales)
+    dram = any(n.enable_cadc_recording_placement_in_dram for n in lowered.neurons if n.enable_cadc_recording)
+    recording = session.run(lowered.graph, inputs, steps, cadc, madc, experiment.dt, scales, dram)
     experiment.last_recording = recording
     device, dtype = net.device, net.dtype
     measured: dict[str, Observables] = {}

@@ -26,7 +26,7 @@ from hxgraph.graph.weights import linear_saturating
 from hxgraph.spiking.experiment import Experiment
 from hxgraph.spiking.functional import linear_sparse
 from hxgraph.spiking.handles import SynapseHandle
-from hxgraph.spiking.modules import HXModule, _Projection
+from hxgraph.spiking.modules import HXModule, _check_chip_coordinate, _Projection
 
 __all__ = ["SparseSynapse"]
 
@@ -51,8 +51,9 @@ class SparseSynapse(_Projection):
                  execution_instance: Any = None, device: Union[str, torch.device, None] = None,
                  dtype: Optional[torch.dtype] = None,
                  transform: Callable[[torch.Tensor], torch.Tensor] = linear_saturating, *,
-                 name: Optional[str] = None) -> None:
+                 chip_coordinate: Any = None, name: Optional[str] = None) -> None:
         super().__init__(experiment, name)
+        _check_chip_coordinate(self, chip_coordinate)
         shape = getattr(connections, "shape", None)
         if shape is None or len(shape) != 2:
             raise ShapeError(f"{self._who()}: connections must be a 2-d tensor of shape (in_features, out_features); "
