@@ -102,9 +102,7 @@ def test(model: Model, dataset: YinYangDataset, batch_size: int = 1000) -> float
     model.eval()
     correct = 0
     with torch.no_grad():
-        for start in range(0, len(dataset), batch_size):
-            samples = dataset.samples[start:start + batch_size]
-            labels = dataset.labels[start:start + batch_size]
+        for samples, labels in torch.utils.data.DataLoader(dataset, batch_size=batch_size):
             correct += int((model(samples).argmax(1) == labels).sum())
     return correct / len(dataset)
 

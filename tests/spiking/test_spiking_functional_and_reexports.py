@@ -2,6 +2,7 @@
 
 import functools
 
+import numpy as np
 import pytest
 import torch
 from spiking_helpers import spikes
@@ -79,7 +80,50 @@ def test_transforms_and_datasets_have_hxtorch_names():
     assert spikes_.shape == (38, 1, 3)
     assert decode.MaxOverTime()(torch.arange(6.).reshape(3, 2)).tolist() == [4., 5.]
     sample, label = YinYangDataset(size=10)[0]
-    assert sample.dtype == torch.float32 and sample.shape == (4,) and isinstance(label, int)
+    assert sample.dtype == np.float64 and sample.shape == (4,) and isinstance(label, int)
     transform = hxsnn.Synapse(2, 2, hxsnn.Experiment(), transform=functools.partial(
         weight_transforms.linear_saturating, scale=64.)).hardware_transform()
     assert transform == hx.transforms.LinearSaturating(scale=64.)
+
+
+def test_transforms_follow_hxtorchs_dtypes_and_ties():
+    from hxgraph.spiking.transforms import decode, encode
+    trace = torch.tensor([[1., 2.], [2., 2.], [2., 0.]], requires_grad=True)
+    decode.MaxOverTime()(trace).sum().backward()  # torch.amax: ties share the gradient
+    assert trace.grad.tolist() == [[0.0, 0.5], [0.5, 0.5], [0.5, 0.0]]
+    spikes_ = encode.CoordinatesToSpikes(38, 2e-6, 26e-6, t_bias=2e-6)(torch.tensor([[0.5, 1.0]], dtype=torch.float64))
+    assert spikes_.dtype == torch.float32 and spikes_.shape == (38, 1, 3) and spikes_[14, 0, 0] == 1
+    times = torch.tensor([[0.5e-6, 3.2e-6, float("inf")]])
+    dense = encode.SpikeTimesToDense(1e-6, 5)(times)
+    assert dense.dtype == torch.int64 and dense[:, 0].tolist() == [[1, 0, 0], [0, 0, 0], [0, 0, 0], [0, 1, 0],
+                                                                  [0, 0, 0]]
+    sparse = encode.SpikeTimesToSparseTensor(1e-6, 5)(times)
+    assert sparse.is_sparse and torch.equal(sparse.to_dense(), dense)
+
+
+def test_yinyang_dataset_is_hxtorchs():
+    from hxgraph.spiking.datasets.yinyang import YinYangDataset
+    seen = []
+    dataset = YinYangDataset(size=30, seed=3, transform=lambda s: seen.append(type(s)) or s * 2)
+    items = list(dataset)  # __getitem__ raises IndexError at the end, so iteration stops
+    assert len(items) == 30 and seen[0] is np.ndarray
+    sample, label = YinYangDataset(size=30, seed=3)[4]
+    np.testing.assert_allclose(items[4][0], 2 * sample)
+    assert sample[2] == 1 - sample[0] and sample[3] == 1 - sample[1]
+    with pytest.raises(IndexError):
+        dataset[30]
+    big = YinYangDataset(r_small=0.2, r_big=1.0, size=200, seed=0)
+    coordinates = np.stack([big[k][0][:2] for k in range(len(big))])
+    assert coordinates.max() > 1.0  # raw coordinates in [0, 2 r_big], not rescaled
+    for x, y in coordinates[:20]:
+        assert np.hypot(x - 1.0, y - 1.0) <= 1.0
+    # The class rule: the dots, then yin/yang by the published equations.
+    assert dataset.which_class(0.75, 0.5) == 2 and dataset.which_class(0.25, 0.5) == 2
+    assert dataset.which_class(0.5, 0.9) == 1 and dataset.which_class(0.5, 0.1) == 0
+    assert dataset.dist_to_right_dot(0.75, 0.5) == 0.0 and dataset.dist_to_left_dot(0.25, 0.5) == 0.0
+    counts = np.bincount([label for _, label in YinYangDataset(size=600, seed=1)], minlength=3)
+    assert counts.min() > 150  # balanced by rejection sampling
+    x, y, c = dataset.get_sample(goal=2)
+    assert c == 2 and dataset.which_class(x, y) == 2
+    with pytest.raises(hx.ParameterError, match="r_small must be smaller than r_big / 2"):
+        YinYangDataset(r_small=0.3, r_big=0.5)
