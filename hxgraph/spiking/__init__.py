@@ -14,7 +14,7 @@ Modules record into an hxgraph `Graph` (`exp.graph`); `run` executes it on the m
 what changes and what behaves differently.
 """
 
-from hxgraph.spiking import datasets, functional, halco, transforms
+from hxgraph.spiking import datasets, functional, halco, morphology, transforms
 from hxgraph.spiking.experiment import Experiment
 from hxgraph.spiking.handles import (Handle, LIFObservables, LIObservables, NeuronHandle, ReadoutNeuronHandle,
                                      SynapseHandle, TensorHandle)
@@ -29,5 +29,5 @@ __all__ = [
     "Experiment", "run", "InputNeuron", "LIF", "LI", "Synapse", "SparseSynapse", "BatchDropout", "HXModuleWrapper",
     "HXModule", "Handle", "LIFObservables", "LIObservables", "SynapseHandle", "NeuronHandle", "ReadoutNeuronHandle",
     "TensorHandle", "HXBaseParameter", "HXParameter", "MixedHXModelParameter", "HXTransformedModelParameter",
-    "ModelParameter", "SILENT_THRESHOLD", "transforms", "datasets", "functional", "halco",
+    "ModelParameter", "SILENT_THRESHOLD", "transforms", "datasets", "functional", "halco", "morphology",
 ]

@@ -9,6 +9,8 @@ weights and implicitly created input populations persist.
 
 from __future__ import annotations
 
+import copy
+
 from typing import TYPE_CHECKING, Any, Optional, Union
 
 from hxgraph.chip.analog import AnalogModel
@@ -89,6 +91,17 @@ class Experiment:
         self._mock_network: Optional[MockNetwork] = None
         self._session: Any = None  # the chip session (hxgraph.spiking.run.ChipSession), created on the first chip run
         self.last_recording: Optional[Recording] = None
+
+    # Results of a run: a copied experiment starts without them (the next run lowers anew), as
+    # graphs, chip mappings and emulators are caches of what the modules define.
+    _RUN_RESULTS = ("_last_graph", "_last_hash", "_mock_network", "_session", "last_recording")
+
+    def __deepcopy__(self, memo: dict) -> "Experiment":
+        clone = type(self).__new__(type(self))
+        memo[id(self)] = clone
+        for key, value in self.__dict__.items():
+            clone.__dict__[key] = None if key in self._RUN_RESULTS else copy.deepcopy(value, memo)
+        return clone
 
     # ------------------------------------------------------------------ registration
     def _register(self, module: HXModule, name: Optional[str]) -> str:

@@ -14,6 +14,7 @@ makes one: `Handle(spikes=x)` an instance, `Handle("a", "b")` an empty one of th
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from typing import Any, Callable, Iterator, Optional
 
@@ -79,6 +80,23 @@ class TensorHandle:
         return all(_same(getattr(self, n), getattr(other, n)) for n in self.field_names())
 
     __hash__ = object.__hash__  # a handle is a place a run writes into: identity, not value
+
+    def __deepcopy__(self, memo: dict) -> "TensorHandle":
+        # A run's results are not autograd leaves, which torch refuses to deep-copy; a copied
+        # model (e.g. the best one kept during training) gets detached copies of them.
+        clone = type(self).__new__(type(self))
+        memo[id(self)] = clone
+        for key, value in self.__dict__.items():
+            if isinstance(value, torch.Tensor):
+                value = value.detach().clone()
+            elif key == "_compute":
+                value = None  # a pending lazy product belongs to the original's run
+            else:
+                value = copy.deepcopy(value, memo)
+            object.__setattr__(clone, key, value)
+        if isinstance(clone, SynapseHandle) and getattr(self, "_compute", None) is not None:
+            clone._graded_spikes = self.graded_spikes.detach().clone() if self.graded_spikes is not None else None
+        return clone
 
     def __iter__(self) -> Iterator[Optional[torch.Tensor]]:
         return iter(getattr(self, f) for f in self.field_names())

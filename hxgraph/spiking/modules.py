@@ -393,8 +393,19 @@ class _Projection(HXModule):
     out_features: int
 
     def hardware_transform(self) -> Callable[[torch.Tensor], torch.Tensor]:
-        """The software → hardware weight transform as the graph stores it."""
+        """The software → hardware weight transform as the graph stores it (read anew at every run)."""
         return as_transform(self.transform, self._who())
+
+    @property
+    def weight_transform(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        """hxtorch's name for `transform`; editing a partial in place (`.keywords["scale"] = s`) takes effect
+        at the next run."""
+        return self.transform
+
+    @weight_transform.setter
+    def weight_transform(self, value: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        as_transform(value, self._who())  # validate
+        self.transform = value
 
     def graph_weight(self) -> torch.Tensor:
         """The tensor the graph projection holds: the module's parameter itself."""

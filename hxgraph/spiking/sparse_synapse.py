@@ -85,8 +85,9 @@ class SparseSynapse(_Projection):
     def connection_count(self) -> int:
         return self.connectivity.count
 
+    @property
     def mask(self) -> torch.Tensor:
-        """Dense boolean (out, in) mask of the connections (allocates out×in)."""
+        """Dense boolean (out, in) mask of the connections, as hxtorch's attribute (allocates out×in)."""
         return self.connectivity.mask().to(self.weight_values.device)
 
     # ------------------------------------------------------------------ weights
@@ -179,7 +180,7 @@ class SparseSynapse(_Projection):
 
     def apply_func(self, input: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:  # noqa: A002
         if self.func is linear_sparse:
-            return linear_sparse(input, weight, self.mask())
+            return linear_sparse(input, weight, self.mask)
         if isinstance(self.func, type) and issubclass(self.func, torch.autograd.Function):
             return self.func.apply(input, weight)
         return self.func(input, weight)

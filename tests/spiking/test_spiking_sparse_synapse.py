@@ -33,7 +33,7 @@ def test_connections_dense_or_sparse_give_the_same_synapse(layout):
     assert syn.output_type is hxsnn.SynapseHandle
     assert syn.connection_count == 7 and syn.weight_values.shape == (7,)  # memory ∝ connections
     assert syn.connections.is_sparse and torch.equal(syn.connections.to_dense(), conn)
-    assert torch.equal(syn.mask(), conn.T.bool())
+    assert torch.equal(syn.mask, conn.T.bool())  # hxtorch's attribute: (out, in) bool
     assert syn.weight.shape == (4, 6)  # (out, in): transposed connections
 
 
