@@ -35,6 +35,18 @@ __all__ = ["Experiment"]
 _EMULATOR_OPTIONS = frozenset({"cadc_interval", "cadc_jitter", "long_recording", "progress"})
 
 
+class ExecutionInstance:
+    """hxtorch's execution instance: hxgraph emulates one chip, so there is one and nothing to configure."""
+
+    def load_calib(self, calib_path: Any = None) -> None:
+        raise ParameterError(
+            "ExecutionInstance.load_calib: calibrations of a real chip cannot be loaded into the emulated chip; it "
+            "is calibrated by hxgraph.chip.Calibration (pass Experiment(analog=AnalogModel(calibration=...)))")
+
+    def __repr__(self) -> str:
+        return "ExecutionInstance(the emulated chip)"
+
+
 class Experiment:
     """An hxtorch-style experiment: records modules into an hxgraph `Graph` and runs it.
 
@@ -159,6 +171,50 @@ class Experiment:
         """Forget what was recorded since the last run (modules and their weights stay)."""
         self._calls = {}
         self._wrappers = []
+
+    # ------------------------------------------------------------------ hxtorch's public members
+    def connect(self, module: HXModule, input_handles: Any, output_handle: Any = None) -> Any:
+        """hxtorch's way to record a call of `module` with `input_handles` (what calling the module does).
+
+        Returns the module's output handle (the only one a module has; `output_handle`, if given,
+        must be it).
+        """
+        from hxgraph.spiking.modules import HXModule as _Module
+        if not isinstance(module, _Module) or module.experiment is not self:
+            raise ParameterError(f"Experiment.connect: {module!r} is not a module of this experiment")
+        if output_handle is not None and output_handle is not module.output_handle:
+            raise ParameterError(f"Experiment.connect: {module._who()} writes into its own output handle; pass "
+                                 "module.output_handle or None")
+        handles = input_handles if isinstance(input_handles, (tuple, list)) else (input_handles,)
+        return module(*handles)
+
+    def register_population(self, module: HXModule) -> None:
+        """Add a population module (modules register themselves when created; idempotent)."""
+        self._register_public(module, "population")
+
+    def register_projection(self, module: HXModule) -> None:
+        """Add a projection module (modules register themselves when created; idempotent)."""
+        self._register_public(module, "projection")
+
+    def _register_public(self, module: HXModule, what: str) -> None:
+        from hxgraph.spiking.modules import _Population, _Projection
+        kind = _Population if what == "population" else _Projection
+        if not isinstance(module, kind):
+            raise ParameterError(f"Experiment.register_{what}: {module!r} is not a {what} module")
+        if module.experiment is not self:
+            raise ParameterError(f"Experiment.register_{what}: {module._who()} belongs to another experiment")
+        self._register(module, module.name)
+
+    @property
+    def default_execution_instance(self) -> "ExecutionInstance":
+        """The one execution instance of the emulated chip (hxtorch scripts load calibrations through it)."""
+        return ExecutionInstance()
+
+    @property
+    def last_run_chip_configs(self) -> Optional[list]:
+        """The chip configuration(s) of the last chip run, one per execution instance (None before a chip run)."""
+        mapping = self.mapping
+        return None if mapping is None else [mapping.config]
 
     # ------------------------------------------------------------------ views
     @property

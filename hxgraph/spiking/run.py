@@ -26,6 +26,9 @@ current            model synaptic current                 model synaptic current
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
+import time
 from typing import Any, Optional
 
 import torch
@@ -49,15 +52,33 @@ from hxgraph.spiking.modules import LIF, same_state
 # hxtorch's raw membrane_cadc is the CADC code as a signed 8-bit value: code − 128.
 CADC_SIGNED_OFFSET = 128.0
 
-__all__ = ["run", "ChipSession"]
+__all__ = ["run", "ChipSession", "ExecutionInfo", "ExecutionTimeInfo"]
 
 
-def run(experiment: Experiment, runtime: Optional[int]) -> None:
+@dataclasses.dataclass(frozen=True)
+class ExecutionTimeInfo:
+    """How long a chip run took: `execution_duration` on this machine (the emulation), and
+    `realtime_duration`, the chip time it stands for (batch entries × runtime, run one after another)."""
+
+    execution_duration: datetime.timedelta
+    realtime_duration: datetime.timedelta
+
+
+@dataclasses.dataclass(frozen=True)
+class ExecutionInfo:
+    """What a chip run returns (hxtorch's `ExecutionInfo`): its timing and the chip configuration(s) it ran."""
+
+    time: ExecutionTimeInfo
+    chip_configs: list
+
+
+def run(experiment: Experiment, runtime: Optional[int]) -> Optional[ExecutionInfo]:
     """Execute what was recorded in `experiment` for `runtime` time steps and fill the handles.
 
     `runtime` may be None in mock mode (the inputs' length). Inputs shorter than the
     runtime are padded with silence; spikes after it are an error. Afterwards the records
-    are cleared (declare the network again before the next run).
+    are cleared (declare the network again before the next run). Returns an
+    `ExecutionInfo` after a chip run and None in the mock, as hxtorch does.
     """
     if not isinstance(experiment, Experiment):
         raise ParameterError(f"run expects an hxgraph.spiking.Experiment; got {type(experiment).__name__}")
@@ -67,11 +88,19 @@ def run(experiment: Experiment, runtime: Optional[int]) -> None:
         if steps is None and not experiment.mock:
             raise ParameterError("run: the chip (mock=False) needs a runtime in time steps, e.g. run(experiment, 38)")
         inputs = _inputs(lowered, steps)
+        info = None
         if experiment.mock:
             result = _mock(experiment, lowered)(inputs)
             chip: dict[str, dict[str, Any]] = {}
         else:
+            started = time.perf_counter()
             result, chip = _chip_in_the_loop(experiment, lowered, inputs)
+            recording = experiment.last_recording
+            batch = next(iter(inputs.values())).shape[1]
+            info = ExecutionInfo(
+                ExecutionTimeInfo(datetime.timedelta(seconds=time.perf_counter() - started),
+                                  datetime.timedelta(seconds=batch * recording.steps * recording.dt)),
+                [experiment.mapping.config])
         _fill(lowered, inputs, result, chip, experiment.mock)
         experiment._last_graph = lowered.graph
         experiment._last_hash = lowered.graph.structure_hash()
@@ -79,6 +108,7 @@ def run(experiment: Experiment, runtime: Optional[int]) -> None:
             module.reset_changed_since_last_run()
     finally:
         experiment.clear()
+    return info
 
 
 def _inputs(lowered: Lowered, steps: Optional[int]) -> dict[str, torch.Tensor]:

@@ -3,6 +3,7 @@
 import copy
 import functools
 
+import pytest
 import torch
 from spiking_helpers import ideal_chip, spikes
 
@@ -67,3 +68,25 @@ def test_a_model_deep_copies_after_a_run_and_the_copy_runs_on_its_own():
         again = clone["lif"](clone["syn"](hxsnn.LIFObservables(spikes=spikes(size=3))))
         hxsnn.run(clone["syn"].experiment, 20)
         torch.testing.assert_close(again.membrane_cadc, out.membrane_cadc.detach())
+
+
+def test_run_returns_execution_info_on_the_chip_and_the_experiment_has_hxtorchs_members():
+    exp = hxsnn.Experiment(mock=True)
+    syn, li = hxsnn.Synapse(3, 2, exp), hxsnn.LI(2, exp)
+    out = exp.connect(li, exp.connect(syn, hxsnn.LIFObservables(spikes=spikes(size=3))))
+    assert out is li.output_handle
+    assert hxsnn.run(exp, 20) is None and out.membrane_cadc.shape == (20, 3, 2)  # the mock returns nothing
+    assert exp.last_run_chip_configs is None
+    exp.register_population(li)
+    exp.register_projection(syn)
+    with pytest.raises(hx.ParameterError, match="is not a projection module"):
+        exp.register_projection(li)
+    with pytest.raises(hx.ParameterError, match="calibrations of a real chip cannot be loaded"):
+        exp.default_execution_instance.load_calib("calix.pbin")
+    chip = ideal_chip()
+    syn, li = hxsnn.Synapse(3, 2, chip), hxsnn.LI(2, chip)
+    li(syn(hxsnn.LIFObservables(spikes=spikes(size=3))))
+    info = hxsnn.run(chip, 20)
+    assert info.time.realtime_duration.total_seconds() == pytest.approx(3 * 20 * 1e-6)
+    assert info.time.execution_duration.total_seconds() > 0
+    assert info.chip_configs == chip.last_run_chip_configs == [chip.mapping.config]
