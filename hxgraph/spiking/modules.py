@@ -26,8 +26,8 @@ from hxgraph.graph.weights import as_transform, linear_saturating
 from hxgraph.spiking.experiment import Experiment
 from hxgraph.spiking.halco import placement_from_constraint
 from hxgraph.spiking.handles import LIFObservables, LIObservables, SynapseHandle, TensorHandle
-from hxgraph.spiking.parameter import (HXTransformedModelParameter, MixedHXModelParameter, ParameterType,
-                                       to_graph_value)
+from hxgraph.spiking.parameter import (HXBaseParameter, HXParameter, HXTransformedModelParameter,
+                                       MixedHXModelParameter, ParameterType, to_graph_value)
 
 __all__ = ["HXModule", "InputNeuron", "LIF", "LI", "Synapse", "BatchDropout", "HXModuleWrapper",
            "SILENT_THRESHOLD"]
@@ -175,9 +175,46 @@ def _check_chip_coordinate(module: "HXModule", chip_coordinate: Any) -> None:
 
 
 class _Neuron(_Population):
-    """Shared parts of LIF and LI: parameters, recording options, chip trace post-processing."""
+    """Shared parts of LIF and LI: parameters, recording options, chip trace post-processing.
+
+    As in hxtorch, every neuron parameter is held as a parameter object (a plain value
+    becomes an `HXParameter`), so `lif.threshold.model_value` and `.hardware_value` work and
+    `params_dict()` lists them.
+    """
 
     _params: tuple[str, ...] = ()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in type(self)._parameter_attribute_names() and not isinstance(value, HXBaseParameter):
+            value = HXParameter(value)
+        super().__setattr__(name, value)
+
+    @classmethod
+    def _parameter_attribute_names(cls) -> frozenset:
+        return frozenset({attr for _, attr in cls._params} | set(UNMODELLED_DEFAULTS))
+
+    def params_dict(self) -> dict[str, HXBaseParameter]:
+        """hxtorch's view of the neuron parameters: attribute name → parameter object."""
+        return {name: getattr(self, name) for name in sorted(self._parameter_attribute_names())
+                if name in self.__dict__}
+
+    @property
+    def scale(self) -> Any:
+        """hxtorch's name for `trace_scale`."""
+        return self.trace_scale
+
+    @scale.setter
+    def scale(self, value: Any) -> None:
+        self.trace_scale = _trace_value(value, self.size, f"{self._who()}: scale")
+
+    @property
+    def offset(self) -> Any:
+        """hxtorch's name for `trace_offset`."""
+        return self.trace_offset
+
+    @offset.setter
+    def offset(self, value: Any) -> None:
+        self.trace_offset = _trace_value(value, self.size, f"{self._who()}: offset")
 
     def _init_neuron(self, membrane_capacitance: Optional[ParameterType], enable_cadc_recording: bool,
                      enable_madc_recording: bool, record_neuron_id: Optional[int],

@@ -13,8 +13,6 @@ import torch
 
 from hxgraph.errors import ParameterError
 from hxgraph.graph import Mixed
-from hxgraph.graph.neurons import MODELS
-from hxgraph.graph.values import hardware_value as _hardware_half
 
 __all__ = ["HXBaseParameter", "HXParameter", "MixedHXModelParameter", "HXTransformedModelParameter",
            "ModelParameter", "ParameterType", "to_graph_value"]
@@ -39,6 +37,10 @@ class HXBaseParameter:
     @property
     def hardware_value(self) -> Optional[Value]:
         raise NotImplementedError  # each parameter kind says what the chip gets
+
+    def is_trainable(self) -> bool:
+        """hxtorch's query: False, as neuron parameters are not trained here (see `make_trainable`)."""
+        return False
 
     def make_trainable(self, *args: Any, **kwargs: Any) -> "HXBaseParameter":
         """Refused: the graph stores neuron parameters as values, so no gradient could reach them.
@@ -71,6 +73,10 @@ class HXParameter(HXBaseParameter):
     def hardware_value(self) -> Value:
         return self._model_value
 
+    @hardware_value.setter
+    def hardware_value(self, value: Value) -> None:
+        self._model_value = value  # one value for both sides
+
 
 class MixedHXModelParameter(HXBaseParameter):
     """Different values for the model and the chip, e.g. threshold 1.0 in the model, 150 on the chip."""
@@ -102,17 +108,22 @@ class HXTransformedModelParameter(HXBaseParameter):
     def hardware_value(self) -> Value:
         return self.func(self._model_value)
 
+    @hardware_value.setter
+    def hardware_value(self, value: Value) -> None:
+        raise ParameterError("HXTransformedModelParameter: its hardware value is func(model_value); set model_value "
+                             "or func instead")
+
 
 class ModelParameter(HXBaseParameter):
-    """A model value only; the chip keeps its default (calibrated) value for this parameter.
-
-    The default is the graph's hardware default of the parameter (e.g. leak 80, threshold
-    125, capacitance 63): hxgraph's emulated chip is calibrated to those targets.
-    """
+    """A model value that the chip gets as well (hxtorch's `ModelParameter`: hardware value = model value)."""
 
     @property
-    def hardware_value(self) -> None:
-        return None
+    def hardware_value(self) -> Value:
+        return self._model_value
+
+    @hardware_value.setter
+    def hardware_value(self, value: Value) -> None:
+        self._model_value = value
 
 
 ParameterType = Union[Value, HXBaseParameter]
@@ -124,16 +135,13 @@ SAME_NUMBER_ON_CHIP = ("leak", "reset", "threshold", "capacitance")
 def to_graph_value(value: Any, model: str, key: str, what: str) -> Any:
     """The graph form of a module parameter: `Mixed(model, hardware)`, or a number/tensor where both agree.
 
-    `model` and `key` name the graph neuron model and parameter, whose hardware default a
-    `ModelParameter` falls back to.
+    `key` names the graph parameter (plain voltages and capacitances are written as `Mixed(v, v)`,
+    so the chip's calibration does not convert them); `model` names the graph neuron model.
     """
-    if isinstance(value, ModelParameter):
-        default = MODELS[model].params[key].default
-        return Mixed(value.model_value, _hardware_half(default))
-    if isinstance(value, HXBaseParameter) and not isinstance(value, HXParameter):
+    if isinstance(value, (HXParameter, ModelParameter)):
+        value = value.model_value  # the same number on both sides
+    elif isinstance(value, HXBaseParameter):
         return Mixed(value.model_value, value.hardware_value)
-    if isinstance(value, HXParameter):
-        value = value.model_value
     if isinstance(value, Mixed):
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float, torch.Tensor, list, tuple)):

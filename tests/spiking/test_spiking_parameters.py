@@ -21,7 +21,7 @@ def test_parameter_types_become_graph_values():
     lif = hxsnn.LIF(3, exp, leak=ModelParameter(0.5), reset=HXParameter(70.), threshold=MixedHXModelParameter(1., 150.),
                     tau_mem=HXTransformedModelParameter(6e-6, lambda v: 2 * v), tau_syn=8e-6)
     params = lif.population().params
-    assert params["leak"] == hx.Mixed(0.5, 80.)       # model only: the chip keeps its default
+    assert params["leak"] == hx.Mixed(0.5, 0.5)       # hxtorch's ModelParameter: the chip gets the model value
     assert params["reset"] == hx.Mixed(70., 70.)       # hardware value, model equal: the chip gets 70 as given
     assert params["threshold"] == hx.Mixed(1., 150.)
     assert params["tau_mem"] == hx.Mixed(6e-6, 12e-6)  # hardware = func(model)
@@ -98,3 +98,23 @@ def test_invalid_parameters_name_the_module_and_what_is_valid():
     with pytest.raises(hx.ParameterError, match="HXTransformedModelParameter"):
         HXTransformedModelParameter(1., 2.)
     assert exp.modules == ()
+
+
+def test_module_parameters_are_parameter_objects_like_hxtorchs():
+    exp = hxsnn.Experiment(mock=True)
+    lif = hxsnn.LIF(3, exp, leak=0.0, threshold=MixedHXModelParameter(1., 150.))
+    assert isinstance(lif.leak, HXParameter) and lif.leak.model_value == lif.leak.hardware_value == 0.0
+    assert lif.threshold.hardware_value == 150. and not lif.threshold.is_trainable()
+    lif.threshold.model_value = 0.8  # edits reach the graph at the next recording
+    assert lif.population().params["threshold"] == hx.Mixed(0.8, 150.)
+    lif.reset = -0.2  # plain assignment wraps too
+    assert isinstance(lif.reset, HXParameter) and lif.population().params["reset"] == hx.Mixed(-0.2, -0.2)
+    params = lif.params_dict()
+    assert {"leak", "reset", "threshold", "tau_mem", "tau_syn", "membrane_capacitance", "refractory_time",
+            "i_synin_gm", "synapse_dac_bias", "holdoff_time"} <= set(params)
+    assert all(isinstance(p, hxsnn.HXBaseParameter) for p in params.values())
+    lif.scale, lif.offset = 0.5, -48.
+    assert (lif.trace_scale, lif.trace_offset) == (0.5, -48.)
+    model_only = hxsnn.ModelParameter(2.0)
+    model_only.hardware_value = 3.0
+    assert model_only.model_value == 3.0

@@ -38,7 +38,8 @@ def test_positional_parameters_are_hxtorchs(cls):
 def test_positional_calls_mean_what_they_mean_in_hxtorch():
     exp = hxsnn.Experiment(mock=True)
     lif = hxsnn.LIF(3, exp, 0.0, 0.1, 1.0, 6e-6, 5e-6)
-    assert (lif.leak, lif.reset, lif.threshold, lif.tau_mem, lif.tau_syn) == (0.0, 0.1, 1.0, 6e-6, 5e-6)
+    values = tuple(p.model_value for p in (lif.leak, lif.reset, lif.threshold, lif.tau_mem, lif.tau_syn))
+    assert values == (0.0, 0.1, 1.0, 6e-6, 5e-6)
     syn = hxsnn.Synapse(2, 3, exp, None, None, "cpu", torch.float64)
     assert syn.weight.dtype == torch.float64
     assert hxsnn.InputNeuron(4, exp, None, None).size == 4
@@ -56,11 +57,11 @@ def test_the_default_capacitance_follows_its_model_value_like_hxtorchs():
 def test_analog_bias_arguments_are_kept_and_reported_when_they_would_matter():
     exp = hxsnn.Experiment(mock=True)
     lif = hxsnn.LIF(2, exp, i_synin_gm=500, synapse_dac_bias=600, holdoff_time=0.0)  # hxtorch's defaults: silent
-    assert (lif.i_synin_gm, lif.synapse_dac_bias, lif.holdoff_time) == (500, 600, 0.0)
+    assert [p.hardware_value for p in (lif.i_synin_gm, lif.synapse_dac_bias, lif.holdoff_time)] == [500, 600, 0.0]
     with pytest.warns(UserWarning, match="i_synin_gm=320 is kept for hxtorch compatibility but the emulated chip does "
                                          "not model it"):
         li = hxsnn.LI(2, exp, i_synin_gm=320)
-    assert li.i_synin_gm == 320
+    assert li.i_synin_gm.hardware_value == 320
     with pytest.raises(hx.ParameterError, match="plasticity rules run on the chip's embedded processors"):
         hxsnn.Synapse(2, 2, exp, plasticity_rule=object())
     with pytest.raises(hx.ParameterError, match="emulates one chip"):
