@@ -40,7 +40,7 @@ def main() -> None:
     from hxgraph.tasks import yinyang
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; median of {args.repeat}")
-    graph = yinyang.build_experiment(repeat=5, weight_scale=64.0).graph
+    graph = yinyang.build_experiment(repeat=5).graph
     samples = YinYangDataset(size=1000, seed=40).samples
     spikes = yinyang.Classifier(None, repeat=5).spikes(samples)
     chip = hx.emulate(graph, seed=0)
@@ -57,11 +57,10 @@ def main() -> None:
     print(f"yin-yang in the mock (no gradients), batch 1000: {1e3 * seconds:.0f} ms, {1000 / seconds:,.0f} samples/s")
 
     exp = (hx.Experiment("full", seed=0).input("x", 256)
-           .lif("hidden", 246, circuits_per_neuron=2, threshold=hx.Mixed(1.0, 150.0), leak=hx.Mixed(0.0, 80.0),
-                reset=hx.Mixed(0.0, 80.0))
-           .li("out", 10, circuits_per_neuron=2, leak=hx.Mixed(0.0, 80.0))
-           .dense("x", "hidden", init=hx.init.normal(0.05, 0.1), transform=hx.transforms.LinearSaturating(64.0))
-           .dense("hidden", "out", init=hx.init.normal(0.0, 0.1), transform=hx.transforms.LinearSaturating(64.0)))
+           .lif("hidden", 246, circuits_per_neuron=2, threshold=1.0, leak=0.0, reset=0.0)
+           .li("out", 10, circuits_per_neuron=2, leak=0.0)
+           .dense("x", "hidden", init=hx.init.normal(0.05, 0.1))
+           .dense("hidden", "out", init=hx.init.normal(0.0, 0.1)))
     start = time.perf_counter()
     net = hx.emulate(exp.graph, seed=0)
     setup = time.perf_counter() - start
