@@ -45,10 +45,15 @@ from hxgraph.graph.weights import initializer_from_json, transform_from_json, tr
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import nir as nir_module
 
-__all__ = ["to_nir", "from_nir", "write_nir", "read_nir", "DEFAULT_DT"]
+__all__ = ["to_nir", "from_nir", "write_nir", "read_nir", "DEFAULT_DT", "CONVENTIONS"]
 
 #: Time step assumed on import when neither the caller nor the NIR graph gives one (seconds).
 DEFAULT_DT = 1e-6
+
+#: Parameter conventions: "euler" (hxgraph's: seconds, r = tau_mem / C, w_in = tau_syn / dt, what
+#: a forward-Euler consumer such as snnTorch or Norse needs) and "hxtorch" (hxtorch's NIR export and
+#: import: time constants in milliseconds, r = tau_mem / C, w_in = 1, which hxtorch ignores).
+CONVENTIONS = ("euler", "hxtorch")
 
 _KEY = "hxgraph"            # metadata key holding hxgraph's JSON
 _FORMAT = "hxgraph.nir"     # graph-level metadata format name
@@ -78,17 +83,20 @@ def _nir() -> Any:
 
 # =============================================================================== export
 
-def to_nir(graph: Graph, outputs: Optional[Iterable[str]] = None) -> "nir_module.NIRGraph":
+def to_nir(graph: Graph, outputs: Optional[Iterable[str]] = None, *,
+           convention: str = "euler") -> "nir_module.NIRGraph":
     """Convert `graph` to a `nir.NIRGraph`.
 
     Input populations become `Input` nodes, LIF populations `CubaLIF`, LI populations
     `CubaLI`, every projection a `Linear` node (sparse ones as a dense matrix with zeros,
     the connection list in metadata). Populations without outgoing projections, and those
-    named in `outputs`, are connected to `Output` nodes.
+    named in `outputs`, are connected to `Output` nodes. `convention` (see `CONVENTIONS`):
+    "euler" for forward-Euler consumers, "hxtorch" for hxtorch's `from_nir` (the real chip).
     """
     nir = _nir()
     if not isinstance(graph, Graph):
         raise ParameterError(f"to_nir expects an hxgraph.Graph (e.g. experiment.graph); got {type(graph).__name__}")
+    _check_convention(convention)
     extra = set()
     for name in outputs or ():
         if name not in graph.populations:
@@ -102,7 +110,7 @@ def to_nir(graph: Graph, outputs: Optional[Iterable[str]] = None) -> "nir_module
     nodes: dict[str, Any] = {}
     edges: list[tuple[str, str]] = []
     for pop in graph.populations.values():
-        nodes[pop_keys[pop.name]] = _population_node(nir, pop, graph.dt)
+        nodes[pop_keys[pop.name]] = _population_node(nir, pop, graph.dt, convention)
     for proj in graph.projections.values():
         key = proj_keys[proj.name]
         nodes[key] = _projection_node(nir, proj)
@@ -112,8 +120,8 @@ def to_nir(graph: Graph, outputs: Optional[Iterable[str]] = None) -> "nir_module
             out = _claim(_safe_key(f"output_{pop.name}"), taken)
             nodes[out] = nir.Output(output_type=np.array([pop.size]))
             edges.append((pop_keys[pop.name], out))
-    metadata = {"dt": graph.dt, _KEY: json.dumps({
-        "format": _FORMAT, "version": _FORMAT_VERSION, "name": graph.name, "dt": graph.dt,
+    metadata = {"dt": graph.dt, "convention": convention, _KEY: json.dumps({
+        "format": _FORMAT, "version": _FORMAT_VERSION, "name": graph.name, "dt": graph.dt, "convention": convention,
         "populations": [pop_keys[n] for n in graph.populations],
         "projections": [proj_keys[n] for n in graph.projections]})}
     try:
@@ -125,15 +133,28 @@ def to_nir(graph: Graph, outputs: Optional[Iterable[str]] = None) -> "nir_module
         return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata, type_check=False)
 
 
-def write_nir(graph: Graph, path: Union[str, "os.PathLike[str]"], outputs: Optional[Iterable[str]] = None) -> Path:
-    """Write `graph` to `path` in NIR's own file format (HDF5); returns the path."""
+def write_nir(graph: Graph, path: Union[str, "os.PathLike[str]"], outputs: Optional[Iterable[str]] = None, *,
+              convention: str = "euler") -> Path:
+    """Write `graph` to `path` in NIR's own file format (HDF5); returns the path (`convention` as in `to_nir`)."""
     nir = _nir()
     path = Path(path)
-    nir.write(path, to_nir(graph, outputs))
+    nir.write(path, to_nir(graph, outputs, convention=convention))
     return path
 
 
-def _population_node(nir: Any, pop: Population, dt: float) -> Any:
+def _check_convention(convention: Any) -> str:
+    if convention not in CONVENTIONS:
+        raise ParameterError(f"unknown NIR convention {convention!r}{did_you_mean(convention, CONVENTIONS)}; "
+                             f"conventions: {known(CONVENTIONS)} ('euler': hxgraph's, for forward-Euler tools; "
+                             "'hxtorch': hxtorch's from_nir/to_nir)")
+    return convention
+
+
+# Seconds per unit of the time constants written to NIR, by convention.
+_TIME_UNIT = {"euler": 1.0, "hxtorch": 1e-3}
+
+
+def _population_node(nir: Any, pop: Population, dt: float, convention: str = "euler") -> Any:
     """`Input`, `CubaLIF` or `CubaLI` node for a population, with r and w_in converted (module docstring)."""
     meta = {_KEY: json.dumps({
         "kind": "population", "name": pop.name, "model": pop.model, "size": pop.size,
@@ -143,8 +164,10 @@ def _population_node(nir: Any, pop: Population, dt: float) -> Any:
     if pop.is_input:
         return nir.Input(input_type=np.array([pop.size]), metadata=meta)
     p = {k: _model_array(v, pop.size) for k, v in pop.params.items()}
-    common = dict(tau_syn=p["tau_syn"], tau_mem=p["tau_mem"], r=p["tau_mem"] / p["capacitance"],
-                  v_leak=p["leak"], w_in=p["tau_syn"] / dt, metadata=meta)
+    unit = _TIME_UNIT[convention]
+    w_in = p["tau_syn"] / dt if convention == "euler" else np.ones(pop.size)
+    common = dict(tau_syn=p["tau_syn"] / unit, tau_mem=p["tau_mem"] / unit, r=p["tau_mem"] / p["capacitance"],
+                  v_leak=p["leak"], w_in=w_in, metadata=meta)
     if pop.model == "lif":
         return nir.CubaLIF(v_threshold=p["threshold"], v_reset=p["reset"], **common)
     return nir.CubaLI(**common)
@@ -191,7 +214,8 @@ def _claim(key: str, taken: set[str]) -> str:
 
 # =============================================================================== import
 
-def read_nir(path: Union[str, "os.PathLike[str]"], dt: Optional[float] = None, name: Optional[str] = None) -> Graph:
+def read_nir(path: Union[str, "os.PathLike[str]"], dt: Optional[float] = None, name: Optional[str] = None, *,
+             convention: Optional[str] = None) -> Graph:
     """Read a NIR file (NIR's HDF5 format) as an hxgraph `Graph`; see `from_nir` for `dt` and `name`."""
     nir = _nir()
     path = Path(path)
@@ -205,38 +229,46 @@ def read_nir(path: Union[str, "os.PathLike[str]"], dt: Optional[float] = None, n
     except (OSError, KeyError, ValueError, AssertionError, TypeError) as exc:
         raise SerializationError(f"{str(path)!r} is not a readable NIR file: {exc}") from exc
     try:
-        return from_nir(nir_graph, dt=dt, name=name)
+        return from_nir(nir_graph, dt=dt, name=name, convention=convention)
     except ConversionError:
         raise
     except SerializationError as exc:
         raise SerializationError(f"{str(path)!r}: {exc}") from exc
 
 
-def from_nir(source: Source, dt: Optional[float] = None, name: Optional[str] = None) -> Graph:
+def from_nir(source: Source, dt: Optional[float] = None, name: Optional[str] = None, *,
+             convention: Optional[str] = None) -> Graph:
     """Convert a `nir.NIRGraph` (or the path of a NIR file) to an hxgraph `Graph`.
 
     `dt`: the time step; default the one stored in the graph's metadata (hxgraph writes it),
     else `DEFAULT_DT` with a warning: NIR's equations are continuous, so the step a network
     was trained with is not part of NIR (snnTorch assumes 1e-4 s, Norse 1e-3 s by default).
-    `name`: the graph's name (default the stored one, else "nir").
+    `name`: the graph's name (default the stored one, else "nir"). `convention` (see
+    `CONVENTIONS`): default the one the graph's metadata names, else "euler"; "hxtorch" reads
+    what hxtorch's `to_nir` writes (milliseconds, `C = tau_mem / r`, `w_in` ignored).
 
     Unsupported nodes or parameters raise `ConversionError` naming the node; a dense `Linear`
     stays dense (no connection is dropped), sparsity is restored only from hxgraph's metadata.
     """
     nir = _nir()
+    if convention is not None:
+        _check_convention(convention)
     if isinstance(source, (str, os.PathLike)):
-        return read_nir(source, dt=dt, name=name)
+        return read_nir(source, dt=dt, name=name, convention=convention)
     if not isinstance(source, nir.NIRGraph):
         raise ParameterError(f"from_nir expects a nir.NIRGraph or the path of a NIR file; got {type(source).__name__}")
-    return _Importer(nir, source, dt, name).build()
+    return _Importer(nir, source, dt, name, convention).build()
 
 
 class _Importer:
     """One conversion NIR → Graph: flatten subgraphs, classify nodes, build populations and projections."""
 
-    def __init__(self, nir: Any, graph: Any, dt: Optional[float], name: Optional[str]):
+    def __init__(self, nir: Any, graph: Any, dt: Optional[float], name: Optional[str],
+                 convention: Optional[str] = None):
         self.nir = nir
         self.meta = _graph_meta(graph)
+        stored = (self.meta or {}).get("convention") or (getattr(graph, "metadata", None) or {}).get("convention")
+        self.convention = convention or (stored if stored in CONVENTIONS else "euler")
         self.nodes, self.edges = _flatten(nir, graph)
         self.dt = self._resolve_dt(graph, dt)
         self.name = name if name is not None else _safe_key((self.meta or {}).get("name") or "nir")
@@ -386,7 +418,7 @@ class _Importer:
     def _params(self, key: str, node: Any, model: str, size: int, meta: Optional[dict]) -> dict[str, Param]:
         """hxgraph parameters from the NIR fields; a stored parameter wins where it agrees with them."""
         _check_reset(key, node)
-        derived = _derive(self.nir, key, node, size, self.dt)
+        derived = _derive(self.nir, key, node, size, self.dt, self.convention)
         stored: dict[str, Param] = {}
         if meta is not None and isinstance(meta.get("params"), dict):
             stored = {k: value_from_json(v, f"NIR node {key!r}: hxgraph metadata params.{k}")
@@ -525,7 +557,7 @@ class _Importer:
 
 # =============================================================================== helpers
 
-def _derive(nir: Any, key: str, node: Any, size: int, dt: float) -> dict[str, np.ndarray]:
+def _derive(nir: Any, key: str, node: Any, size: int, dt: float, convention: str = "euler") -> dict[str, np.ndarray]:
     """Model values of hxgraph's parameters from a NIR neuron node (see the module docstring)."""
     def field(attr: str) -> np.ndarray:
         value = getattr(node, attr)
@@ -550,12 +582,17 @@ def _derive(nir: Any, key: str, node: Any, size: int, dt: float) -> dict[str, np
 
     cuba = isinstance(node, (nir.CubaLIF, nir.CubaLI))
     gain = "hxgraph's input gain dt/C = r·w_in·dt/(tau_mem·tau_syn) must be positive"
-    if cuba:
-        tau_mem = positive("tau_mem", "time constants are positive")
-        tau_syn = positive("tau_syn", "time constants are positive")
+    unit = _TIME_UNIT[convention]
+    if cuba and convention == "hxtorch":  # hxtorch's from_nir: C = tau_mem / r, w_in ignored
+        tau_mem = positive("tau_mem", "time constants are positive") * unit
+        tau_syn = positive("tau_syn", "time constants are positive") * unit
+        capacitance = tau_mem / positive("r", "hxgraph's input gain dt/C = r·dt/tau_mem must be positive")
+    elif cuba:
+        tau_mem = positive("tau_mem", "time constants are positive") * unit
+        tau_syn = positive("tau_syn", "time constants are positive") * unit
         capacitance = tau_mem * tau_syn / (positive("r", gain) * positive("w_in", gain) * dt)
     else:  # current-free LIF / LI: the synaptic current lasts one step
-        tau_mem = positive("tau", "time constants are positive")
+        tau_mem = positive("tau", "time constants are positive") * unit
         tau_syn = np.full(size, dt)
         capacitance = tau_mem / positive("r", "hxgraph's input gain dt/C = r·dt/tau must be positive")
     params = {"leak": field("v_leak"), "tau_mem": tau_mem, "tau_syn": tau_syn, "capacitance": capacitance}

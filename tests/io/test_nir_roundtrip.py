@@ -378,3 +378,32 @@ def test_foreign_weights_share_one_dtype():
     assert {p.weight.dtype for p in g.projections.values()} == {torch.float64}
     with torch.no_grad():
         assert hx.mock(g)({"input": torch.ones(3, 1, 2, dtype=torch.bool)})["cubalif_1"].spikes.shape == (3, 1, 4)
+
+
+def test_hxtorch_convention_is_what_hxtorchs_nir_import_reads():
+    # hxtorch's to_nir writes tau in ms (tau_mem * 1e3), r = tau_mem / C, no w_in; its from_nir reads
+    # tau_mem[0] * 1e-3 and C = tau_mem / r.
+    g = plain_graph()
+    n = to_nir(g, convention="hxtorch")
+    h = n.nodes["h2"]
+    np.testing.assert_allclose(h.tau_mem, 10e-6 * 1e3)
+    np.testing.assert_allclose(h.tau_syn, 4e-6 * 1e3)
+    np.testing.assert_allclose(h.r, 10e-6 / 10e-6)
+    np.testing.assert_allclose(h.w_in, 1.0)
+    assert_same(g, from_nir(n))  # the metadata names the convention
+    plain = strip_metadata(to_nir(g, convention="hxtorch"))
+    back = from_nir(plain, dt=1e-6, convention="hxtorch")
+    assert float(back.population("h2").params["tau_syn"]) == pytest.approx(4e-6)
+    assert float(hx.graph.model_value(back.population("h").params["capacitance"])) == pytest.approx(10e-6)
+    x = (torch.rand(60, 3, 5, generator=torch.Generator().manual_seed(0)) < 0.3).float()
+    a, b = hx.mock(g)({"x": x}), hx.mock(back)({"x": x})
+    assert a["h2"].spikes.sum() > 0 and torch.equal(a["h2"].spikes, b["h2"].spikes)
+    torch.testing.assert_close(a["o"].membrane, b["o"].membrane, rtol=1e-5, atol=1e-4)
+    with pytest.raises(hx.ParameterError, match="unknown NIR convention 'hxtroch' \\(did you mean 'hxtorch'\\?\\)"):
+        to_nir(g, convention="hxtroch")
+
+
+def test_hxtorch_convention_through_a_file(tmp_path):
+    g = plain_graph()
+    path = write_nir(g, tmp_path / "g.nir", convention="hxtorch")
+    assert_same(g, read_nir(path))
