@@ -24,10 +24,12 @@ from hxgraph.spiking.parameter import (HXBaseParameter, HXParameter, HXTransform
                                        MixedHXModelParameter, ModelParameter)
 from hxgraph.spiking.run import run
 from hxgraph.spiking.sparse_synapse import SparseSynapse
+from hxgraph.spiking.utils import ConversionConfig, from_nir, from_nir_data, to_nir, to_nir_data
 
 __all__ = [
     "Experiment", "run", "InputNeuron", "LIF", "LI", "Synapse", "SparseSynapse", "BatchDropout", "HXModuleWrapper",
     "HXModule", "Handle", "LIFObservables", "LIObservables", "SynapseHandle", "NeuronHandle", "ReadoutNeuronHandle",
     "TensorHandle", "HXBaseParameter", "HXParameter", "MixedHXModelParameter", "HXTransformedModelParameter",
     "ModelParameter", "SILENT_THRESHOLD", "transforms", "datasets", "functional", "halco", "morphology",
+    "ConversionConfig", "to_nir", "from_nir", "to_nir_data", "from_nir_data",
 ]

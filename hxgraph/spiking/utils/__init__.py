@@ -1,0 +1,5 @@
+"""hxtorch.spiking.utils: NIR conversion (`to_nir`, `from_nir`, `ConversionConfig`, `to_nir_data`, `from_nir_data`)."""
+
+from hxgraph.spiking.utils.nir import ConversionConfig, from_nir, from_nir_data, to_nir, to_nir_data
+
+__all__ = ["ConversionConfig", "to_nir", "from_nir", "to_nir_data", "from_nir_data"]
