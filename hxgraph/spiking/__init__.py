@@ -15,7 +15,7 @@ what changes and what behaves differently.
 """
 
 from hxgraph.spiking import datasets, functional, halco, morphology, transforms
-from hxgraph.spiking.experiment import Experiment
+from hxgraph.spiking.experiment import ExecutionInstance, Experiment
 from hxgraph.spiking.handles import (Handle, LIFObservables, LIObservables, NeuronHandle, ReadoutNeuronHandle,
                                      SynapseHandle, TensorHandle)
 from hxgraph.spiking.modules import (LI, LIF, SILENT_THRESHOLD, BatchDropout, HXModule, HXModuleWrapper,
@@ -27,7 +27,7 @@ from hxgraph.spiking.sparse_synapse import SparseSynapse
 from hxgraph.spiking.utils import ConversionConfig, from_nir, from_nir_data, to_nir, to_nir_data
 
 __all__ = [
-    "Experiment", "run", "InputNeuron", "LIF", "LI", "Synapse", "SparseSynapse", "BatchDropout", "HXModuleWrapper",
+    "Experiment", "ExecutionInstance", "run", "InputNeuron", "LIF", "LI", "Synapse", "SparseSynapse", "BatchDropout", "HXModuleWrapper",
     "HXModule", "Handle", "LIFObservables", "LIObservables", "SynapseHandle", "NeuronHandle", "ReadoutNeuronHandle",
     "TensorHandle", "HXBaseParameter", "HXParameter", "MixedHXModelParameter", "HXTransformedModelParameter",
     "ModelParameter", "SILENT_THRESHOLD", "transforms", "datasets", "functional", "halco", "morphology",

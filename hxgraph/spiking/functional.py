@@ -17,7 +17,7 @@ from hxgraph.errors import ParameterError, ShapeError
 from hxgraph.mock.functional import Param, SuperSpike, li_integration, lif_integration, superspike
 
 __all__ = ["linear", "linear_sparse", "cuba_lif_integration", "cuba_refractory_lif_integration", "cuba_li_integration",
-           "superspike", "SuperSpike",
+           "superspike", "superspike_func", "SuperSpike",
            "batch_dropout"]
 
 
@@ -170,6 +170,11 @@ def cuba_li_integration(input: Union[torch.Tensor, Sequence[torch.Tensor]], *, l
         membrane.append(v)
         current.append(i)
     return torch.stack(membrane), torch.stack(current), madc
+
+
+def superspike_func(input: torch.Tensor, alpha: float) -> torch.Tensor:  # noqa: A002
+    """hxtorch's name: the Heaviside step forward, SuperSpike's surrogate gradient backward."""
+    return superspike(input, alpha)
 
 
 def batch_dropout(input: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:  # noqa: A002

@@ -61,6 +61,9 @@ class HXBaseParameter:
 class HXParameter(HXBaseParameter):
     """A hardware value; the model uses the same value."""
 
+    def __init__(self, value: Value):
+        super().__init__(value)
+
     @property
     def value(self) -> Value:
         return self._model_value
@@ -95,14 +98,14 @@ class MixedHXModelParameter(HXBaseParameter):
 
 
 class HXTransformedModelParameter(HXBaseParameter):
-    """A model value whose hardware value is `func(model_value)` (e.g. a calibration curve)."""
+    """A model value whose hardware value is `transform_func(model_value)` (e.g. a calibration curve)."""
 
-    def __init__(self, model_value: Value, func: Callable[[Value], Value]):
-        if not callable(func):
-            raise ParameterError(f"HXTransformedModelParameter: func must be callable (model value → hardware "
-                                 f"value); got {func!r}")
+    def __init__(self, model_value: Value, transform_func: Callable[[Value], Value]):
+        if not callable(transform_func):
+            raise ParameterError(f"HXTransformedModelParameter: transform_func must be callable (model value → "
+                                 f"hardware value); got {transform_func!r}")
         super().__init__(model_value)
-        self.func = func
+        self.func = transform_func
 
     @property
     def hardware_value(self) -> Value:
