@@ -17,7 +17,7 @@ from hxgraph.errors import ParameterError, ShapeError
 from hxgraph.mock.functional import Param, SuperSpike, li_integration, lif_integration, superspike
 
 __all__ = ["linear", "linear_sparse", "cuba_lif_integration", "cuba_refractory_lif_integration", "cuba_li_integration",
-           "superspike", "superspike_func", "SuperSpike",
+           "superspike", "superspike_func", "SuperSpike", "linear_exponential_clamp",
            "batch_dropout"]
 
 
@@ -170,6 +170,30 @@ def cuba_li_integration(input: Union[torch.Tensor, Sequence[torch.Tensor]], *, l
         membrane.append(v)
         current.append(i)
     return torch.stack(membrane), torch.stack(current), madc
+
+
+def linear_exponential_clamp(inputs: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor] = None,
+                             cap: float = 1.5, start_weight: float = 61., quantize: bool = False) -> torch.Tensor:
+    """hxtorch's synapse function that saturates weights smoothly where the chip's do: `linear` with clamped weights.
+
+    Weights whose magnitude exceeds `start_weight / 63 · cap` roll off exponentially towards
+    ±`cap` (value and slope continuous at the start, `cap` never exceeded); choose `cap =
+    63 / weight_scale` so software weights saturate where their hardware weights do. With
+    `quantize`, weights are rounded to multiples of `cap / 63` (the chip's grid) and the
+    gradient passes straight through the rounding.
+    """
+    if not 0 < start_weight < 63 or not cap > 0:
+        raise ParameterError(f"linear_exponential_clamp: start_weight must lie in (0, 63) and cap be > 0; got "
+                             f"start_weight={start_weight!r}, cap={cap!r}")
+    knee = start_weight / 63.0  # where the roll-off starts, as a fraction of cap
+    steepness = 1.0 / (1.0 - knee)
+    magnitude = weight.abs() / cap
+    rolled = cap * (1.0 - torch.exp(-steepness * (magnitude - knee)) / steepness)
+    clamped = torch.where(magnitude > knee, torch.sign(weight) * rolled, weight)
+    if quantize:
+        step = cap / 63.0
+        clamped = clamped + (torch.round(clamped.detach() / step) * step - clamped.detach())
+    return torch.nn.functional.linear(inputs, clamped, bias)
 
 
 def superspike_func(input: torch.Tensor, alpha: float) -> torch.Tensor:  # noqa: A002

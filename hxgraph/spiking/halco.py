@@ -17,12 +17,12 @@ offsets from the anchor; `None` means one circuit.
 from __future__ import annotations
 
 import operator
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Iterator, Optional, Sequence, Union
 
 from hxgraph.errors import GraphError
 
 __all__ = ["NeuronColumnOnDLS", "NeuronRowOnDLS", "AtomicNeuronOnDLS", "AtomicNeuronOnLogicalNeuron",
-           "LogicalNeuronOnDLS"]
+           "LogicalNeuronOnDLS", "iter_all"]
 
 COLUMNS = 256
 ROWS = 2
@@ -84,6 +84,9 @@ class NeuronRowOnDLS(_Coordinate):
 
 NeuronRowOnDLS.top = NeuronRowOnDLS(0)
 NeuronRowOnDLS.bottom = NeuronRowOnDLS(1)
+# halco's coordinate counts (scripts size their layers by them, e.g. AtomicNeuronOnDLS.size).
+NeuronColumnOnDLS.size = COLUMNS
+NeuronRowOnDLS.size = ROWS
 
 
 class AtomicNeuronOnDLS:
@@ -121,6 +124,19 @@ class AtomicNeuronOnDLS:
 
     def __repr__(self) -> str:
         return f"AtomicNeuronOnDLS({self.column!r}, {self.row!r})"
+
+
+AtomicNeuronOnDLS.size = ROWS * COLUMNS
+
+
+def iter_all(coordinate: type) -> Iterator[Any]:
+    """Every coordinate of a type in halco's enumeration order (`row * 256 + column` for neuron circuits)."""
+    if coordinate is AtomicNeuronOnDLS:
+        return (AtomicNeuronOnDLS(index % COLUMNS, index // COLUMNS) for index in range(ROWS * COLUMNS))
+    if coordinate in (NeuronColumnOnDLS, NeuronRowOnDLS):
+        return (coordinate(index) for index in range(coordinate.size))
+    raise GraphError(f"iter_all: the halco shim enumerates NeuronColumnOnDLS, NeuronRowOnDLS and AtomicNeuronOnDLS; "
+                     f"got {coordinate!r}")
 
 
 class AtomicNeuronOnLogicalNeuron:

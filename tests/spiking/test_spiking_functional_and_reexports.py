@@ -127,3 +127,27 @@ def test_yinyang_dataset_is_hxtorchs():
     assert c == 2 and dataset.which_class(x, y) == 2
     with pytest.raises(hx.ParameterError, match="r_small must be smaller than r_big / 2"):
         YinYangDataset(r_small=0.3, r_big=0.5)
+
+
+def test_linear_exponential_clamp_rolls_off_smoothly_towards_the_cap():
+    cap, start = 1.5, 61.
+    knee = start / 63 * cap
+    weight = torch.tensor([0.3, -1.0, knee, -knee, 1.6, -40.0, 3.0], requires_grad=True)
+    eye = torch.eye(7)
+    clamped = F.linear_exponential_clamp(eye, weight.reshape(1, 7), cap=cap, start_weight=start)[:, 0]
+    # Below the knee: unchanged. At the knee: continuous. Far beyond: just under ±cap, never beyond.
+    assert clamped[0] == 0.3 and clamped[1] == -1.0
+    torch.testing.assert_close(clamped[2:4], torch.tensor([knee, -knee]))
+    assert 1.45 < float(clamped[4]) < 1.5 and -1.5 <= float(clamped[5]) < -1.499 and float(clamped[6]) <= 1.5
+    # The slope is continuous at the knee (1 on both sides).
+    w = torch.tensor([knee - 1e-4, knee + 1e-4], requires_grad=True)
+    F.linear_exponential_clamp(torch.eye(2), w.reshape(1, 2), cap=cap, start_weight=start).sum().backward()
+    torch.testing.assert_close(w.grad, torch.ones(2), atol=5e-3, rtol=0)  # slope 1 on both sides of the knee
+    q = torch.tensor([0.1, 0.5, 1.2], requires_grad=True)
+    out = F.linear_exponential_clamp(torch.eye(3), q.reshape(1, 3), cap=cap, quantize=True)[:, 0]
+    grid = out.detach() / (cap / 63)
+    torch.testing.assert_close(grid, grid.round())
+    out.sum().backward()
+    assert q.grad.tolist() == [1.0, 1.0, 1.0]  # straight through the rounding (below the knee)
+    with pytest.raises(hx.ParameterError, match="start_weight must lie in"):
+        F.linear_exponential_clamp(torch.eye(2), torch.ones(1, 2), start_weight=63.)

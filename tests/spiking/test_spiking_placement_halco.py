@@ -69,3 +69,13 @@ def test_atomic_neuron_takes_row_and_column_by_type_in_either_order():
     readout = [halco.AtomicNeuronOnDLS(halco.NeuronRowOnDLS(1), halco.NeuronColumnOnDLS(n)) for n in range(3)]
     li = hxsnn.LI(3, exp, placement_constraint=readout)
     assert li.population().placement.circuits == (256, 257, 258)  # the bottom row, columns 0-2
+
+
+def test_coordinate_counts_and_enumeration_follow_halco():
+    assert (halco.NeuronColumnOnDLS.size, halco.NeuronRowOnDLS.size, halco.AtomicNeuronOnDLS.size) == (256, 2, 512)
+    atoms = list(halco.iter_all(halco.AtomicNeuronOnDLS))
+    assert len(atoms) == 512 and [a.toEnum() for a in atoms] == list(range(512))
+    assert atoms[257].toNeuronRowOnDLS() == halco.NeuronRowOnDLS.bottom
+    assert [r.value() for r in halco.iter_all(halco.NeuronRowOnDLS)] == [0, 1]
+    with pytest.raises(hx.GraphError, match="enumerates"):
+        list(halco.iter_all(int))
