@@ -86,8 +86,9 @@ def lower(experiment: "Experiment") -> Lowered:
                 inputs[source] = _spikes_of(handle, source, synapse)
         elif isinstance(owner, (InputNeuron, LIF)):
             source = owner
+            mask = owner.mask if isinstance(owner, LIF) else None
         elif isinstance(owner, BatchDropout):
-            source, mask = dropouts[owner], owner.mask
+            source, mask = dropouts[owner], _both(owner.mask, dropouts[owner].mask)
         else:
             raise GraphError(f"{synapse._who()}: its input must carry spikes (the output of an InputNeuron, LIF or "
                              f"BatchDropout, or LIFObservables(spikes=x)); got the output of {owner._who()}")
@@ -111,9 +112,9 @@ def lower(experiment: "Experiment") -> Lowered:
 
     _check_cycles(experiment, sources, targets)
 
-    masks: dict[LIF, torch.Tensor] = {}
+    masks: dict[LIF, torch.Tensor] = {n: n.mask for n in ordered(LIF) if n.mask is not None}
     for dropout, lif in dropouts.items():
-        masks[lif] = dropout.mask if lif not in masks else masks[lif] & dropout.mask
+        masks[lif] = _both(masks.get(lif), dropout.mask)
     order = {m: k for k, m in enumerate(experiment._modules)}  # now including new implicit inputs
     input_modules = sorted(inputs, key=order.__getitem__)
     neurons = ordered(_Neuron)
@@ -133,6 +134,13 @@ def lower(experiment: "Experiment") -> Lowered:
     population_funcs = {n.name: _population_func(n, [h._owner.name for h in used[n]])
                         for n in neurons if n.overrides_forward_func}
     return Lowered(graph, funcs, population_funcs, {m: inputs[m] for m in input_modules}, neurons, sources, dropouts)
+
+
+def _both(a: Optional[torch.Tensor], b: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
+    """Two spike masks in one (either may be None: no mask)."""
+    if a is None or b is None:
+        return b if a is None else a
+    return a & b
 
 
 def _single_input(module: HXModule, handles: list[TensorHandle], what: str) -> TensorHandle:

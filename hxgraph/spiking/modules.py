@@ -363,9 +363,33 @@ class LIF(_Neuron):
         _unmodelled(self, i_synin_gm=i_synin_gm, synapse_dac_bias=synapse_dac_bias, holdoff_time=holdoff_time)
         # The emulator always reports spikes (the network needs them); the flag is kept for scripts that set it.
         self.enable_spike_recording = bool(enable_spike_recording)
+        self._mask: Optional[torch.Tensor] = None
         self._init_neuron(membrane_capacitance, enable_cadc_recording, enable_madc_recording, record_neuron_id,
                           placement_constraint, trace_offset, trace_scale, cadc_time_shift, shift_cadc_to_first,
                           interpolation_mode, neuron_structure, enable_cadc_recording_placement_in_dram)
+
+    @property
+    def mask(self) -> Optional[torch.Tensor]:
+        """hxtorch's spike mask: a boolean (size,) tensor; False switches a neuron's spikes off (None: all on).
+
+        On the chip the masked neurons are silenced (as `BatchDropout` silences them); in the mock
+        their spikes are zeroed too, in this module's output and for every synapse it feeds, so
+        both back ends run the same network.
+        """
+        return self._mask
+
+    @mask.setter
+    def mask(self, mask: Optional[torch.Tensor]) -> None:
+        if mask is not None:
+            if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool or tuple(mask.shape) != (self.size,):
+                got = f"{mask.dtype} {tuple(mask.shape)}" if isinstance(mask, torch.Tensor) else type(mask).__name__
+                raise ParameterError(f"{self._who()}: mask must be a boolean tensor of shape ({self.size},) or None; "
+                                     f"got {got}")
+            mask = mask.detach().cpu().clone()
+        self._mask = mask
+
+    def _run_state(self) -> Any:
+        return super()._run_state() + (None if self._mask is None else self._mask.clone(),)
 
 
 class LI(_Neuron):

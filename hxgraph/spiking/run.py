@@ -261,7 +261,7 @@ def _fill(lowered: Lowered, inputs: dict[str, torch.Tensor], result: Run, chip: 
         membrane = obs.membrane if mock or info.get("cadc") else None
         fields = dict(membrane_cadc=membrane, membrane_madc=info.get("madc"), current=obs.current)
         if isinstance(neuron, LIF):
-            fields["spikes"] = obs.spikes
+            fields["spikes"] = obs.spikes if neuron.mask is None else batch_dropout(obs.spikes, neuron.mask)
         neuron.output_handle.put(**fields)
     for dropout, lif in lowered.dropouts.items():
         source = lif.output_handle

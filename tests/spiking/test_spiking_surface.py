@@ -90,3 +90,44 @@ def test_run_returns_execution_info_on_the_chip_and_the_experiment_has_hxtorchs_
     assert info.time.realtime_duration.total_seconds() == pytest.approx(3 * 20 * 1e-6)
     assert info.time.execution_duration.total_seconds() > 0
     assert info.chip_configs == chip.last_run_chip_configs == [chip.mapping.config]
+
+
+def masked_net(exp, out_weight):
+    """3 → 4 LIF → 2 LI with chip values consistent with the model (0.0147 per CADC, weight scale 70)."""
+    to_chip = functools.partial(weight_transforms.linear_saturating, scale=70.)
+    mixed = hxsnn.MixedHXModelParameter
+    syn = hxsnn.Synapse(3, 4, exp, transform=to_chip)
+    lif = hxsnn.LIF(4, exp, leak=mixed(0., 80.), reset=mixed(0., 80.), threshold=mixed(0.3, 80 + 0.3 / 0.0147))
+    out_syn = hxsnn.Synapse(4, 2, exp, transform=to_chip)
+    li = hxsnn.LI(2, exp, leak=mixed(0., 80.))
+    with torch.no_grad():
+        syn.weight.fill_(0.5)
+        out_syn.weight.copy_(out_weight)
+    return syn, lif, out_syn, li
+
+
+def test_a_lif_spike_mask_switches_neurons_off_in_the_mock_and_on_the_chip():
+    x = spikes(size=3, rate=0.4)
+    mask = torch.tensor([True, False, True, False])
+    results = {}
+    for mock in (True, False):
+        exp = hxsnn.Experiment(mock=mock, analog=hx.chip.AnalogModel.ideal())
+        syn, lif, out_syn, li = masked_net(exp, torch.full((2, 4), 0.5))
+        hidden = lif(syn(hxsnn.LIFObservables(spikes=x)))
+        hxsnn.run(exp, 20)
+        assert hidden.spikes[:, :, 1].sum() > 0  # every neuron spikes without a mask
+        lif.mask = mask
+        assert lif.changed_since_last_run
+        hidden = lif(syn(hxsnn.LIFObservables(spikes=x)))
+        readout = li(out_syn(hidden))
+        hxsnn.run(exp, 20)
+        assert hidden.spikes[:, :, ~mask].sum() == 0 and hidden.spikes[:, :, mask].sum() > 0
+        results[mock] = readout.current.detach()
+    # The mock's readout gets input only from the neurons left on: as if their outgoing weights were zero.
+    exp = hxsnn.Experiment(mock=True)
+    syn, lif, out_syn, li = masked_net(exp, 0.5 * mask.float().expand(2, 4))
+    readout = li(out_syn(lif(syn(hxsnn.LIFObservables(spikes=x)))))
+    hxsnn.run(exp, 20)
+    torch.testing.assert_close(results[True], readout.current.detach())
+    with pytest.raises(hx.ParameterError, match="boolean tensor of shape \\(4,\\)"):
+        lif.mask = torch.ones(3, dtype=torch.bool)
