@@ -7,7 +7,7 @@ valid, so a user can fix the input without reading our source.
 from __future__ import annotations
 
 import difflib
-from typing import Iterable
+from typing import Iterable, Sequence
 
 
 class HxGraphError(Exception):
@@ -64,6 +64,16 @@ def did_you_mean(name: object, candidates: Iterable[str]) -> str:
         return ""
     close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def check_choice(value: object, choices: Sequence[str], what: str, valid: str = "valid", note: str = "",
+                 error: type[Exception] | None = None) -> str:
+    """`value` if it is one of `choices`; else an error (default `UnknownNameError`) saying
+    "unknown <what> <value> (did you mean ...?); <valid>: <choices><note>"."""
+    if value not in choices:
+        raise (error or UnknownNameError)(f"unknown {what} {value!r}{did_you_mean(value, choices)}; "
+                                          f"{valid}: {known(choices)}{note}")
+    return value
 
 
 def known(candidates: Iterable[str]) -> str:

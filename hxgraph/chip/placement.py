@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from hxgraph.chip.spec import HICANN_X, ChipSpec
-from hxgraph.errors import MappingError, ParameterError, UnknownNameError, did_you_mean, known
+from hxgraph.errors import MappingError, ParameterError, check_choice, known
 from hxgraph.graph import Graph, Population, Sparse
 
 logger = logging.getLogger(__name__)
@@ -106,10 +106,7 @@ class NeuronPlacement:
 # --------------------------------------------------------------------------- checks
 
 def check_strategy(strategy: Any) -> str:
-    if strategy not in STRATEGIES:
-        raise UnknownNameError(f"unknown placement strategy {strategy!r}{did_you_mean(strategy, STRATEGIES)}; "
-                               f"valid strategies: {known(STRATEGIES)}, or a NeuronPlacement")
-    return strategy
+    return check_choice(strategy, STRATEGIES, "placement strategy", "valid strategies", ", or a NeuronPlacement")
 
 
 def on_chip_populations(graph: Graph) -> list[Population]:

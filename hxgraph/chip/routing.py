@@ -40,7 +40,7 @@ from hxgraph.chip.calibration import Calibration
 from hxgraph.chip.config import ROW_EXCITATORY, ROW_INHIBITORY
 from hxgraph.chip.placement import NeuronPlacement
 from hxgraph.chip.spec import ChipSpec
-from hxgraph.errors import MappingError, UnknownNameError, WeightError, did_you_mean, known
+from hxgraph.errors import MappingError, WeightError, check_choice
 from hxgraph.graph import Dense, Graph, Projection
 
 logger = logging.getLogger(__name__)
@@ -49,11 +49,8 @@ ROUTINGS = ("shared", "simple")
 
 
 def check_routing(routing: Any) -> str:
-    if routing not in ROUTINGS:
-        raise UnknownNameError(f"unknown routing {routing!r}{did_you_mean(routing, ROUTINGS)}; valid: "
-                               f"{known(ROUTINGS)} (shared: sources share synapse rows through labels; simple: "
-                               "every source and sign gets rows of its own, as in the public software)")
-    return routing
+    return check_choice(routing, ROUTINGS, "routing", note=" (shared: sources share synapse rows through labels; "
+                        "simple: every source and sign gets rows of its own, as in the public software)")
 
 
 # --------------------------------------------------------------------------- weights

@@ -8,7 +8,7 @@ import attrs
 import numpy as np
 import torch
 
-from hxgraph.errors import GraphError, ParameterError, ShapeError, WeightError, did_you_mean, known
+from hxgraph.errors import GraphError, ParameterError, ShapeError, WeightError, check_choice
 from hxgraph.graph.connectivity import Connectivity, Dense, Sparse
 from hxgraph.graph.population import check_name
 from hxgraph.graph.values import values_equal
@@ -18,11 +18,8 @@ RECEPTORS = ("signed", "excitatory", "inhibitory")
 
 
 def check_receptor(receptor: Any) -> str:
-    if receptor not in RECEPTORS:
-        raise ParameterError(f"unknown receptor {receptor!r}{did_you_mean(receptor, RECEPTORS)}; "
-                             f"valid receptors: {known(RECEPTORS)} (signed becomes an excitatory "
-                             "plus an inhibitory hardware projection)")
-    return receptor
+    return check_choice(receptor, RECEPTORS, "receptor", "valid receptors",
+                        " (signed becomes an excitatory plus an inhibitory hardware projection)", ParameterError)
 
 
 @attrs.frozen(eq=False)

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from hxgraph.errors import (ConversionError, HxGraphError, MissingDependencyError, ParameterError,
-                            SerializationError, UnknownNameError, did_you_mean, known)
+                            SerializationError, UnknownNameError, check_choice, did_you_mean, known)
 from hxgraph.graph import Dense, Graph, Mixed, Placement, Population, Projection, Sparse, model_value
 from hxgraph.graph.graph import check_dt
 from hxgraph.graph.neurons import MODELS
@@ -143,11 +143,8 @@ def write_nir(graph: Graph, path: Union[str, "os.PathLike[str]"], outputs: Optio
 
 
 def _check_convention(convention: Any) -> str:
-    if convention not in CONVENTIONS:
-        raise ParameterError(f"unknown NIR convention {convention!r}{did_you_mean(convention, CONVENTIONS)}; "
-                             f"conventions: {known(CONVENTIONS)} ('euler': hxgraph's, for forward-Euler tools; "
-                             "'hxtorch': hxtorch's from_nir/to_nir)")
-    return convention
+    return check_choice(convention, CONVENTIONS, "NIR convention", "conventions", " ('euler': hxgraph's, for "
+                        "forward-Euler tools; 'hxtorch': hxtorch's from_nir/to_nir)", ParameterError)
 
 
 # Seconds per unit of the time constants written to NIR, by convention.

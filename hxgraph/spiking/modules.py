@@ -27,7 +27,7 @@ from hxgraph.spiking.experiment import Experiment
 from hxgraph.spiking.halco import placement_from_constraint
 from hxgraph.spiking.handles import LIFObservables, LIObservables, SynapseHandle, TensorHandle
 from hxgraph.spiking.parameter import (HXBaseParameter, HXParameter, HXTransformedModelParameter,
-                                       MixedHXModelParameter, ParameterType, to_graph_value)
+                                       ParameterType, to_graph_value)
 
 __all__ = ["HXModule", "InputNeuron", "LIF", "LI", "Synapse", "BatchDropout", "HXModuleWrapper",
            "SILENT_THRESHOLD"]
