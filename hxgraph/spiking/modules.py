@@ -174,6 +174,18 @@ def _check_chip_coordinate(module: "HXModule", chip_coordinate: Any) -> None:
     module.chip_coordinate = chip_coordinate
 
 
+def _trace_alias(attribute: str, alias: str) -> property:
+    """hxtorch's short name (`scale`, `offset`) for a trace attribute; setting it checks the value
+    as the constructor does."""
+    def get(self: Any) -> Any:
+        return getattr(self, attribute)
+
+    def put(self: Any, value: Any) -> None:
+        setattr(self, attribute, _trace_value(value, self.size, f"{self._who()}: {alias}"))
+
+    return property(get, put, doc=f"hxtorch's name for `{attribute}`.")
+
+
 class _Neuron(_Population):
     """Shared parts of LIF and LI: parameters, recording options, chip trace post-processing.
 
@@ -198,23 +210,8 @@ class _Neuron(_Population):
         return {name: getattr(self, name) for name in sorted(self._parameter_attribute_names())
                 if name in self.__dict__}
 
-    @property
-    def scale(self) -> Any:
-        """hxtorch's name for `trace_scale`."""
-        return self.trace_scale
-
-    @scale.setter
-    def scale(self, value: Any) -> None:
-        self.trace_scale = _trace_value(value, self.size, f"{self._who()}: scale")
-
-    @property
-    def offset(self) -> Any:
-        """hxtorch's name for `trace_offset`."""
-        return self.trace_offset
-
-    @offset.setter
-    def offset(self, value: Any) -> None:
-        self.trace_offset = _trace_value(value, self.size, f"{self._who()}: offset")
+    scale = _trace_alias("trace_scale", "scale")
+    offset = _trace_alias("trace_offset", "offset")
 
     def _init_neuron(self, membrane_capacitance: Optional[ParameterType], enable_cadc_recording: bool,
                      enable_madc_recording: bool, record_neuron_id: Optional[int],

@@ -109,10 +109,7 @@ class SparseSynapse(_Projection):
         the returned tensor (also through `.data`) reach the connections before the values are
         next used; entries off the connections are ignored.
         """
-        self.absorb_weight_edits()
-        dense = self.weight_values.new_zeros((self.out_features, self.in_features))
-        dense = dense.index_put((self.connectivity.targets.to(dense.device),
-                                 self.connectivity.sources.to(dense.device)), self.weight_values)
+        dense = self.dense_weight()
         # Held strongly until the next read (a temporary such as `nn.init.normal_(syn.weight)`
         # must survive its statement), weakly after that (a view the user keeps stays tracked).
         self._views.append([dense, self.weight_values.detach().clone()])
@@ -165,7 +162,12 @@ class SparseSynapse(_Projection):
         return self.weight_values
 
     def dense_weight(self) -> torch.Tensor:
-        return self.weight
+        """The dense (out, in) weight for computing with; unlike `weight`, edits to it are not tracked
+        (the forward pass builds one per call and must not leave a view to compare on every read)."""
+        self.absorb_weight_edits()
+        dense = self.weight_values.new_zeros((self.out_features, self.in_features))
+        return dense.index_put((self.connectivity.targets.to(dense.device),
+                                self.connectivity.sources.to(dense.device)), self.weight_values)
 
     def __getstate__(self) -> dict:
         # Copies and pickles carry the values, not the views handed out (deepcopy refuses non-leaf tensors).

@@ -70,3 +70,18 @@ def test_plain_hxtorch_style_nir_loads_with_hxtorchs_units_and_defaults():
     assert lif.refractory_time.model_value == 1e-6  # hxtorch's LIF default: NIR has no refractory time
     with pytest.raises(hx.ParameterError, match="calibration of a real chip"):
         hxsnn.from_nir(graph, hxsnn.ConversionConfig(calib_path="calix.pbin"))
+
+
+def test_from_nir_refuses_a_recurrent_graph_naming_the_projection_that_closes_the_cycle():
+    tau = torch.full((3,), 6e-3).numpy()
+    graph = nir.NIRGraph(
+        nodes={"input": nir.Input(input_type=torch.tensor([2]).numpy()),
+               "in_lin": nir.Linear(weight=torch.full((3, 2), 0.5).numpy()),
+               "lif": nir.CubaLIF(tau_mem=tau, tau_syn=tau, r=torch.full((3,), 0.6).numpy(),
+                                  v_leak=torch.zeros(3).numpy(), v_reset=torch.zeros(3).numpy(),
+                                  v_threshold=torch.ones(3).numpy()),
+               "rec": nir.Linear(weight=torch.full((3, 3), 0.1).numpy()),
+               "output": nir.Output(output_type=torch.tensor([3]).numpy())},
+        edges=[("input", "in_lin"), ("in_lin", "lif"), ("lif", "rec"), ("rec", "lif"), ("lif", "output")])
+    with pytest.raises(hx.GraphError, match="closes a cycle.*feed-forward"):
+        hxsnn.from_nir(graph)

@@ -170,25 +170,15 @@ def from_nir(graph: Any, cfg: Optional[ConversionConfig] = None) -> NIRModel:
                              "load; leave it None (the emulated chip is calibrated by hxgraph.chip.Calibration)")
     metadata = getattr(graph, "metadata", None) or {}
     hx_graph = nir_to_graph(graph, dt=cfg.dt, convention=metadata.get("convention", "hxtorch"))
-    for proj in hx_graph.projections.values():
-        if _reaches(hx_graph, proj.target, proj.source):
-            raise GraphError(f"from_nir: projection {proj.name!r} closes a cycle; hxtorch's from_nir and this one "
-                             "build feed-forward networks only")
+    try:
+        _, _, closing = nx.find_cycle(hx_graph.to_networkx())[-1]
+    except nx.NetworkXNoCycle:
+        pass
+    else:
+        raise GraphError(f"from_nir: projection {closing!r} closes a cycle; hxtorch's from_nir and this one "
+                         "build feed-forward networks only")
     # A graph hxgraph wrote carries its neurons' refractory time; for others hxtorch's LIF default applies.
     return NIRModel(hx_graph, cfg, keep_refractory="hxgraph" in metadata)
-
-
-def _reaches(graph: Graph, start: str, goal: str) -> bool:
-    seen, todo = set(), [start]
-    while todo:
-        name = todo.pop()
-        if name == goal:
-            return True
-        if name in seen:
-            continue
-        seen.add(name)
-        todo += [p.target for p in graph.projections_from(name)]
-    return False
 
 
 def _data_ir() -> Any:
