@@ -30,6 +30,19 @@ def _positive(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
         raise ParameterError(f"AnalogModel: {attribute.name} must be a number > 0; got {value!r}")
 
 
+def _as_pair(value: Any) -> Any:
+    return tuple(float(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value) \
+        if isinstance(value, (tuple, list)) else value
+
+
+def _membrane_range(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    ok = (isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v)
+                                  for v in value) and value[0] < value[1])
+    if not ok:
+        raise ParameterError(f"AnalogModel: membrane_range must be (lowest, highest) membrane in CADC units with "
+                             f"lowest < highest (infinite for no rails); got {value!r}")
+
+
 @attrs.frozen(init=False)
 class AnalogModel:
     """The calibration an emulated chip achieves and the imperfections it keeps.
@@ -41,7 +54,8 @@ class AnalogModel:
     CADC units per circuit; `tau_mismatch` relative, per circuit and time constant;
     `synapse_gain_mismatch` relative, per synapse; `readout_noise` CADC units per sample and
     trial; `saturation` the synaptic current (CADC units) at which the summed input saturates
-    (soft, `s · tanh(i / s)`; `inf` for none). `docs/emulator.md` gives each default's source
+    (soft, `s · tanh(i / s)`; `inf` for none); `membrane_range` the rails the membrane cannot leave
+    (CADC units; `(-inf, inf)` for none). `docs/emulator.md` gives each default's source
     (or says it is assumed); `from_measurements` builds a model from your own chip's numbers.
 
     `trace_scale=` / `weight_scale=` (instead of `calibration`) build the calibration in which
@@ -56,6 +70,8 @@ class AnalogModel:
     synapse_gain_mismatch: float = attrs.field(default=0.07, validator=_non_negative)
     readout_noise: float = attrs.field(default=1.5, validator=_non_negative)
     saturation: float = attrs.field(default=800.0, validator=_positive)
+    membrane_range: tuple[float, float] = attrs.field(default=(25.0, 228.0), converter=_as_pair,
+                                                      validator=_membrane_range)
 
     def __init__(self, calibration: Optional[Calibration] = None, *, trace_scale: Optional[float] = None,
                  weight_scale: Optional[float] = None, **imperfections: Any) -> None:
@@ -65,10 +81,11 @@ class AnalogModel:
             default = Calibration()
             calibration = Calibration.from_scales(default.trace_scale if trace_scale is None else trace_scale,
                                                   default.weight_scale if weight_scale is None else weight_scale)
-        unknown = [k for k in imperfections if k not in IMPERFECTIONS]
+        fields = IMPERFECTIONS + ("membrane_range",)
+        unknown = [k for k in imperfections if k not in fields]
         if unknown:
-            raise UnknownNameError(f"AnalogModel: unknown field {unknown[0]!r}{did_you_mean(unknown[0], IMPERFECTIONS)}"
-                                   f"; fields: calibration, {', '.join(IMPERFECTIONS)}")
+            raise UnknownNameError(f"AnalogModel: unknown field {unknown[0]!r}{did_you_mean(unknown[0], fields)}"
+                                   f"; fields: calibration, {', '.join(fields)}")
         self.__attrs_init__(calibration=Calibration() if calibration is None else calibration, **imperfections)
 
     def __attrs_post_init__(self) -> None:
@@ -94,22 +111,27 @@ class AnalogModel:
     @property
     def is_ideal(self) -> bool:
         return (self.leak_offset == self.threshold_offset == self.reset_offset == self.tau_mismatch
-                == self.synapse_gain_mismatch == self.readout_noise == 0.0 and math.isinf(self.saturation))
+                == self.synapse_gain_mismatch == self.readout_noise == 0.0 and math.isinf(self.saturation)
+                and self.membrane_range == (-math.inf, math.inf))
 
     @classmethod
     def ideal(cls, calibration: Optional[Calibration] = None, *, trace_scale: Optional[float] = None,
               weight_scale: Optional[float] = None) -> "AnalogModel":
-        """A perfectly calibrated chip: no mismatch, no noise, no saturation."""
+        """A perfectly calibrated chip: no mismatch, no noise, no saturation, no membrane rails."""
         return cls(calibration, trace_scale=trace_scale, weight_scale=weight_scale, leak_offset=0.0,
                    threshold_offset=0.0, reset_offset=0.0, tau_mismatch=0.0, synapse_gain_mismatch=0.0,
-                   readout_noise=0.0, saturation=math.inf)
+                   readout_noise=0.0, saturation=math.inf, membrane_range=(-math.inf, math.inf))
 
     def scaled(self, factor: float) -> "AnalogModel":
-        """The same chip with every imperfection `factor` times as large (saturation sets in `factor` times earlier)."""
+        """The same chip with every imperfection `factor` times as large (saturation sets in `factor` times earlier).
+
+        The membrane rails stay where they are, except that `factor=0` (the ideal chip) has none.
+        """
         if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not factor >= 0:
             raise ParameterError(f"AnalogModel.scaled: factor must be a number >= 0; got {factor!r}")
         return attrs.evolve(self, **{k: getattr(self, k) * factor for k in IMPERFECTIONS if k != "saturation"},
-                            saturation=math.inf if factor == 0 else self.saturation / factor)
+                            saturation=math.inf if factor == 0 else self.saturation / factor,
+                            membrane_range=(-math.inf, math.inf) if factor == 0 else self.membrane_range)
 
     @classmethod
     def from_measurements(cls, measured: Mapping[str, Any], calibration: Optional[Calibration] = None

@@ -32,6 +32,7 @@ import torch
 
 from hxgraph.chip.calibration import Calibration
 from hxgraph.chip.spec import ChipSpec
+from hxgraph.errors import ParameterError, UnknownNameError, did_you_mean, known
 from hxgraph.graph import Graph
 
 ROW_DISABLED, ROW_EXCITATORY, ROW_INHIBITORY = 0, 1, 2
@@ -64,6 +65,8 @@ class ChipConfig:
     `circuit_params[name]` float64 (circuits,) hardware values, NaN where unused or not
     applicable (an LI circuit has no threshold, reset or refractory time).
     Inputs: `input_sizes[P]` — neurons of every input population (routed or not).
+    Constant current sources: `constant_current` int64 (circuits,) DAC codes, positive sourcing,
+    negative sinking, 0 off (`with_constant_current` sets them per population).
     """
 
     spec: ChipSpec
@@ -85,6 +88,11 @@ class ChipConfig:
     circuit_params: Mapping[str, torch.Tensor] = attrs.field(converter=_frozen_mapping)
     input_sizes: Mapping[str, int] = attrs.field(factory=dict, converter=_frozen_mapping)
     structure_hash: str = ""
+    constant_current: Optional[torch.Tensor] = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.constant_current is None:  # every source switched off
+            object.__setattr__(self, "constant_current", torch.zeros(self.spec.circuits, dtype=torch.int64))
 
     # ------------------------------------------------------------------ label helpers
     def decode_label(self, label: int) -> tuple[int, int, int]:
@@ -99,6 +107,34 @@ class ChipConfig:
 
     def with_circuit_params(self, circuit_params: Mapping[str, torch.Tensor]) -> "ChipConfig":
         return attrs.evolve(self, circuit_params=circuit_params)
+
+    def with_constant_current(self, currents: Mapping[str, Any]) -> "ChipConfig":
+        """The same configuration with the constant current sources of some populations set.
+
+        `currents` maps on-chip populations to a DAC code per neuron (an int, or a tensor of
+        shape (size,)): positive sources current onto the membrane, negative sinks it, 0 is off.
+        As hxtorch does, the source of a neuron's first circuit is used. Populations not named
+        keep their sources.
+        """
+        codes = self.constant_current.clone()
+        limit = self.spec.constant_current_max
+        for name, value in currents.items():
+            if name not in self.neuron_circuits:
+                raise UnknownNameError(f"constant current for unknown on-chip population {name!r}"
+                                       f"{did_you_mean(name, self.neuron_circuits)}; on-chip populations: "
+                                       f"{known(self.neuron_circuits)}")
+            circuits = self.neuron_circuits[name]
+            value = torch.as_tensor(value)
+            if value.dim() > 1 or value.numel() not in (1, circuits.shape[0]) or value.is_complex() or (
+                    value.is_floating_point() and not bool((value == value.round()).all())) or value.dtype == torch.bool:
+                raise ParameterError(f"constant current of {name!r} must be an integer DAC code or a tensor of "
+                                     f"{circuits.shape[0]} integer codes; got {value!r}")
+            value = value.to(torch.int64).expand(circuits.shape[0])
+            if bool((value.abs() > limit).any()):
+                raise ParameterError(f"constant current of {name!r}: DAC codes are -{limit}..{limit} (negative "
+                                     f"sinks); got {int(value.abs().max())}")
+            codes[circuits[:, 0]] = value
+        return self if torch.equal(codes, self.constant_current) else attrs.evolve(self, constant_current=codes)
 
     def to_dict(self) -> dict[str, Any]:
         """Tensors, ints and strings only, so `torch.save(config.to_dict())` loads with `weights_only=True`."""

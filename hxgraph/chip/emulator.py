@@ -59,14 +59,17 @@ class Recording:
 class _Neurons:
     """Per-neuron hardware parameters of one on-chip population, mismatch applied (float32).
 
-    Grid map per step: v += (decay_mem - 1)(v - leak) + input_gain · (exc - inh), then
-    exc *= decay_exc, inh *= decay_inh, plus arriving weight. Between grid points the exact
-    solution with the effective continuous constants `tau_mem`, `tau_syn` (the mean of the
-    excitatory and inhibitory ones) and `kappa` applies.
+    Grid map per step: v += (decay_mem - 1)(v - rest) + input_gain · (exc - inh), then
+    exc *= decay_exc, inh *= decay_inh, plus arriving weight; the membrane stays within the
+    rails `low`..`high`. `rest` is the leak shifted by the constant current source (the
+    potential it holds the membrane at: leak + current · tau_mem / C); a membrane starts at
+    `leak`. Between grid points the exact solution with the effective continuous constants
+    `tau_mem`, `tau_syn` (the mean of the excitatory and inhibitory ones) and `kappa` applies.
     """
 
     spiking: bool
     leak: torch.Tensor
+    rest: torch.Tensor
     reset: torch.Tensor
     threshold: torch.Tensor
     decay_mem: torch.Tensor     # 1 - dt / tau_mem
@@ -77,6 +80,8 @@ class _Neurons:
     tau_mem: torch.Tensor       # effective continuous time constants (between grid points)
     tau_syn: torch.Tensor
     kappa: torch.Tensor
+    low: float                  # membrane rails (CADC units; infinite: none)
+    high: float
 
 
 def _psc_integral(x: torch.Tensor, tau_mem: torch.Tensor, tau_syn: torch.Tensor,
@@ -196,13 +201,17 @@ class Emulator:
         tau_mem_c = -dt / torch.log(1 - dt / tau_mem)
         tau_syn_c = (-dt / torch.log(1 - dt / tau_exc) - dt / torch.log(1 - dt / tau_inh)) / 2
         kappa = input_gain / _psc_integral(torch.full_like(tau_mem_c, dt), tau_mem_c, tau_syn_c)
+        # The constant current source of every circuit of the neuron drives its one membrane.
+        drive = (cfg.constant_current[circuits].sum(-1).double() * self.spec.constant_current_slew
+                 * CAPACITANCE_CODE / (capacitance * circuits.shape[1]))
         fields = dict(
-            leak=leak, reset=params["reset"] + per_neuron(inst.reset_offset) if spiking else nan,
+            leak=leak, rest=leak + drive * tau_mem, reset=params["reset"] + per_neuron(inst.reset_offset) if spiking else nan,
             threshold=params["threshold"] + per_neuron(inst.threshold_offset) if spiking else nan,
             decay_mem=1 - dt / tau_mem, decay_exc=1 - dt / tau_exc, decay_inh=1 - dt / tau_inh,
             input_gain=input_gain, refractory=(params["refractory_time"] / dt) if spiking else torch.zeros_like(leak),
             tau_mem=tau_mem_c, tau_syn=tau_syn_c, kappa=kappa)
-        return _Neurons(spiking=spiking, **{k: v.float() for k, v in fields.items()})
+        low, high = self.analog.membrane_range
+        return _Neurons(spiking=spiking, low=low, high=high, **{k: v.float() for k, v in fields.items()})
 
     def _update_order(self) -> list[list[str]]:
         """On-chip populations grouped by cycles of the delivered connectivity, in dependency order."""
@@ -358,7 +367,8 @@ class Emulator:
             if params[n].spiking:
                 spikes_of[n] = rec[n]["spikes"]  # filled step by step: the group's own delayed spikes
         # Loop-invariant parts of the grid map v' = decay·v + (1 - decay)·leak + input_gain·net.
-        rest = {n: (1 - p.decay_mem) * p.leak for n, p in params.items()}
+        rest = {n: (1 - p.decay_mem) * p.rest for n, p in params.items()}
+        rails = {n: (p.low, p.high) for n, p in params.items() if math.isfinite(p.low) or math.isfinite(p.high)}
         for t in range(steps):
             for n in group:
                 p, st, r = params[n], state[n], rec[n]
@@ -367,6 +377,8 @@ class Emulator:
                 if not math.isinf(saturation):
                     net.div_(saturation).tanh_().mul_(saturation)
                 v = torch.addcmul(rest[n], st["v"], p.decay_mem).addcmul_(net, p.input_gain)
+                if n in rails:
+                    v.clamp_(*rails[n])
                 st["exc"].mul_(p.decay_exc).add_(exc, alpha=gain)
                 st["inh"].mul_(p.decay_inh).add_(inh, alpha=gain)
                 if p.spiking:
@@ -388,10 +400,9 @@ class Emulator:
         p = self._neurons[name]
         b = torch.arange(step.shape[0])[:, None].expand_as(step)
         v0 = rec["membrane"][(step - 1).clamp(min=0), b]  # (B, S, N): state at the previous grid point
-        leak = p.leak[neurons]
-        v = subthreshold(v0, rec["net"][step, b], leak, p.tau_mem[neurons], p.tau_syn[neurons], p.kappa[neurons],
-                         tau[..., None].float())
-        v = torch.where(step[..., None] == 0, leak.expand_as(v), v)
+        v = subthreshold(v0, rec["net"][step, b], p.rest[neurons], p.tau_mem[neurons], p.tau_syn[neurons],
+                         p.kappa[neurons], tau[..., None].float()).clamp(p.low, p.high)
+        v = torch.where(step[..., None] == 0, p.leak[neurons].expand_as(v), v)
         if p.spiking:
             reset = p.reset[neurons].expand_as(v)
             v = torch.where(rec["clamped"][step, b] > 0, reset, v)
@@ -436,4 +447,5 @@ class Emulator:
         """Sub-threshold membrane of single (step, batch, neuron) entries, `tau` into the step (no reset)."""
         p = self._neurons[name]
         v0 = torch.where(t > 0, rec["membrane"][(t - 1).clamp(min=0), b, n], p.leak[n])
-        return subthreshold(v0, rec["net"][t, b, n], p.leak[n], p.tau_mem[n], p.tau_syn[n], p.kappa[n], tau.float())
+        return subthreshold(v0, rec["net"][t, b, n], p.rest[n], p.tau_mem[n], p.tau_syn[n], p.kappa[n],
+                            tau.float()).clamp(p.low, p.high)

@@ -69,6 +69,12 @@ class ChipSpec:
     tau_syn_range: tuple[float, float] = (0.1e-6, 50e-6)
     refractory_min: float = 0.04e-6
     capacitance_range: tuple[int, int] = (0, 63)
+    # Every circuit has a constant current source (a 10-bit DAC, sourcing or sinking), used to
+    # measure a chip's dynamic range. `constant_current_slew`: CADC units per second that one DAC
+    # unit drives a membrane of full capacitance (code 63) — an assumed value (docs/emulator.md):
+    # about 1 nA per unit on 2.2 pF and ~4.7 mV per CADC unit, so 1000 units move ~100 CADC/µs.
+    constant_current_max: int = attrs.field(default=1022, validator=_positive_int)
+    constant_current_slew: float = attrs.field(default=2e4, validator=_positive_float)
 
     def __attrs_post_init__(self) -> None:
         if self.hemispheres > 2:

@@ -213,8 +213,8 @@ class Experiment:
     @property
     def last_run_chip_configs(self) -> Optional[list]:
         """The chip configuration(s) of the last chip run, one per execution instance (None before a chip run)."""
-        mapping = self.mapping
-        return None if mapping is None else [mapping.config]
+        session = self._session
+        return None if session is None or session.emulator is None else [session.emulator.config]
 
     # ------------------------------------------------------------------ views
     @property

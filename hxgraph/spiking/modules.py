@@ -25,6 +25,7 @@ from hxgraph.graph.values import values_equal
 from hxgraph.graph.weights import as_transform, linear_saturating
 from hxgraph.spiking.experiment import Experiment
 from hxgraph.spiking.halco import placement_from_constraint
+from hxgraph.spiking.morphology import SingleCompartmentNeuron
 from hxgraph.spiking.handles import LIFObservables, LIObservables, SynapseHandle, TensorHandle
 from hxgraph.spiking.parameter import (HXBaseParameter, HXParameter, HXTransformedModelParameter,
                                        ParameterType, to_graph_value)
@@ -248,11 +249,22 @@ class _Neuron(_Population):
             raise ParameterError(f"{who}: interpolation_mode must be 'linear' (CADC samples are interpolated "
                                  f"linearly onto the time grid); got {interpolation_mode!r}")
         self.interpolation_mode = interpolation_mode
+        if isinstance(neuron_structure, SingleCompartmentNeuron):  # hxtorch's morphology object
+            neuron_structure = neuron_structure.size
         if neuron_structure is not None:
-            check_count(neuron_structure, f"{who}: neuron_structure (circuits per neuron)")
+            check_count(neuron_structure, f"{who}: neuron_structure (circuits per neuron, or a "
+                                          "morphology.SingleCompartmentNeuron)")
         self.neuron_structure = neuron_structure
         self.population(name=self.name or "unnamed")  # validate parameters and placement on the line that made it
         self.register_hw_entity()
+
+    def constant_current_code(self) -> int:
+        """The DAC code of the neurons' constant current sources on the chip: > 0 sources, < 0 sinks, 0 off.
+
+        Off for the library's modules; `utils.dynamic_range.helper`'s neurons switch it on (the
+        mock, as hxtorch's, has no constant current).
+        """
+        return 0
 
     def _param_values(self) -> dict[str, Any]:
         """Graph values of the neuron parameters (model value, hardware value)."""
@@ -348,7 +360,7 @@ class LIF(_Neuron):
                  enable_madc_recording: bool = False, record_neuron_id: Optional[int] = None,
                  placement_constraint: Any = None, trace_offset: Any = 0., trace_scale: Any = 1.,
                  cadc_time_shift: int = 0, shift_cadc_to_first: bool = False, interpolation_mode: str = "linear",
-                 neuron_structure: Optional[int] = None, *, name: Optional[str] = None) -> None:
+                 neuron_structure: Any = None, *, name: Optional[str] = None) -> None:
         super().__init__(size, experiment, name)
         if method != "superspike":
             raise ParameterError(f"{self._who()}: method must be 'superspike' (the surrogate gradient the mock "
@@ -406,7 +418,7 @@ class LI(_Neuron):
                  record_neuron_id: Optional[int] = None, placement_constraint: Any = None,
                  trace_offset: Any = 0., trace_scale: Any = 1., cadc_time_shift: int = 0,
                  shift_cadc_to_first: bool = False, interpolation_mode: str = "linear",
-                 neuron_structure: Optional[int] = None, *, name: Optional[str] = None) -> None:
+                 neuron_structure: Any = None, *, name: Optional[str] = None) -> None:
         super().__init__(size, experiment, name)
         self.leak, self.tau_mem, self.tau_syn = leak, tau_mem, tau_syn
         _unmodelled(self, i_synin_gm=i_synin_gm, synapse_dac_bias=synapse_dac_bias)

@@ -171,11 +171,12 @@ class ChipSession:
         self._emulator_key: Any = None
 
     def sync(self, graph: Graph, madc: tuple, dt: float, trace_scale: Optional[dict] = None,
-             cadc_in_dram: bool = False) -> None:
+             cadc_in_dram: bool = False, currents: Optional[dict] = None) -> None:
         """Bring the mapping and the emulator up to date with `graph`.
 
         `trace_scale` maps populations to their modules' trace scales: the units the
         consistency check compares chip values in (hxtorch scripts choose them per module).
+        `currents` maps populations to the DAC codes of their constant current sources.
         """
         state = (_chip_state(graph), tuple((k, torch.as_tensor(v)) for k, v in (trace_scale or {}).items()))
         changed = self.mapping is None or not same_state(state, self._state)
@@ -186,19 +187,21 @@ class ChipSession:
             if self.mapping.reused == "nothing":
                 self.placements += 1
             self._state = state
+        config = self.mapping.config.with_constant_current(currents or {})
         key = (madc, dt, cadc_in_dram)
         if self.emulator is None or key != self._emulator_key:
             options = dict(self.options)
             if cadc_in_dram:  # hxtorch's enable_cadc_recording_placement_in_dram: samples beyond the chip's 100
                 options["long_recording"] = True
-            self.emulator = Emulator(self.mapping.config, self.analog, self.seed, dt, madc=madc, **options)
+            self.emulator = Emulator(config, self.analog, self.seed, dt, madc=madc, **options)
             self._emulator_key = key
-        elif changed:
-            self.emulator.reconfigure(self.mapping.config)
+        elif changed or not torch.equal(self.emulator.config.constant_current, config.constant_current):
+            self.emulator.reconfigure(config)
 
     def run(self, graph: Graph, inputs: dict[str, torch.Tensor], steps: int, cadc: list[str], madc: tuple,
-            dt: float, trace_scale: Optional[dict] = None, cadc_in_dram: bool = False) -> Recording:
-        self.sync(graph, madc, dt, trace_scale, cadc_in_dram)
+            dt: float, trace_scale: Optional[dict] = None, cadc_in_dram: bool = False,
+            currents: Optional[dict] = None) -> Recording:
+        self.sync(graph, madc, dt, trace_scale, cadc_in_dram, currents)
         return self.emulator.run({k: v.detach().cpu() for k, v in inputs.items()}, steps, cadc=cadc)
 
 
@@ -226,7 +229,8 @@ def _chip_in_the_loop(experiment: Experiment, lowered: Lowered, inputs: dict[str
     madc = tuple((n.name, n.record_neuron_id) for n in lowered.neurons if n.enable_madc_recording)
     scales = {n.name: n.trace_scale for n in lowered.neurons}
     dram = any(n.enable_cadc_recording_placement_in_dram for n in lowered.neurons if n.enable_cadc_recording)
-    recording = session.run(lowered.graph, inputs, steps, cadc, madc, experiment.dt, scales, dram)
+    currents = {n.name: n.constant_current_code() for n in lowered.neurons}
+    recording = session.run(lowered.graph, inputs, steps, cadc, madc, experiment.dt, scales, dram, currents)
     experiment.last_recording = recording
     device, dtype = net.device, net.dtype
     measured: dict[str, Observables] = {}
