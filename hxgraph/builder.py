@@ -59,10 +59,22 @@ class Experiment:
         return self._population("li", name, size, record=record, placement=placement,
                                 circuits_per_neuron=circuits_per_neuron, params=params)
 
+    def adex(self, name: Optional[str] = None, size: Optional[int] = None, *, record: Any = None,
+             placement: Any = None, circuits_per_neuron: int = 1, **params: Any) -> "Experiment":
+        """A population of adaptive exponential integrate-and-fire neurons (the chip's own model).
+
+        The LIF's parameters plus (hxtorch's AELIF defaults): `exp_slope` ΔT 50e-3 (0 switches
+        the exponential term off), `exp_threshold` V_T 110, `a` 1 (subthreshold adaptation),
+        `b` 1 (spike-triggered increment), `tau_adap` 100e-6. With a = b = 0 and exp_slope = 0
+        the population is a LIF. Record `"adaptation"` to get the adaptation current.
+        """
+        return self._population("adex", name, size, record=record, placement=placement,
+                                circuits_per_neuron=circuits_per_neuron, params=params)
+
     def _population(self, model: str, name: Any, size: Any, **fields: Any) -> "Experiment":
         if size is None and name is not None and not isinstance(name, str):
             name, size = None, name  # `.lif(120)`: the size alone, name generated
-        call = {"input": "input", "lif": "lif", "li": "li"}[model]
+        call = model
         with _calling(call, name, size):
             if size is None:
                 raise ParameterError("missing the population size (a positive integer)")

@@ -19,6 +19,7 @@ class Observables:
     spikes: Optional[torch.Tensor] = None
     membrane: Optional[torch.Tensor] = None
     current: Optional[torch.Tensor] = None
+    adaptation: Optional[torch.Tensor] = None  # AdEx populations' adaptation current (not part of iteration)
 
     def __iter__(self) -> Iterator[Optional[torch.Tensor]]:
         return iter((self.spikes, self.membrane, self.current))

@@ -162,7 +162,8 @@ class ChipInstance:
     """The fixed pattern of one emulated chip, drawn once from its seed.
 
     Offsets are per circuit (CADC units), time-constant factors per circuit, synapse gain
-    factors per synapse (hemisphere, row, column).
+    factors per synapse (hemisphere, row, column); the AdEx circuits' exponential threshold,
+    adaptation time constant and adaptation strength have their own per-circuit draws.
     """
 
     leak_offset: torch.Tensor
@@ -172,6 +173,9 @@ class ChipInstance:
     tau_syn_exc_factor: torch.Tensor
     tau_syn_inh_factor: torch.Tensor
     synapse_gain_factor: torch.Tensor
+    exp_threshold_offset: torch.Tensor  # AdEx circuits: V_T offset like the threshold's, CADC units
+    tau_adap_factor: torch.Tensor       # AdEx circuits: adaptation time constant, like tau_mem's
+    adaptation_factor: torch.Tensor     # AdEx circuits: strength of a and b (assumed: the tau mismatch)
 
     @classmethod
     def draw(cls, spec: ChipSpec, analog: AnalogModel, seed: int) -> "ChipInstance":
@@ -190,4 +194,8 @@ class ChipInstance:
                    tau_syn_exc_factor=factor((n,), analog.tau_mismatch),
                    tau_syn_inh_factor=factor((n,), analog.tau_mismatch),
                    synapse_gain_factor=factor((spec.hemispheres, spec.synapse_rows, spec.columns),
-                                              analog.synapse_gain_mismatch).to(torch.float32))
+                                              analog.synapse_gain_mismatch).to(torch.float32),
+                   # drawn last, so the draws above are those of chips drawn before AdEx existed
+                   exp_threshold_offset=normal((n,), analog.threshold_offset),
+                   tau_adap_factor=factor((n,), analog.tau_mismatch),
+                   adaptation_factor=factor((n,), analog.tau_mismatch))

@@ -45,8 +45,13 @@ CADC_RANGE = (0.0, 255.0)
 # BatchDropout does that): such neurons are not checked against the model.
 SILENCED_THRESHOLD = 1e6
 # Membrane voltages, placed relative to the leak; time parameters, seconds on both sides.
-VOLTAGES = ("reset", "threshold")
-TIMES = ("tau_mem", "tau_syn", "refractory_time")
+VOLTAGES = ("reset", "threshold", "exp_threshold")
+TIMES = ("tau_mem", "tau_syn", "refractory_time", "tau_adap")
+# AdEx: the exponential slope (a voltage difference) and the spike-triggered increment (a current,
+# which moves the membrane like a voltage per capacitance) scale with 1 / trace_scale; the
+# subthreshold adaptation strength relates a current to a voltage and keeps its value.
+DIFFERENCES = ("exp_slope", "b")
+RATIOS = ("a",)
 
 TraceScales = Mapping[str, Union[float, torch.Tensor]]
 
@@ -113,10 +118,15 @@ class Calibration:
                 value = params[key]
                 out[key] = (_per_neuron(value.hardware, size) if isinstance(value, Mixed)
                             else out["leak"] + (_per_neuron(value, size) - model_leak) / self.trace_scale)
-        for key in TIMES:
+        for key in TIMES + RATIOS:
             if key in params:
                 value = params[key]
                 out[key] = _per_neuron(value.hardware if isinstance(value, Mixed) else value, size)
+        for key in DIFFERENCES:
+            if key in params:
+                value = params[key]
+                out[key] = (_per_neuron(value.hardware, size) if isinstance(value, Mixed)
+                            else _per_neuron(value, size) / self.trace_scale)
         if "capacitance" in params:
             value = params["capacitance"]
             out["capacitance"] = (_per_neuron(value.hardware, size) if isinstance(value, Mixed)

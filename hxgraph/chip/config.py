@@ -40,7 +40,8 @@ ROW_DISABLED, ROW_EXCITATORY, ROW_INHIBITORY = 0, 1, 2
 # Neuron parameters the chip's circuits take, in hardware units (CADC units, seconds of
 # hardware time, the 6-bit capacitance code). `alpha` is a surrogate-gradient setting, not
 # a circuit parameter, so it is not here.
-CIRCUIT_PARAMS = ("leak", "reset", "threshold", "tau_mem", "tau_syn", "capacitance", "refractory_time")
+CIRCUIT_PARAMS = ("leak", "reset", "threshold", "tau_mem", "tau_syn", "capacitance", "refractory_time",
+                  "exp_slope", "exp_threshold", "a", "b", "tau_adap")  # the last five: AdEx circuits only
 
 
 def _frozen_mapping(value: Mapping) -> Mapping:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from typing import Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import attrs
 import networkx as nx
@@ -34,6 +34,10 @@ from hxgraph.chip.calibration import CAPACITANCE_CODE, MODEL_CAPACITANCE
 from hxgraph.chip.config import ChipConfig
 from hxgraph.chip.delivery import Delivery, compile_delivery
 from hxgraph.errors import InputError, ParameterError, UnknownNameError, did_you_mean, known
+
+# The AdEx exponent (v - V_T) / ΔT is capped as in the mock (hxgraph.mock.functional.EXPONENT_CAP;
+# back ends do not import each other): a membrane that far above V_T spikes in this step anyway.
+EXPONENT_CAP = 40.0
 
 
 @attrs.frozen(eq=False)
@@ -82,6 +86,34 @@ class _Neurons:
     kappa: torch.Tensor
     low: float                  # membrane rails (CADC units; infinite: none)
     high: float
+    adex: Optional["_Adaptation"] = None  # AdEx circuits: adaptation and exponential term
+
+
+@attrs.frozen(eq=False)
+class _Adaptation:
+    """Per-neuron AdEx terms of one population in hardware units, mismatch applied (float32).
+
+    Per step, from the previous grid point's v and w: the membrane gains
+    `leak_gain · slope · exp((v - v_t) / slope) - input_gain · w` (`leak_gain` = dt/tau_mem;
+    slope 0: no exponential term); after the spike check
+    `w ← decay · w + gain · a · (min(v, threshold) - leak) + b · z` with v before the reset.
+    """
+
+    slope: torch.Tensor
+    v_t: torch.Tensor
+    a: torch.Tensor
+    b: torch.Tensor
+    decay: torch.Tensor         # 1 - dt / tau_adap
+    gain: torch.Tensor          # dt / tau_adap
+    leak_gain: torch.Tensor     # dt / tau_mem (with mismatch)
+
+    def drive(self, v: torch.Tensor, w: torch.Tensor, input_gain: torch.Tensor) -> torch.Tensor:
+        """What the exponential term and the adaptation add to the membrane in one step."""
+        on = self.slope > 0
+        slope = torch.where(on, self.slope, torch.ones_like(self.slope))
+        exponential = torch.where(on, slope * torch.exp(((v - self.v_t) / slope).clamp(max=EXPONENT_CAP)),
+                                  torch.zeros_like(v))
+        return self.leak_gain * exponential - input_gain * w
 
 
 def _psc_integral(x: torch.Tensor, tau_mem: torch.Tensor, tau_syn: torch.Tensor,
@@ -211,7 +243,19 @@ class Emulator:
             input_gain=input_gain, refractory=(params["refractory_time"] / dt) if spiking else torch.zeros_like(leak),
             tau_mem=tau_mem_c, tau_syn=tau_syn_c, kappa=kappa)
         low, high = self.analog.membrane_range
-        return _Neurons(spiking=spiking, low=low, high=high, **{k: v.float() for k, v in fields.items()})
+        adex = None
+        if not bool(torch.isnan(params["a"]).any()):  # an AdEx population
+            tau_adap = params["tau_adap"] * per_neuron(inst.tau_adap_factor)
+            if bool((tau_adap <= dt).any()):
+                raise ParameterError(f"population {name!r}: tau_adap (with mismatch) down to "
+                                     f"{float(tau_adap.min()):.3g} s is not longer than dt = {dt:g} s")
+            strength = per_neuron(inst.adaptation_factor)
+            adex = _Adaptation(slope=params["exp_slope"].float(),
+                               v_t=(params["exp_threshold"] + per_neuron(inst.exp_threshold_offset)).float(),
+                               a=(params["a"] * strength).float(), b=(params["b"] * strength).float(),
+                               decay=(1 - dt / tau_adap).float(), gain=(dt / tau_adap).float(),
+                               leak_gain=(dt / tau_mem).float())
+        return _Neurons(spiking=spiking, low=low, high=high, adex=adex, **{k: v.float() for k, v in fields.items()})
 
     def _update_order(self) -> list[list[str]]:
         """On-chip populations grouped by cycles of the delivered connectivity, in dependency order."""
@@ -360,9 +404,10 @@ class Emulator:
         for n, p in params.items():
             zeros = torch.zeros(batch, p.leak.numel())
             state[n] = {"v": p.leak.expand(batch, -1).clone(), "exc": zeros.clone(), "inh": zeros.clone(),
-                        "ref": zeros.clone()}
+                        "ref": zeros.clone(), "w": zeros.clone()}
         rec = {n: {k: torch.zeros(steps, batch, params[n].leak.numel()) for k in
-                   ("membrane", "net", "clamped", "spikes")} for n in group}
+                   ("membrane", "net", "clamped", "spikes") + (("extra",) if params[n].adex else ())}
+               for n in group}
         for n in group:
             if params[n].spiking:
                 spikes_of[n] = rec[n]["spikes"]  # filled step by step: the group's own delayed spikes
@@ -377,6 +422,10 @@ class Emulator:
                 if not math.isinf(saturation):
                     net.div_(saturation).tanh_().mul_(saturation)
                 v = torch.addcmul(rest[n], st["v"], p.decay_mem).addcmul_(net, p.input_gain)
+                if p.adex is not None:
+                    extra = p.adex.drive(st["v"], st["w"], p.input_gain)
+                    r["extra"][t] = extra
+                    v = v + extra
                 if n in rails:
                     v.clamp_(*rails[n])
                 st["exc"].mul_(p.decay_exc).add_(exc, alpha=gain)
@@ -385,10 +434,15 @@ class Emulator:
                     # Float 0/1 masks throughout: on CPU they are several times faster than bool masks.
                     spiked = torch.sub(v, p.threshold, out=r["spikes"][t]).gt_(0)
                     clamped = torch.sign(st["ref"], out=r["clamped"][t])  # the counter is >= 0
+                    before = v
                     # Reset, or hold at reset during the refractory time (lerp with weight 1 gives reset exactly).
                     v = torch.lerp(v, p.reset.expand_as(v), torch.maximum(spiked, clamped))
                     spiked.mul_(1 - clamped)
                     st["ref"] = torch.lerp((st["ref"] - clamped).clamp_(min=0), p.refractory.expand_as(v), spiked)
+                    if p.adex is not None:  # from the membrane before the reset, and the emitted spikes
+                        capped = torch.minimum(before, p.threshold)  # as the mock: the membrane at the threshold
+                        st["w"] = (st["w"] * p.adex.decay + p.adex.gain * p.adex.a * (capped - p.leak)
+                                   + p.adex.b * spiked)
                 st["v"] = v
                 r["membrane"][t] = v
         return rec
@@ -400,7 +454,8 @@ class Emulator:
         p = self._neurons[name]
         b = torch.arange(step.shape[0])[:, None].expand_as(step)
         v0 = rec["membrane"][(step - 1).clamp(min=0), b]  # (B, S, N): state at the previous grid point
-        v = subthreshold(v0, rec["net"][step, b], p.rest[neurons], p.tau_mem[neurons], p.tau_syn[neurons],
+        rest = self._rest(p, rec, step, b, neurons)
+        v = subthreshold(v0, rec["net"][step, b], rest, p.tau_mem[neurons], p.tau_syn[neurons],
                          p.kappa[neurons], tau[..., None].float()).clamp(p.low, p.high)
         v = torch.where(step[..., None] == 0, p.leak[neurons].expand_as(v), v)
         if p.spiking:
@@ -447,5 +502,16 @@ class Emulator:
         """Sub-threshold membrane of single (step, batch, neuron) entries, `tau` into the step (no reset)."""
         p = self._neurons[name]
         v0 = torch.where(t > 0, rec["membrane"][(t - 1).clamp(min=0), b, n], p.leak[n])
-        return subthreshold(v0, rec["net"][t, b, n], p.rest[n], p.tau_mem[n], p.tau_syn[n], p.kappa[n],
+        rest = self._rest(p, rec, t, b, n)
+        return subthreshold(v0, rec["net"][t, b, n], rest, p.tau_mem[n], p.tau_syn[n], p.kappa[n],
                             tau.float()).clamp(p.low, p.high)
+
+    def _rest(self, p: _Neurons, rec: dict, step: torch.Tensor, b: torch.Tensor, neurons: Any) -> torch.Tensor:
+        """The potential the membrane relaxes to during `step`: the AdEx terms act as a constant
+        current over the step (evaluated at its start), which shifts the rest like the constant
+        current source does (so the solution at the grid point is the grid map's)."""
+        if p.adex is None:
+            return p.rest[neurons]
+        # (a slice of neurons comes with the trace already cut to it, as the MADC path passes it)
+        extra = rec["extra"][step, b] if isinstance(neurons, slice) else rec["extra"][step, b, neurons]
+        return p.rest[neurons] + extra / (1 - p.decay_mem[neurons])

@@ -25,7 +25,7 @@ class ParamSpec:
 
 @attrs.frozen
 class NeuronModel:
-    """A kind of population: input spike source, LIF or LI."""
+    """A kind of population: input spike source, LIF, LI or AdEx."""
 
     name: str
     label: str
@@ -51,10 +51,24 @@ _LIF_PARAMS = {
     "alpha": ParamSpec(50.0, "positive", "steepness of the SuperSpike surrogate gradient"),
 }
 
+# The adaptive exponential integrate-and-fire neuron (AdEx) of the chip's circuits, as hxtorch's
+# AELIF integrates it (defaults are hxtorch's). Setting a = b = 0 and exp_slope = 0 gives the LIF.
+_ADEX_PARAMS = {
+    **_LIF_PARAMS,
+    "exp_slope": ParamSpec(50e-3, "non_negative", "slope factor ΔT of the exponential term (0 switches it off)"),
+    "exp_threshold": ParamSpec(110.0, "finite", "exponential threshold V_T, where the exponential term takes over"),
+    "a": ParamSpec(1.0, "finite", "subthreshold adaptation strength (a conductance, like c / tau_mem)"),
+    "b": ParamSpec(1.0, "finite", "spike-triggered adaptation increment (a current)"),
+    "tau_adap": ParamSpec(100e-6, "positive", "adaptation time constant in seconds (hardware time)"),
+}
+ADEX_ONLY = tuple(k for k in _ADEX_PARAMS if k not in _LIF_PARAMS)
+
 MODELS: Mapping[str, NeuronModel] = MappingProxyType({
     "input": NeuronModel("input", "input", MappingProxyType({}), ("spikes",), spiking=True, on_chip=False),
     "lif": NeuronModel("lif", "LIF", MappingProxyType(_LIF_PARAMS), ("spikes", "membrane", "current"),
                        spiking=True, on_chip=True),
     "li": NeuronModel("li", "LI", MappingProxyType(_LI_PARAMS), ("membrane", "current"),
                       spiking=False, on_chip=True),
+    "adex": NeuronModel("adex", "AdEx", MappingProxyType(_ADEX_PARAMS),
+                        ("spikes", "membrane", "current", "adaptation"), spiking=True, on_chip=True),
 })

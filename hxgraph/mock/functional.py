@@ -15,6 +15,19 @@ hxtorch.spiking's mock mode (see DESIGN.md §5). Per step t, starting from ``v =
 
 LI (readout) neurons integrate the same way without spikes, reset or refractoriness.
 
+AdEx neurons (the chip's adaptive exponential model, hxtorch's AELIF) add an adaptation
+current ``w`` (starting at 0) and an exponential term; per step::
+
+    dv = dt / c * (i + g_l * (leak - v) + g_l * dT * exp((v - V_T) / dT) - w)
+    i  = i * (1 - dt / tau_syn) + x[t]
+    v  = v + dv
+    z  = H(v - threshold)                          # masked while refractory, as for the LIF
+    w  = w * (1 - dt / tau_adap) + dt / tau_adap * a * (min(v, threshold) - leak) + b * z  # before reset
+    v  = reset where z or refractory;  r as for the LIF
+
+``dT = 0`` switches the exponential term off; with ``a = b = 0`` as well it is the LIF. The
+exponent is capped at 40 so that a membrane far above V_T stays finite (it spikes anyway).
+
 ``initial_state``, ``lif_step`` and ``li_step`` advance neurons one step at a time (for
 recurrent networks that must be stepped). Two implementations of whole runs are provided:
 
@@ -51,6 +64,10 @@ __all__ = [
     "lif_integration_reference",
     "li_integration_reference",
     "refractory_steps",
+    "AdExState",
+    "adex_step",
+    "adex_integration",
+    "adex_integration_reference",
 ]
 
 #: A neuron parameter: a number, or a tensor of shape () / (1,) / (N,) (per neuron).
@@ -241,13 +258,13 @@ class LIState(NamedTuple):
 
 def initial_state(model: str, batch: int, size: int, params: Optional[dict[str, Any]] = None,
                   like: Optional[torch.Tensor] = None) -> Union[LIFState, LIState]:
-    """Resting state of ``batch x size`` neurons of ``model`` ("lif" or "li"): v = leak, i = 0.
+    """Resting state of ``batch x size`` neurons of ``model`` ("lif", "li" or "adex"): v = leak, i = 0 (w = 0).
 
     ``params`` supplies ``leak`` (default 80); ``like`` the device and dtype (default float32
     on the CPU).
     """
-    if model not in ("lif", "li"):
-        raise ParameterError(f"model must be 'lif' or 'li', got {model!r}.")
+    if model not in ("lif", "li", "adex"):
+        raise ParameterError(f"model must be 'lif', 'li' or 'adex', got {model!r}.")
     for name, value in (("batch", batch), ("size", size)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ParameterError(f"{name} must be a non-negative integer, got {value!r}.")
@@ -257,6 +274,8 @@ def initial_state(model: str, batch: int, size: int, params: Optional[dict[str, 
     v = template + leak
     if model == "li":
         return LIState(v=v, i=template.clone())
+    if model == "adex":
+        return AdExState(v=v, i=template.clone(), r=template.clone(), w=template.clone())
     return LIFState(v=v, i=template.clone(), r=template.clone())
 
 
@@ -371,6 +390,147 @@ def li_integration_reference(
     if not membrane:
         return x.new_empty(x.shape), x.new_empty(x.shape)
     return torch.stack(membrane), torch.stack(current)
+
+
+class AdExState(NamedTuple):
+    """State of AdEx neurons between steps: membrane, synaptic current, refractory counter, adaptation."""
+
+    v: torch.Tensor
+    i: torch.Tensor
+    r: torch.Tensor
+    w: torch.Tensor
+
+
+class _AdExArgs(NamedTuple):
+    """Validated AdEx arguments: the LIF's and the adaptation/exponential ones."""
+
+    lif: _LIFArgs
+    exp_slope: Param
+    exp_threshold: Param
+    a: Param
+    b: Param
+    tau_adap: Param
+
+
+#: Cap of the exponent (v - V_T) / dT: exp(40) is finite in float32, and a membrane that far above
+#: V_T crosses any sensible threshold in the same step.
+EXPONENT_CAP = 40.0
+
+
+def _adex_args(x: torch.Tensor, leak: Param, reset: Param, threshold: Param, tau_mem: Param,
+               tau_syn: Param, capacitance: Param, refractory_time: Param, alpha: Param,
+               exp_slope: Param, exp_threshold: Param, a: Param, b: Param, tau_adap: Param,
+               dt: float) -> _AdExArgs:
+    return _AdExArgs(
+        lif=_lif_args(x, leak, reset, threshold, tau_mem, tau_syn, capacitance, refractory_time, alpha, dt),
+        exp_slope=_scalar_or_tensor(exp_slope, "exp_slope", x, minimum=0.0, strict=False),
+        exp_threshold=_scalar_or_tensor(exp_threshold, "exp_threshold", x),
+        a=_scalar_or_tensor(a, "a", x),
+        b=_scalar_or_tensor(b, "b", x),
+        tau_adap=_scalar_or_tensor(tau_adap, "tau_adap", x, minimum=0.0),
+    )
+
+
+def _as_tensor(value: Param, like: torch.Tensor) -> torch.Tensor:
+    return value if isinstance(value, torch.Tensor) else torch.full_like(like, value)
+
+
+def _exponential_term(v: torch.Tensor, slope: Param, v_t: Param) -> Union[torch.Tensor, float]:
+    """``dT * exp((v - V_T) / dT)``, 0 where dT = 0 (the term switched off)."""
+    if not isinstance(slope, torch.Tensor):
+        if slope == 0:
+            return 0.0
+        return slope * torch.exp(((v - v_t) / slope).clamp(max=EXPONENT_CAP))
+    on = slope > 0
+    safe = torch.where(on, slope, torch.ones_like(slope))
+    return torch.where(on, safe * torch.exp(((v - v_t) / safe).clamp(max=EXPONENT_CAP)), torch.zeros_like(v))
+
+
+def _adex_step(x_t: torch.Tensor, state: AdExState, p: _AdExArgs,
+               refractory: bool) -> tuple[torch.Tensor, AdExState]:
+    """One AdEx step on validated arguments (the specification, autograd ops)."""
+    v, i, r, w = state
+    q = p.lif
+    dt = q.dt
+    g_l = q.capacitance / q.tau_mem
+    dv = dt / q.capacitance * (i + g_l * (q.leak - v) + g_l * _exponential_term(v, p.exp_slope, p.exp_threshold) - w)
+    i = i * (1 - dt / q.tau_syn) + x_t
+    v = v + dv
+    z = superspike(v - q.threshold, q.alpha)
+    m = (r > 0).to(x_t.dtype) if refractory else None
+    if m is not None:
+        z = (1 - m) * z
+    # The membrane the adaptation sees is capped at the threshold: past it, the exponential term can
+    # throw v arbitrarily far within one step (hxtorch's AELIF uses that value); a continuous-time
+    # AdEx spikes at the threshold, so this is what it sees.
+    w = w * (1 - dt / p.tau_adap) + dt / p.tau_adap * p.a * (torch.minimum(v, _as_tensor(q.threshold, v)) - q.leak) \
+        + p.b * z
+    v = (1 - z.detach()) * v + z.detach() * q.reset
+    if m is not None:
+        v = (1 - m) * v + m * q.reset
+        r = (1 - z) * torch.relu(r - m) + z * (q.refractory_time / dt)
+    return z, AdExState(v=v, i=i, r=r, w=w)
+
+
+def adex_step(x_t: torch.Tensor, state: AdExState, *, leak: Param = 80.0, reset: Param = 80.0,
+              threshold: Param = 125.0, tau_mem: Param = 10e-6, tau_syn: Param = 10e-6,
+              capacitance: Param = 10e-6, refractory_time: Param = 1e-6, alpha: Param = 50.0,
+              exp_slope: Param = 50e-3, exp_threshold: Param = 110.0, a: Param = 1.0, b: Param = 1.0,
+              tau_adap: Param = 100e-6, dt: float = 1e-6) -> tuple[torch.Tensor, AdExState]:
+    """Advance AdEx neurons by one step with input ``x_t`` (B, N); returns ``(z, state)``."""
+    x_t = _check_step(x_t, state, AdExState)
+    p = _adex_args(x_t, leak, reset, threshold, tau_mem, tau_syn, capacitance, refractory_time, alpha,
+                   exp_slope, exp_threshold, a, b, tau_adap, dt)
+    return _adex_step(x_t, state, p, _is_refractory(p.lif.refractory_time))
+
+
+def adex_integration_reference(
+        x: torch.Tensor, *, leak: Param = 80.0, reset: Param = 80.0, threshold: Param = 125.0,
+        tau_mem: Param = 10e-6, tau_syn: Param = 10e-6, capacitance: Param = 10e-6,
+        refractory_time: Param = 1e-6, alpha: Param = 50.0, exp_slope: Param = 50e-3,
+        exp_threshold: Param = 110.0, a: Param = 1.0, b: Param = 1.0, tau_adap: Param = 100e-6,
+        dt: float = 1e-6) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Integrate AdEx neurons step by step with autograd ops; returns ``(z, v, i, w)``, each (T, B, N)."""
+    x = _check_input(x)
+    p = _adex_args(x, leak, reset, threshold, tau_mem, tau_syn, capacitance, refractory_time, alpha,
+                   exp_slope, exp_threshold, a, b, tau_adap, dt)
+    refractory = _is_refractory(p.lif.refractory_time)
+    state = initial_state("adex", x.shape[1], x.shape[2], {"leak": p.lif.leak}, x)
+    traces: list[list[torch.Tensor]] = [[], [], [], []]
+    for x_t in x.unbind(0):
+        z, state = _adex_step(x_t, state, p, refractory)
+        for trace, value in zip(traces, (z, state.v, state.i, state.w)):
+            trace.append(value)
+    if not traces[0]:
+        return tuple(x.new_empty(x.shape) for _ in range(4))
+    return tuple(torch.stack(t) for t in traces)
+
+
+def _is_zero(value: Param) -> bool:
+    return bool((value == 0).all()) if isinstance(value, torch.Tensor) else value == 0
+
+
+def adex_integration(
+        x: torch.Tensor, *, leak: Param = 80.0, reset: Param = 80.0, threshold: Param = 125.0,
+        tau_mem: Param = 10e-6, tau_syn: Param = 10e-6, capacitance: Param = 10e-6,
+        refractory_time: Param = 1e-6, alpha: Param = 50.0, exp_slope: Param = 50e-3,
+        exp_threshold: Param = 110.0, a: Param = 1.0, b: Param = 1.0, tau_adap: Param = 100e-6,
+        dt: float = 1e-6) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Integrate AdEx neurons; returns ``(z, v, i, w)``, each (T, B, N).
+
+    Where adaptation and the exponential term are off for every neuron (a = b = 0, dT = 0)
+    this is the LIF and runs on :func:`lif_integration` (w = 0); otherwise it is
+    :func:`adex_integration_reference` (autograd through the time loop).
+    """
+    lif = dict(leak=leak, reset=reset, threshold=threshold, tau_mem=tau_mem, tau_syn=tau_syn,
+               capacitance=capacitance, refractory_time=refractory_time, alpha=alpha, dt=dt)
+    if _is_zero(exp_slope) and _is_zero(a) and _is_zero(b):
+        x = _check_input(x)
+        _adex_args(x, exp_slope=exp_slope, exp_threshold=exp_threshold, a=a, b=b, tau_adap=tau_adap, **lif)
+        z, v, i = lif_integration(x, **lif)
+        return z, v, i, torch.zeros_like(v)
+    return adex_integration_reference(x, exp_slope=exp_slope, exp_threshold=exp_threshold, a=a, b=b,
+                                      tau_adap=tau_adap, **lif)
 
 
 # ---------------------------------------------------------------------------------------

@@ -181,8 +181,7 @@ class MockNetwork(nn.Module):
                 for name in group:
                     obs = results[name]
                     if obs.membrane is not None:
-                        results[name] = Observables(obs.spikes, self.hardware_aware.noisy_membrane(obs.membrane),
-                                                    obs.current)
+                        results[name] = attrs.evolve(obs, membrane=self.hardware_aware.noisy_membrane(obs.membrane))
             if measured is not None:
                 for name in group:
                     if name in measured:
@@ -268,6 +267,9 @@ class MockNetwork(nn.Module):
         if pop.model == "lif":
             z, v, i = F.lif_integration(x, dt=self.graph.dt, **params)
             return Observables(spikes=z, membrane=v, current=i)
+        if pop.model == "adex":
+            z, v, i, w = F.adex_integration(x, dt=self.graph.dt, **params)
+            return Observables(spikes=z, membrane=v, current=i, adaptation=w)
         v, i = F.li_integration(x, dt=self.graph.dt, **params)
         return Observables(membrane=v, current=i)
 
@@ -279,28 +281,33 @@ class MockNetwork(nn.Module):
         params = {p.name: self._params(p) for p in pops}
         state = {p.name: F.initial_state(p.model, batch, p.size, params[p.name], external[p.name]) for p in pops}
         last = {p.name: torch.zeros(batch, p.size, dtype=self.dtype, device=self.device) for p in pops}
-        traces: dict[str, dict[str, list]] = {p.name: {"spikes": [], "membrane": [], "current": []} for p in pops}
+        traces: dict[str, dict[str, list]] = {p.name: {"spikes": [], "membrane": [], "current": [], "adaptation": []}
+                                              for p in pops}
+        steppers = {"lif": F.lif_step, "adex": F.adex_step}
         for t in range(steps):
             for p in pops:
                 x_t = external[p.name][t]
                 for q in internal[p.name]:
                     x_t = x_t + self._project(q, last[q.source])
-                if p.model == "lif":
-                    z, state[p.name] = F.lif_step(x_t, state[p.name], dt=self.graph.dt, **params[p.name])
+                if p.model in steppers:
+                    z, state[p.name] = steppers[p.model](x_t, state[p.name], dt=self.graph.dt, **params[p.name])
                     traces[p.name]["spikes"].append(z)
+                    if p.model == "adex":
+                        traces[p.name]["adaptation"].append(state[p.name].w)
                 else:
                     state[p.name] = F.li_step(x_t, state[p.name], dt=self.graph.dt, **params[p.name])
                 traces[p.name]["membrane"].append(state[p.name].v)
                 traces[p.name]["current"].append(state[p.name].i)
             for p in pops:  # spikes of step t reach the group's targets at step t + 1
-                if p.model == "lif":
+                if p.model in steppers:
                     last[p.name] = traces[p.name]["spikes"][-1]
         out = {}
         for p in pops:
             stack = {k: (torch.stack(v) if v else torch.zeros(0, batch, p.size, dtype=self.dtype, device=self.device))
                      for k, v in traces[p.name].items()}
-            out[p.name] = Observables(spikes=stack["spikes"] if p.model == "lif" else None,
-                                      membrane=stack["membrane"], current=stack["current"])
+            out[p.name] = Observables(spikes=stack["spikes"] if p.model in steppers else None,
+                                      membrane=stack["membrane"], current=stack["current"],
+                                      adaptation=stack["adaptation"] if p.model == "adex" else None)
         return out
 
     # --------------------------------------------------------------- input checks
@@ -359,6 +366,7 @@ def _substitute(model: Observables, measured: Observables, name: str) -> Observa
         return mine + (theirs.to(mine.dtype) - mine).detach()
 
     return Observables(spikes=pick(model.spikes, measured.spikes), membrane=pick(model.membrane, measured.membrane),
+                       adaptation=pick(model.adaptation, measured.adaptation),
                        current=pick(model.current, measured.current))
 
 

@@ -323,7 +323,7 @@ def test_stepping_equals_integration() -> None:
 def test_step_api_validation() -> None:
     state = initial_state("lif", 2, 3)
     assert state.v.dtype == torch.float32 and torch.all(state.v == 80.0)
-    with pytest.raises(ParameterError, match="'lif' or 'li'"):
+    with pytest.raises(ParameterError, match="'lif', 'li' or 'adex'"):
         initial_state("aelif", 2, 3)
     with pytest.raises(ShapeError, match=r"\(2, 3\)"):
         lif_step(torch.zeros(2, 4), state)
