@@ -1,7 +1,7 @@
 """hxtorch.spiking.functional's names on hxgraph's mock kernels.
 
 `linear`, `linear_sparse`, `cuba_lif_integration`, `cuba_refractory_lif_integration`,
-`cuba_li_integration`, `superspike` (and `SuperSpike`), `batch_dropout`. The integration
+`cuba_li_integration`, `cuba_aelif_integration`, `superspike` (and `SuperSpike`), `batch_dropout`. The integration
 functions are hxtorch's functional API: they return tuples, integrate with the input gain
 `dt / tau_mem`, and take `hw_data` as hxtorch's do — measured values replace the model's
 step by step in the forward pass while gradients follow the model (Unterjubel).
@@ -9,14 +9,16 @@ step by step in the forward pass while gradients follow the model (Unterjubel).
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Union
+from typing import Any, Optional, Sequence, Union
 
 import torch
 
 from hxgraph.errors import ParameterError, ShapeError
-from hxgraph.mock.functional import Param, SuperSpike, li_integration, lif_integration, superspike
+from hxgraph.mock.functional import (EXPONENT_CAP, Param, SuperSpike, adex_integration, li_integration, lif_integration,
+                                     superspike)
 
 __all__ = ["linear", "linear_sparse", "cuba_lif_integration", "cuba_refractory_lif_integration", "cuba_li_integration",
+           "cuba_aelif_integration",
            "superspike", "superspike_func", "SuperSpike", "linear_exponential_clamp",
            "batch_dropout"]
 
@@ -206,3 +208,96 @@ def batch_dropout(input: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:  # n
     if mask.shape[-1] != input.shape[-1]:
         raise ShapeError(f"batch_dropout: mask has {mask.shape[-1]} entries for {input.shape[-1]} neurons")
     return input * mask.to(device=input.device, dtype=input.dtype)
+
+
+def _hw_trace(hw_data: Any, field: str, part: Optional[str] = None) -> Optional[torch.Tensor]:
+    """A measured trace of hxtorch's AELIF `hw_data` (`Handle(voltage, adaptation, spikes)`), or None."""
+    if hw_data is None:
+        return None
+    value = getattr(hw_data, field, None)
+    if part is not None and value is not None:
+        value = getattr(value, part, None)
+    if value is not None and not isinstance(value, torch.Tensor):
+        raise ParameterError(f"cuba_aelif_integration: hw_data.{field}{'.' + part if part else ''} must be a tensor "
+                             f"(time, batch, neurons) or None; got {type(value).__name__}")
+    return value
+
+
+def cuba_aelif_integration(input: Union[torch.Tensor, Sequence[torch.Tensor]], *, leak: Param = 80.,  # noqa: A002
+                           reset: Param = 80., threshold: Param = 125., tau_syn: Param = 10e-6,
+                           c_mem: Param = 10e-6, g_l: Optional[Param] = None, refractory_time: Param = 1e-6,
+                           method: str = "superspike", alpha: Param = 50., exp_slope: Param = 50e-3,
+                           exp_threshold: Param = 110., subthreshold_adaptation_strength: Param = 1.,
+                           spike_triggered_adaptation_increment: Param = 1., tau_adap: Param = 100e-6,
+                           hw_data: Any = None, dt: float = 1e-6, leaky: bool = True, fire: bool = True,
+                           refractory: bool = False, exponential: bool = False, subthreshold_adaptation: bool = False,
+                           spike_triggered_adaptation: bool = False, integration_step_code: Optional[str] = None
+                           ) -> tuple:
+    """hxtorch's AdEx integration: `(membrane, membrane_madc, current, adaptation, adaptation_madc, spikes)`.
+
+    The flags switch terms as in hxtorch (`leaky`, `fire`, `refractory`, `exponential`,
+    `subthreshold_adaptation`, `spike_triggered_adaptation`); `g_l` defaults to 1 as there.
+    `integration_step_code` (hxtorch's generated step) is redundant with the flags and not
+    executed. `hw_data` (`Handle(voltage=Handle(cadc, madc), adaptation=Handle(cadc, madc),
+    spikes)`) injects measured values step by step with the model's gradients (Unterjubel);
+    integration stops where a measured trace ends. One difference to hxtorch: the adaptation
+    sees the membrane capped at the threshold (docs/migration.md).
+    """
+    if method != "superspike":
+        raise ParameterError(f"cuba_aelif_integration: method must be 'superspike'; got {method!r}")
+    if integration_step_code is not None and not isinstance(integration_step_code, str):
+        raise ParameterError("cuba_aelif_integration: integration_step_code must be a string (hxtorch's generated "
+                             f"step, not executed here) or None; got {type(integration_step_code).__name__}")
+    if isinstance(input, (tuple, list)):
+        input = torch.stack(list(input)).sum(0)  # noqa: A001
+    g_l = 1. if g_l is None else g_l
+    a = subthreshold_adaptation_strength if subthreshold_adaptation else 0.
+    b = spike_triggered_adaptation_increment if spike_triggered_adaptation else 0.
+    slope = exp_slope if exponential else 0.
+    membrane_hw, madc = _hw_trace(hw_data, "voltage", "cadc"), _hw_trace(hw_data, "voltage", "madc")
+    adaptation_hw, adaptation_madc = _hw_trace(hw_data, "adaptation", "cadc"), _hw_trace(hw_data, "adaptation", "madc")
+    spikes_hw = _hw_trace(hw_data, "spikes")
+    if leaky and fire and membrane_hw is None and adaptation_hw is None and spikes_hw is None:
+        # the mock's kernel: tau_mem = c / g_l
+        tau_mem = c_mem / g_l
+        z, v, i, w = adex_integration(input, leak=leak, reset=reset, threshold=threshold, tau_mem=tau_mem,
+                                      tau_syn=tau_syn, capacitance=c_mem, refractory_time=refractory_time if refractory
+                                      else 0., alpha=alpha, exp_slope=slope, exp_threshold=exp_threshold, a=a, b=b,
+                                      tau_adap=tau_adap, dt=dt)
+        return v, madc, i, w, adaptation_madc, z
+    T = _steps(input, membrane_hw, adaptation_hw, spikes_hw)
+    x = input[:T]
+    vec = {k: _vector(v, x[0]) for k, v in dict(leak=leak, reset=reset, threshold=threshold, tau_syn=tau_syn, c=c_mem,
+                                               g_l=g_l, slope=slope, v_t=exp_threshold, a=a, b=b, tau_adap=tau_adap,
+                                               ref=refractory_time).items()}
+    v = vec["leak"].expand_as(x[0]).clone() if leaky else torch.zeros_like(x[0])
+    i, w, z = torch.zeros_like(x[0]), torch.zeros_like(x[0]), torch.zeros_like(x[0])
+    counter = torch.zeros_like(x[0])
+    on = vec["slope"] > 0
+    slope_safe = torch.where(on, vec["slope"], torch.ones_like(vec["slope"]))
+    traces: list[list[torch.Tensor]] = [[], [], [], []]
+    for t in range(T):
+        drive = i - w
+        if leaky:
+            drive = drive + vec["g_l"] * (vec["leak"] - v)
+        exponential_term = slope_safe * torch.exp(((v - vec["v_t"]) / slope_safe).clamp(max=EXPONENT_CAP))
+        drive = drive + vec["g_l"] * torch.where(on, exponential_term, torch.zeros_like(v))
+        dv = dt / vec["c"] * drive
+        i = i * (1 - dt / vec["tau_syn"]) + x[t]
+        v = _unterjubel(v + dv, None if membrane_hw is None else membrane_hw[t])
+        if fire:
+            z = _unterjubel(superspike(v - vec["threshold"], alpha), None if spikes_hw is None else spikes_hw[t])
+        reference = torch.minimum(v, vec["threshold"]) if fire else v
+        w = w * (1 - dt / vec["tau_adap"]) + dt / vec["tau_adap"] * vec["a"] * (reference - vec["leak"]) + vec["b"] * z
+        w = _unterjubel(w, None if adaptation_hw is None else adaptation_hw[t])
+        if fire and membrane_hw is None:
+            v = (1 - z.detach()) * v + z.detach() * vec["reset"]
+        if fire and refractory:
+            clamped = (counter > 0).to(v.dtype)
+            v = _unterjubel((1 - clamped) * v + clamped * vec["reset"], None if membrane_hw is None else membrane_hw[t])
+            z = _unterjubel((1 - clamped) * z, None if spikes_hw is None else spikes_hw[t])
+            counter = (1 - z.detach()) * torch.relu(counter - clamped) + z.detach() * vec["ref"] / dt
+        for trace, value in zip(traces, (v, i, w, z)):
+            trace.append(value)
+    v, i, w, z = (torch.stack(trace) if trace else x.new_zeros(x.shape) for trace in traces)
+    return v, madc, i, w, adaptation_madc, z

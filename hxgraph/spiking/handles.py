@@ -136,6 +136,19 @@ class LIFObservables(TensorHandle):
 
 
 @_handle
+class AELIFObservables(TensorHandle):
+    """Output of AELIF populations: LIF's fields plus the adaptation current (`adaptation_cadc`; the
+    mock's value — the emulated chip reads the membrane, not the adaptation, so there it is None)."""
+
+    current: Optional[torch.Tensor] = None
+    membrane_cadc: Optional[torch.Tensor] = None
+    membrane_madc: Optional[torch.Tensor] = None
+    spikes: Optional[torch.Tensor] = None
+    adaptation_cadc: Optional[torch.Tensor] = None
+    adaptation_madc: Optional[torch.Tensor] = None
+
+
+@_handle
 class LIObservables(TensorHandle):
     """Output of LI (readout) populations: current, CADC and MADC membrane."""
 
@@ -193,7 +206,7 @@ class ReadoutNeuronHandle(LIObservables):
         super().__init__(membrane_cadc=membrane_cadc, current=current, membrane_madc=membrane_madc)
 
 
-_KNOWN = {cls.field_names(): cls for cls in (LIFObservables, LIObservables, SynapseHandle)}
+_KNOWN = {cls.field_names(): cls for cls in (LIFObservables, LIObservables, AELIFObservables, SynapseHandle)}
 _MADE: dict[tuple[str, ...], type] = {}
 
 

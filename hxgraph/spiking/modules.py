@@ -26,11 +26,11 @@ from hxgraph.graph.weights import as_transform, linear_saturating
 from hxgraph.spiking.experiment import Experiment
 from hxgraph.spiking.halco import placement_from_constraint
 from hxgraph.spiking.morphology import SingleCompartmentNeuron
-from hxgraph.spiking.handles import LIFObservables, LIObservables, SynapseHandle, TensorHandle
+from hxgraph.spiking.handles import AELIFObservables, LIFObservables, LIObservables, SynapseHandle, TensorHandle
 from hxgraph.spiking.parameter import (HXBaseParameter, HXParameter, HXTransformedModelParameter,
                                        ParameterType, to_graph_value)
 
-__all__ = ["HXModule", "InputNeuron", "LIF", "LI", "Synapse", "BatchDropout", "HXModuleWrapper",
+__all__ = ["HXModule", "InputNeuron", "LIF", "AELIF", "LI", "Synapse", "BatchDropout", "HXModuleWrapper",
            "SILENT_THRESHOLD"]
 
 #: Hardware threshold (CADC units) given to neurons a `BatchDropout` masks: far above any membrane
@@ -281,7 +281,9 @@ class _Neuron(_Population):
         if per is not None and self.neuron_structure is not None and per != self.neuron_structure:
             raise GraphError(f"{who}: placement_constraint gives {per} circuits per neuron, neuron_structure "
                              f"{self.neuron_structure}; they must agree")
-        record = {"spikes", "current"} if self._model == "lif" else {"current"}
+        record = {"spikes", "current"} if self._model in ("lif", "adex") else {"current"}
+        if self._model == "adex":
+            record.add("adaptation")
         if self.enable_cadc_recording or self.enable_madc_recording:
             record.add("membrane")
         return Population(name=name or self.name, size=self.size, model=self._model, params=params,
@@ -310,6 +312,9 @@ class _Neuron(_Population):
         if self._model == "lif":
             z, v, i = F.lif_integration(x, dt=self.experiment.dt, **params)
             return LIFObservables(spikes=z, membrane_cadc=v, current=i)
+        if self._model == "adex":
+            z, v, i, w = F.adex_integration(x, dt=self.experiment.dt, **params)
+            return AELIFObservables(spikes=z, membrane_cadc=v, current=i, adaptation_cadc=w)
         v, i = F.li_integration(x, dt=self.experiment.dt, **params)
         return LIObservables(membrane_cadc=v, current=i)
 
@@ -399,6 +404,93 @@ class LIF(_Neuron):
 
     def _run_state(self) -> Any:
         return super()._run_state() + (None if self._mask is None else self._mask.clone(),)
+
+
+class AELIF(LIF):
+    """Adaptive exponential integrate-and-fire neurons (the chip's AdEx circuits); hxtorch's `AELIF`.
+
+    Output `AELIFObservables` (LIF's fields plus `adaptation_cadc`, the adaptation current).
+    The terms switch as in hxtorch: `exponential=False` sets the exponential slope to 0,
+    `subthreshold_adaptation=False` the strength a to 0, `spike_triggered_adaptation=False`
+    the increment b to 0 (in model and on chip). Non-leaky or non-firing neurons are not
+    AdEx circuits hxgraph models: `leaky=False` / `fire=False` raise (use `LI` for a readout).
+    `clock_scale_adaptation_pulse` and the readout sources are hardware settings kept for
+    scripts; only the membrane is read (`"voltage"`).
+    """
+
+    output_type = AELIFObservables
+    _kind = "aelif"
+    _model = "adex"
+    _params = LIF._params + (("exp_slope", "exponential_slope"), ("exp_threshold", "exponential_threshold"),
+                             ("a", "subthreshold_adaptation_strength"), ("b", "spike_triggered_adaptation_increment"),
+                             ("tau_adap", "tau_adap"))
+    # the term a flag switches off → the graph parameter set to 0
+    _FLAGS = (("exponential", "exp_slope"), ("subthreshold_adaptation", "a"), ("spike_triggered_adaptation", "b"))
+
+    def __init__(self, size: int, experiment: Experiment, leak: ParameterType = 80., reset: ParameterType = 80.,
+                 threshold: ParameterType = 125., tau_mem: ParameterType = 10e-6, tau_syn: ParameterType = 10e-6,
+                 i_synin_gm: ParameterType = 500, membrane_capacitance: Optional[ParameterType] = None,
+                 refractory_time: ParameterType = 1e-6, synapse_dac_bias: ParameterType = 600,
+                 holdoff_time: ParameterType = 0e-6, method: str = "superspike", alpha: float = 50.,
+                 exponential_slope: ParameterType = 50e-3, exponential_threshold: ParameterType = 110.,
+                 subthreshold_adaptation_strength: ParameterType = 1.,
+                 spike_triggered_adaptation_increment: ParameterType = 1.,
+                 clock_scale_adaptation_pulse: Any = (5, 5), tau_adap: ParameterType = 100e-6,
+                 leak_adaptation: Optional[ParameterType] = None, execution_instance: Any = None,
+                 chip_coordinate: Any = None, enable_spike_recording: bool = True, enable_cadc_recording: bool = True,
+                 enable_cadc_recording_placement_in_dram: bool = False, cadc_readout_source: Any = "voltage",
+                 enable_madc_recording: bool = False, record_neuron_id: Optional[int] = None,
+                 madc_readout_source: Any = "voltage", placement_constraint: Any = None, trace_offset: Any = 0.,
+                 trace_scale: Any = 1., cadc_time_shift: int = 0, shift_cadc_to_first: bool = False,
+                 interpolation_mode: str = "linear", neuron_structure: Any = None, leaky: bool = True,
+                 fire: bool = True, exponential: bool = True, subthreshold_adaptation: bool = True,
+                 spike_triggered_adaptation: bool = True, *, name: Optional[str] = None) -> None:
+        who = type(self).__name__  # checked before the module registers, so a refusal leaves nothing behind
+        for flag, value in (("leaky", leaky), ("fire", fire)):
+            if value is not True:
+                raise ParameterError(f"{who}: {flag}={value!r} — hxgraph models AdEx circuits that leak and fire; "
+                                     "use LI for a non-spiking readout")
+        for source, value in (("cadc_readout_source", cadc_readout_source), ("madc_readout_source", madc_readout_source)):
+            if "voltage" not in str(getattr(value, "name", value)).lower():
+                raise ParameterError(f"{who}: {source}={value!r} — the emulated chip reads the membrane voltage "
+                                     "only; the adaptation current is in the mock's adaptation_cadc")
+        if leak_adaptation is not None:
+            raise ParameterError(f"{who}: leak_adaptation={leak_adaptation!r} is not modelled: the subthreshold "
+                                 "adaptation refers to the leak (leave it None)")
+        if chip_coordinate not in (None, 0, (0, 0)):
+            raise ParameterError(f"{who}: chip_coordinate={chip_coordinate!r} names another chip; hxgraph emulates one "
+                                 "chip (None or 0)")
+        self.chip_coordinate = chip_coordinate
+        self.exponential, self.subthreshold_adaptation = bool(exponential), bool(subthreshold_adaptation)
+        self.spike_triggered_adaptation = bool(spike_triggered_adaptation)
+        self.leaky, self.fire = True, True
+        self.exponential_slope, self.exponential_threshold = exponential_slope, exponential_threshold
+        self.subthreshold_adaptation_strength = subthreshold_adaptation_strength
+        self.spike_triggered_adaptation_increment = spike_triggered_adaptation_increment
+        self.tau_adap, self.leak_adaptation = tau_adap, leak_adaptation
+        self.clock_scale_adaptation_pulse = clock_scale_adaptation_pulse
+        self.cadc_readout_source, self.madc_readout_source = cadc_readout_source, madc_readout_source
+        super().__init__(size, experiment, leak, reset, threshold, tau_mem, tau_syn, i_synin_gm,
+                         membrane_capacitance, refractory_time, synapse_dac_bias, holdoff_time, method, alpha,
+                         execution_instance, enable_spike_recording, enable_cadc_recording,
+                         enable_cadc_recording_placement_in_dram, enable_madc_recording, record_neuron_id,
+                         placement_constraint, trace_offset, trace_scale, cadc_time_shift, shift_cadc_to_first,
+                         interpolation_mode, neuron_structure, name=name)
+
+    @property
+    def adaptation(self) -> bool:
+        """Whether any adaptation term is on (hxtorch's flag)."""
+        return self.subthreshold_adaptation or self.spike_triggered_adaptation
+
+    def _param_values(self) -> dict[str, Any]:
+        values = super()._param_values()
+        for flag, key in self._FLAGS:
+            if not getattr(self, flag):
+                values[key] = Mixed(0.0, 0.0)
+        return values
+
+    def _run_state(self) -> Any:
+        return super()._run_state() + tuple(getattr(self, flag) for flag, _ in self._FLAGS)
 
 
 class LI(_Neuron):

@@ -47,7 +47,7 @@ from hxgraph.spiking.experiment import Experiment
 from hxgraph.spiking.functional import batch_dropout
 from hxgraph.spiking.handles import LIFObservables
 from hxgraph.spiking.lowering import Lowered, lower
-from hxgraph.spiking.modules import LIF, same_state
+from hxgraph.spiking.modules import AELIF, LIF, same_state
 
 # hxtorch's raw membrane_cadc is the CADC code as a signed 8-bit value: code − 128.
 CADC_SIGNED_OFFSET = 128.0
@@ -266,6 +266,8 @@ def _fill(lowered: Lowered, inputs: dict[str, torch.Tensor], result: Run, chip: 
         fields = dict(membrane_cadc=membrane, membrane_madc=info.get("madc"), current=obs.current)
         if isinstance(neuron, LIF):
             fields["spikes"] = obs.spikes if neuron.mask is None else batch_dropout(obs.spikes, neuron.mask)
+        if isinstance(neuron, AELIF):  # the chip reads the membrane only: its adaptation is not measured
+            fields["adaptation_cadc"] = obs.adaptation if mock else None
         neuron.output_handle.put(**fields)
     for dropout, lif in lowered.dropouts.items():
         source = lif.output_handle
