@@ -12,13 +12,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import sys
 import time
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from hxgraph.errors import HxGraphError, MappingError
+from hxgraph.errors import HxGraphError, MappingError, check_choice
 
 EPILOG = """examples:
   hxgraph demo --out out                  the whole workflow, a few minutes on 2 cores; figures
@@ -33,6 +34,13 @@ EPILOG = """examples:
                                           the public software's placement and row allocation; a
                                           network that does not fit exits with status 1 and the
                                           reason (and --out draws where it ran out)
+
+exit status:
+  0  success
+  1  the network does not fit the chip (hxgraph place)
+  2  a usage or input error: a bad option, a missing, unreadable or malformed file, an
+     output path that cannot be written; one line "hxgraph: error: ..." on stderr says which
+  130  interrupted (Ctrl-C)
 """
 
 DEMO_REPEAT = 5          # each input channel sent 5 times: an input weight may use up to 5 synapses
@@ -114,11 +122,9 @@ def _run_demo(args: argparse.Namespace) -> int:
     import hxgraph as hx
     from hxgraph import viz
     from hxgraph.datasets import YinYangDataset
+    from hxgraph.files import write_text
     from hxgraph.tasks import yinyang
 
-    if args.epochs < 1 or args.loop_epochs < 0 or args.chips < 1:
-        raise hx.ParameterError(f"--epochs and --chips must be at least 1 and --loop-epochs at least 0; got "
-                                f"{args.epochs}, {args.chips} and {args.loop_epochs}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     progress = not args.quiet
@@ -133,7 +139,7 @@ def _run_demo(args: argparse.Namespace) -> int:
     graph = yinyang.build_experiment(sparse=DEMO_SPARSE, seed=args.seed, repeat=DEMO_REPEAT,
                                      hidden_circuits=DEMO_CIRCUITS, readout_circuits=DEMO_CIRCUITS).graph
     print(graph.summary())
-    viz.plot_graph(graph).savefig(out / "graph.png", dpi=100)
+    viz.save_figure(viz.plot_graph(graph), out / "graph.png")
 
     _step(2, total, f"Train in the mock, hardware-aware ({args.epochs} + {DEMO_POLISH_EPOCHS} epochs on "
                     f"{args.train_size} samples: 6-bit weights, a chip's imperfections drawn anew every batch)")
@@ -145,7 +151,7 @@ def _run_demo(args: argparse.Namespace) -> int:
     _step(3, total, "Place and route onto the emulated chip")
     mapping = hx.place_and_route(graph)
     print(mapping.summary())
-    viz.plot_placement(mapping).savefig(out / "placement.png", dpi=100)
+    viz.save_figure(viz.plot_placement(mapping), out / "placement.png")
 
     chip_seeds = list(range(args.chip_seed, args.chip_seed + args.chips))
     _step(4, total, f"Evaluate the mock-trained network on {args.chips} emulated chips (seeds {chip_seeds[0]}–"
@@ -191,7 +197,7 @@ def _run_demo(args: argparse.Namespace) -> int:
                                                   "fine-tuned with the emulated chip in the loop"),
     }
     for name, draw in tqdm(figures.items(), desc="figures", unit="figure", disable=not progress, leave=False):
-        draw().savefig(out / name, dpi=100)
+        viz.save_figure(draw(), out / name)
     graph.save(out / "yinyang.json", indent=1)
     seconds["total"] = time.perf_counter() - started
 
@@ -223,7 +229,7 @@ def _run_demo(args: argparse.Namespace) -> int:
         "seconds": {k: round(v, 2) for k, v in seconds.items()},
         "files": list(DEMO_FILES),
     }
-    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+    write_text(out / "summary.json", json.dumps(summary, indent=1) + "\n")
 
     print("\n" + accuracy_table(args.test_size, args.loop_epochs, mock_on_mock, mock_on_chips, loop_on_chip))
     print(f"\nWrote {', '.join(DEMO_FILES)} to {out}/ in {seconds['total']:.0f} s")
@@ -249,20 +255,94 @@ def _place(args: argparse.Namespace) -> int:
         if error.resource is not None:
             print(f"[{error.resource}: needed {error.needed}, available {error.available}]", file=sys.stderr)
         if args.out:
-            hx.viz.plot_placement(error).savefig(args.out, dpi=100)
+            hx.viz.save_figure(hx.viz.plot_placement(error), args.out)
             print(f"drawing of where it ran out written to {args.out}", file=sys.stderr)
         return 1
     print(mapping.summary())
     if args.out:
-        hx.viz.plot_placement(mapping).savefig(args.out, dpi=100)
+        hx.viz.save_figure(hx.viz.plot_placement(mapping), args.out)
         print(f"\nplacement drawing written to {args.out}")
     return 0
 
 
+# ------------------------------------------------------------------------------ arguments
+
+class UsageError(Exception):
+    """A bad command line (unknown option, invalid value); `main` reports it on one line with status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is raised (one line from `main`) instead of printing usage and exiting."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        match = re.fullmatch(r"argument ([^:\s]+): (.*)", message, re.S)
+        if match:  # "argument --epochs: must be ..." -> "--epochs must be ..."
+            flag, text = match.groups()
+            message = f"{flag} {text}" if text.startswith("must ") else f"{flag}: {text}"
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def _integer(minimum: Optional[int], words: str):
+    """An argparse type: an integer of at least `minimum`; the message says what was expected."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or (minimum is not None and value < minimum):
+            raise argparse.ArgumentTypeError(f"must be {words}; got {text!r}")
+        return value
+    return parse
+
+
+_positive = _integer(1, "a positive integer")
+_non_negative = _integer(0, "an integer >= 0")
+_any_integer = _integer(None, "an integer")
+
+
+def _choice(choices: Sequence[str], what: str, valid: str):
+    """An argparse type: one of `choices`, else hxgraph's "unknown ... (did you mean ...)" message."""
+    def parse(text: str) -> str:
+        try:
+            return check_choice(text, choices, what, valid)
+        except HxGraphError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return parse
+
+
+def _image_path(text: str) -> str:
+    """An image to write: a known image extension and an existing folder, checked before any work is done."""
+    from hxgraph.viz import figure_format
+
+    try:
+        figure_format(text)
+    except HxGraphError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    _check_folder_of(Path(text))
+    return text
+
+
+def _output_folder(text: str) -> str:
+    """A folder for results: created later if missing, but not an existing file."""
+    if Path(text).exists() and not Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"must be a folder; {text!r} is a file")
+    return text
+
+
+def _check_folder_of(path: Path) -> None:
+    folder = path.parent
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{str(path)!r} is a directory; give a file name such as "
+                                         f"{str(path / 'placement.png')!r}")
+    if not folder.is_dir():
+        raise argparse.ArgumentTypeError(f"cannot write {str(path)!r}: the folder {str(folder)!r} does not exist")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hxgraph", description="Spiking-network experiments for an emulated "
-                                     "BrainScaleS-2-like chip.", epilog=EPILOG,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    from hxgraph.chip import ROUTINGS, STRATEGIES
+
+    parser = _Parser(prog="hxgraph", description="Spiking-network experiments for an emulated "
+                     "BrainScaleS-2-like chip.", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True, metavar="{demo,summary,place}")
     demo = commands.add_parser(
         "demo", help="yin-yang: build, train in the mock, map, evaluate on the chip, fine-tune in the loop",
@@ -271,16 +351,16 @@ def build_parser() -> argparse.ArgumentParser:
                     "evaluate it on several emulated chips, fine-tune it with one chip in the loop, and write graph.png, placement.png, raster.png, "
                     "traces.png, training.png, summary.json and the trained graph yinyang.json into OUT.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    demo.add_argument("--out", default="out", help="folder for the results")
-    demo.add_argument("--epochs", type=int, default=10, help="epochs of training in the mock (~1-2 s each)")
-    demo.add_argument("--loop-epochs", type=int, default=10,
+    demo.add_argument("--out", default="out", type=_output_folder, help="folder for the results (created if needed)")
+    demo.add_argument("--epochs", type=_positive, default=10, help="epochs of training in the mock (~1-2 s each)")
+    demo.add_argument("--loop-epochs", type=_non_negative, default=10,
                       help="epochs of fine-tuning with the chip in the loop (~10 s each; 0 skips it)")
-    demo.add_argument("--train-size", type=int, default=5000, help="training samples")
-    demo.add_argument("--test-size", type=int, default=1000, help="test samples")
-    demo.add_argument("--seed", type=int, default=0, help="weights and shuffling")
-    demo.add_argument("--chip-seed", type=int, default=0,
+    demo.add_argument("--train-size", type=_positive, default=5000, help="training samples")
+    demo.add_argument("--test-size", type=_positive, default=1000, help="test samples")
+    demo.add_argument("--seed", type=_any_integer, default=0, help="weights and shuffling")
+    demo.add_argument("--chip-seed", type=_any_integer, default=0,
                       help="the first emulated chip (mismatch, noise); the one fine-tuned in the loop")
-    demo.add_argument("--chips", type=int, default=5, help="emulated chips the mock-trained network is tested on")
+    demo.add_argument("--chips", type=_positive, default=5, help="emulated chips the mock-trained network is tested on")
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
     demo.set_defaults(run=_demo)
     summary = commands.add_parser("summary", help="print the summary of a graph JSON file")
@@ -292,22 +372,43 @@ def build_parser() -> argparse.ArgumentParser:
                                             "error (what ran out, how much was needed, what to try) and exits with "
                                             "status 1.")
     place.add_argument("file", help="a graph written by Graph.save / to_json")
-    place.add_argument("--out", help="write the placement drawing (PNG) here; for a network that does not fit, "
-                                     "the drawing of where it ran out")
-    place.add_argument("--strategy", default="balanced", help="placement: balanced (default) or first_fit")
-    place.add_argument("--routing", default="shared", help="routing: shared (default) or simple")
+    place.add_argument("--out", type=_image_path,
+                       help="write the placement drawing here (.png, .svg, .pdf, ...); for a network that does not "
+                            "fit, the drawing of where it ran out")
+    place.add_argument("--strategy", default="balanced",
+                       type=_choice(STRATEGIES, "placement strategy", "valid strategies"),
+                       help="placement: balanced (default) or first_fit")
+    place.add_argument("--routing", default="shared", type=_choice(ROUTINGS, "routing", "valid routings"),
+                       help="routing: shared (default) or simple")
     place.set_defaults(run=_place)
     return parser
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run the command; returns the exit status (0 ok, 1 the network does not fit, 2 bad input)."""
-    args = build_parser().parse_args(argv)
+    """Run the command; returns the exit status: 0 ok, 1 the network does not fit the chip, 2 a usage or
+    input error (reported on one line, "hxgraph: error: ..."), 130 interrupted."""
     try:
+        args = build_parser().parse_args(argv)
         return args.run(args)
-    except HxGraphError as exc:
-        print(f"hxgraph: error: {exc}", file=sys.stderr)
-        return 2
+    except (UsageError, HxGraphError) as exc:
+        return _error(str(exc))
+    except OSError as exc:  # the file system refused (permissions, a full disk, a vanished folder)
+        return _error(_os_message(exc))
+    except KeyboardInterrupt:
+        print("hxgraph: interrupted", file=sys.stderr)
+        return 130
+
+
+def _error(message: str) -> int:
+    # One line, whatever the message holds: scripts and people read the last line of stderr.
+    print(f"hxgraph: error: {' '.join(message.split())}", file=sys.stderr)
+    return 2
+
+
+def _os_message(exc: OSError) -> str:
+    if exc.filename is not None and exc.strerror:
+        return f"{exc.strerror}: {str(exc.filename)!r}"
+    return str(exc) or type(exc).__name__
 
 
 if __name__ == "__main__":

@@ -85,7 +85,7 @@ def test_readme_quotes_the_demo_output_as_printed():
 
 def test_demo_refuses_bad_settings(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path), "--epochs", "0"]) == 2
-    assert "--epochs and --chips must be at least 1" in capsys.readouterr().err
+    assert "--epochs must be a positive integer; got '0'" in capsys.readouterr().err
 
 
 def test_summary_and_place_of_a_network_that_fits(tmp_path, capsys):

@@ -53,7 +53,7 @@ class NeuronPlacement:
     def __attrs_post_init__(self) -> None:
         circuits = {}
         for name, value in dict(self.circuits).items():
-            tensor = torch.as_tensor(value, dtype=torch.int64)
+            tensor = _circuit_tensor(name, value)
             circuits[name] = tensor.reshape(-1, 1) if tensor.dim() == 1 else tensor
         object.__setattr__(self, "circuits", MappingProxyType(circuits))
 
@@ -101,6 +101,36 @@ class NeuronPlacement:
 
     def __repr__(self) -> str:
         return f"<NeuronPlacement {self.strategy}: {self.circuits_used} circuits, {len(self.circuits)} populations>"
+
+
+def _circuit_tensor(name: Any, value: Any) -> torch.Tensor:
+    """A user's circuit numbers for one population as an int64 tensor (size,) or (size, circuits_per_neuron).
+
+    Fractional, boolean and non-numeric entries are refused rather than truncated to a
+    circuit the user did not name; whole numbers given as floats (3.0) are accepted.
+    """
+    what = f"NeuronPlacement: the circuits of population {name!r}"
+    try:
+        tensor = value.detach().cpu() if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value))
+    except (TypeError, ValueError, RuntimeError, OverflowError):
+        raise ParameterError(f"{what} must be circuit numbers (integers); got {type(value).__name__} "
+                             f"{str(value)[:80]}") from None
+    if tensor.dtype == torch.bool or tensor.is_complex() or not (tensor.is_floating_point() or _is_integer(tensor)):
+        raise ParameterError(f"{what} must be circuit numbers (integers); got a {tensor.dtype} tensor")
+    if tensor.dim() not in (1, 2):
+        raise ParameterError(f"{what} must have shape (neurons,) or (neurons, circuits_per_neuron); "
+                             f"got shape {tuple(tensor.shape)}")
+    if tensor.is_floating_point():
+        whole = torch.isfinite(tensor) & (tensor == torch.round(tensor)) & (tensor.abs() < 2**53)
+        if not bool(whole.all()):
+            bad = tensor[~whole][0].item()
+            raise ParameterError(f"{what} must be whole circuit numbers; got {bad!r} (a fraction is not "
+                                 "truncated to a circuit)")
+    return tensor.to(torch.int64)
+
+
+def _is_integer(tensor: torch.Tensor) -> bool:
+    return tensor.dtype in (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
 
 
 # --------------------------------------------------------------------------- checks

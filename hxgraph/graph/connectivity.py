@@ -46,6 +46,9 @@ class Sparse:
 
     def __attrs_post_init__(self) -> None:
         out_size, in_size = self.shape
+        if out_size * in_size >= 2**63:
+            # Pairs are ordered by their int64 linear index target * in + source.
+            raise ShapeError(f"sparse shape (out, in) = {self.shape} is too large: out × in must stay below 2**63")
         idx = self.indices
         if not isinstance(idx, torch.Tensor) or idx.dtype != torch.int64 or idx.dim() != 2 or idx.shape[0] != 2:
             raise ShapeError("sparse indices must be an int64 tensor of shape (2, connections)")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Optional, Union
 
@@ -12,14 +11,18 @@ import networkx as nx
 
 from hxgraph.errors import (DuplicateNameError, GraphError, ParameterError, SerializationError,
                             UnknownNameError, did_you_mean, known)
+from hxgraph.files import target_path, write_text
 from hxgraph.graph.connectivity import Sparse
 from hxgraph.graph.population import Population, check_name
 from hxgraph.graph.projection import Projection
+from hxgraph.graph.reading import describe
+from hxgraph.graph.values import is_finite
 
 
 def check_dt(dt: Any) -> float:
-    if isinstance(dt, bool) or not isinstance(dt, (int, float)) or not math.isfinite(dt) or dt <= 0:
-        raise ParameterError(f"dt must be a positive, finite number of seconds (hardware time, e.g. 1e-6); got {dt!r}")
+    if isinstance(dt, bool) or not isinstance(dt, (int, float)) or dt <= 0 or not is_finite(dt):
+        raise ParameterError("dt must be a positive, finite number of seconds (hardware time, e.g. 1e-6); "
+                             f"got {describe(dt)}")
     return float(dt)
 
 
@@ -207,25 +210,43 @@ class Graph:
 
     @classmethod
     def from_json(cls, text: Union[str, bytes]) -> "Graph":
-        """Read `to_json` output; never executes anything from the text."""
+        """Read `to_json` output; never executes anything from the text.
+
+        Anything that is not such output (invalid JSON, wrong types or values, a structure
+        nested too deeply to parse) raises `SerializationError` saying where and what.
+        """
+        if not isinstance(text, (str, bytes, bytearray)):
+            raise SerializationError(f"Graph.from_json expects JSON text (str or bytes); got {type(text).__name__}")
         try:
             data = json.loads(text)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        except RecursionError:
+            raise SerializationError("not an hxgraph graph: the JSON is nested too deeply to read "
+                                     "(corrupt or hostile file?)") from None
+        except UnicodeDecodeError as exc:
             raise SerializationError(f"not valid JSON: {exc}") from exc
-        except TypeError as exc:
-            raise SerializationError(f"Graph.from_json expects JSON text (str or bytes); got {type(text).__name__}") from exc
+        except ValueError as exc:  # JSONDecodeError, and integers too long to convert
+            raise SerializationError(f"not valid JSON: {exc}") from exc
         return cls.from_dict(data)
 
     def save(self, path: Union[str, Path], indent: Optional[int] = None) -> Path:
-        """Write the graph's JSON to `path` (returns the path)."""
-        path = Path(path)
-        path.write_text(self.to_json(indent=indent), encoding="utf-8")
-        return path
+        """Write the graph's JSON to `path` (returns the path).
+
+        The file is replaced atomically: if writing fails part way (disk full, an error),
+        a previous file at `path` stays as it was and no partial file is left behind.
+        """
+        target = target_path(path, "Graph.save: the path")
+        write_text(target, self.to_json(indent=indent))
+        return target
 
     @classmethod
     def load(cls, path: Union[str, Path]) -> "Graph":
-        """Read a graph written by `save`."""
-        path = Path(path)
+        """Read a graph written by `save`; a file that is not one raises `SerializationError`."""
+        try:
+            path = target_path(path, "Graph.load: the path")
+        except ParameterError as exc:
+            raise SerializationError(str(exc)) from None
+        if path.is_dir():
+            raise SerializationError(f"{str(path)!r} is a directory, not a graph file")
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:

@@ -52,18 +52,37 @@ class Placement:
             raise GraphError("Placement needs exactly one of circuits=[...] or hemisphere=0/1 "
                              f"(got circuits={self.circuits!r}, hemisphere={self.hemisphere!r})")
         if self.hemisphere is not None and (isinstance(self.hemisphere, bool) or self.hemisphere not in (0, 1)):
-            raise GraphError(f"Placement hemisphere must be 0 (top) or 1 (bottom); got {self.hemisphere!r}")
+            raise ParameterError(f"Placement hemisphere must be 0 (top) or 1 (bottom); got {self.hemisphere!r}")
         if self.circuits is not None:
-            circuits = tuple(self.circuits)
-            if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in circuits):
-                raise GraphError(f"Placement circuits must be non-negative integers; got {list(circuits)!r}")
+            circuits = _circuit_numbers(self.circuits)
             if len(set(circuits)) != len(circuits):
                 dup = sorted({c for c in circuits if circuits.count(c) > 1})
-                raise GraphError(f"Placement circuits must be distinct; repeated: {dup}")
+                raise ParameterError(f"Placement circuits must be distinct; repeated: {dup}")
             object.__setattr__(self, "circuits", circuits)
 
     def to_json(self) -> dict:
         return {"circuits": None if self.circuits is None else list(self.circuits), "hemisphere": self.hemisphere}
+
+
+def _circuit_numbers(circuits: Any) -> tuple[int, ...]:
+    """Circuit numbers as Python ints; fractions, booleans and non-numbers are refused, never truncated."""
+    try:
+        items = tuple(circuits)
+    except TypeError:
+        raise ParameterError("Placement circuits must be a sequence of circuit numbers; "
+                             f"got {type(circuits).__name__}") from None
+    numbers = []
+    for item in items:
+        try:
+            if isinstance(item, (bool, float)):
+                raise TypeError
+            number = operator.index(item)  # int, numpy or 0-d tensor integers; never a float
+        except TypeError:
+            raise ParameterError(f"Placement circuits must be non-negative integers; got {item!r}") from None
+        if number < 0:
+            raise ParameterError(f"Placement circuits must be non-negative integers; got {number}")
+        numbers.append(number)
+    return tuple(numbers)
 
 
 def as_placement(value: Any) -> Optional[Placement]:
@@ -105,7 +124,7 @@ class Population:
     def __attrs_post_init__(self) -> None:
         set_ = lambda field, value: object.__setattr__(self, field, value)  # noqa: E731 (frozen)
         check_name(self.name, "population")
-        if self.model not in MODELS:
+        if not isinstance(self.model, str) or self.model not in MODELS:
             raise UnknownNameError(
                 f"unknown neuron model {self.model!r} for population {self.name!r}"
                 f"{did_you_mean(self.model, MODELS)}; known models: {known(MODELS)}")
@@ -127,6 +146,9 @@ class Population:
                 f"{self.size * self.circuits_per_neuron}")
 
     def _normalized_params(self, model: NeuronModel) -> dict[str, Param]:
+        if not isinstance(self.params, Mapping):
+            raise ParameterError(f"params of population {self.name!r} must be a mapping of parameter names to "
+                                 f"values; got {type(self.params).__name__}")
         given = dict(self.params)
         unknown = [k for k in given if k not in model.params]
         if unknown:
@@ -146,7 +168,7 @@ class Population:
             return frozenset(model.observables)
         record = [self.record] if isinstance(self.record, str) else list(self.record)
         for item in record:
-            if item not in model.observables:
+            if not isinstance(item, str) or item not in model.observables:
                 raise UnknownNameError(
                     f"population {self.name!r} ({model.label}) cannot record {item!r}"
                     f"{did_you_mean(item, model.observables)}; it can record: {known(model.observables)}")

@@ -6,12 +6,14 @@ corrupt file fails with a message naming the entry, never with a half-built grap
 
 from __future__ import annotations
 
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Optional, TypeVar
 
 from hxgraph.errors import GraphError, SerializationError
 from hxgraph.graph.connectivity import Dense, Sparse
-from hxgraph.graph.population import Placement, Population
+from hxgraph.graph.population import Placement, Population, check_name
 from hxgraph.graph.projection import Projection
+from hxgraph.graph.reading import (describe, expect_keys, read_int, read_int_list, read_list, read_number,
+                                   read_object, read_str, read_str_list)
 from hxgraph.graph.values import tensor_from_json, tensor_to_json, value_from_json, value_to_json
 from hxgraph.graph.weights import initializer_from_json, transform_from_json, transform_to_json
 
@@ -62,32 +64,44 @@ def _projection_to_dict(proj: Projection) -> dict:
 
 
 def graph_from_dict(data: Any) -> Any:
-    from hxgraph.graph.graph import Graph
+    from hxgraph.graph.graph import Graph, check_dt
 
     if not isinstance(data, dict):
-        raise SerializationError(f"expected a JSON object with format {FORMAT!r}; got {type(data).__name__}")
+        raise SerializationError(f"expected a JSON object with format {FORMAT!r}; got {describe(data)}")
     if data.get("format") != FORMAT:
-        raise SerializationError(f"not an hxgraph graph: 'format' is {data.get('format')!r}, expected {FORMAT!r}")
+        raise SerializationError(f"not an hxgraph graph: 'format' is {describe(data.get('format'))}, "
+                                 f"expected {FORMAT!r}")
     version = data.get("version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise SerializationError(f"'version' must be a positive integer; got {version!r}")
+        raise SerializationError(f"'version' must be a positive integer; got {describe(version)}")
     if version > FORMAT_VERSION:
-        raise SerializationError(f"this file has graph format version {version}, written by a newer hxgraph; "
-                                 f"this hxgraph reads versions up to {FORMAT_VERSION}: upgrade hxgraph to read it")
-    _expect_keys(data, {"format", "version", "name", "dt", "populations", "projections"}, "graph")
+        raise SerializationError(f"this file has graph format version {describe(version)}, written by a newer "
+                                 f"hxgraph; this hxgraph reads versions up to {FORMAT_VERSION}: upgrade hxgraph to "
+                                 "read it")
+    expect_keys(data, {"format", "version", "name", "dt", "populations", "projections"}, "graph")
+    name = _checked("name", check_name, read_str(data["name"], "name"), "graph")
+    dt = _checked("dt", check_dt, read_number(data["dt"], "dt"))
     populations = [_entry(f"populations[{i}]", item, _population_from_dict)
-                   for i, item in enumerate(_list(data["populations"], "populations"))]
+                   for i, item in enumerate(read_list(data["populations"], "populations"))]
     projections = [_entry(f"projections[{i}]", item, _projection_from_dict)
-                   for i, item in enumerate(_list(data["projections"], "projections"))]
+                   for i, item in enumerate(read_list(data["projections"], "projections"))]
     try:
-        return Graph(data["name"], data["dt"], populations, projections)
+        return Graph(name, dt, populations, projections)
     except GraphError as exc:
         raise SerializationError(f"graph is inconsistent: {exc}") from exc
 
 
+def _checked(where: str, check: Callable[..., T], *args: Any) -> T:
+    """`check(*args)`, its error prefixed with where the value is in the file."""
+    try:
+        return check(*args)
+    except GraphError as exc:
+        message = str(exc)
+        raise SerializationError(message if message.startswith(where) else f"{where}: {message}") from exc
+
+
 def _entry(where: str, item: Any, build: Callable[[dict, str], T]) -> T:
-    if not isinstance(item, dict):
-        raise SerializationError(f"{where}: expected an object; got {type(item).__name__}")
+    item = read_object(item, where)
     label = f"{where} ({item['name']!r})" if isinstance(item.get("name"), str) else where
     try:
         return build(item, label)
@@ -98,60 +112,53 @@ def _entry(where: str, item: Any, build: Callable[[dict, str], T]) -> T:
 
 
 def _population_from_dict(item: dict, where: str) -> Population:
-    _expect_keys(item, {"name", "size", "model", "params", "record", "placement", "circuits_per_neuron"}, where)
-    params = item["params"]
-    if not isinstance(params, dict):
-        raise SerializationError(f"{where}: 'params' must be an object")
-    placement = item["placement"]
-    if placement is not None:
-        if not isinstance(placement, dict):
-            raise SerializationError(f"{where}: 'placement' must be an object or null")
-        _expect_keys(placement, {"circuits", "hemisphere"}, f"{where}.placement")
-        circuits = placement["circuits"]
-        placement = Placement(circuits=None if circuits is None else tuple(_list(circuits, f"{where}.placement.circuits")),
-                              hemisphere=placement["hemisphere"])
+    expect_keys(item, {"name", "size", "model", "params", "record", "placement", "circuits_per_neuron"}, where)
+    params = read_object(item["params"], f"{where}.params")
     return Population(
-        name=item["name"], size=item["size"], model=item["model"],
+        name=read_str(item["name"], f"{where}.name"), size=read_int(item["size"], f"{where}.size"),
+        model=read_str(item["model"], f"{where}.model"),
         params={k: value_from_json(v, f"{where}.params.{k}") for k, v in params.items()},
-        record=frozenset(_list(item["record"], f"{where}.record")),
-        placement=placement, circuits_per_neuron=item["circuits_per_neuron"])
+        record=frozenset(read_str_list(item["record"], f"{where}.record")),
+        placement=_placement_from_dict(item["placement"], f"{where}.placement"),
+        circuits_per_neuron=read_int(item["circuits_per_neuron"], f"{where}.circuits_per_neuron"))
+
+
+def _placement_from_dict(placement: Any, where: str) -> Optional[Placement]:
+    if placement is None:
+        return None
+    placement = read_object(placement, where)
+    expect_keys(placement, {"circuits", "hemisphere"}, where)
+    circuits, hemisphere = placement["circuits"], placement["hemisphere"]
+    return Placement(circuits=None if circuits is None else tuple(read_int_list(circuits, f"{where}.circuits")),
+                     hemisphere=None if hemisphere is None else read_int(hemisphere, f"{where}.hemisphere"))
 
 
 def _projection_from_dict(item: dict, where: str) -> Projection:
-    _expect_keys(item, {"name", "source", "target", "connectivity", "receptor", "weight", "init",
-                        "transform", "seed"}, where)
-    conn = item["connectivity"]
-    if not isinstance(conn, dict) or conn.get("kind") not in ("dense", "sparse"):
-        raise SerializationError(f"{where}: 'connectivity' must be an object with kind 'dense' or 'sparse'")
+    expect_keys(item, {"name", "source", "target", "connectivity", "receptor", "weight", "init",
+                       "transform", "seed"}, where)
+    seed = item["seed"]
+    return Projection(
+        name=read_str(item["name"], f"{where}.name"), source=read_str(item["source"], f"{where}.source"),
+        target=read_str(item["target"], f"{where}.target"),
+        connectivity=_connectivity_from_dict(item["connectivity"], f"{where}.connectivity"),
+        weight=tensor_from_json(item["weight"], f"{where}.weight"),
+        receptor=read_str(item["receptor"], f"{where}.receptor"),
+        init=None if item["init"] is None else initializer_from_json(item["init"], f"{where}.init"),
+        transform=transform_from_json(item["transform"], f"{where}.transform"),
+        seed=None if seed is None else read_int(seed, f"{where}.seed"))
+
+
+def _connectivity_from_dict(conn: Any, where: str) -> Any:
+    conn = read_object(conn, where)
+    kind = conn.get("kind")
+    if kind not in ("dense", "sparse"):
+        raise SerializationError(f"{where}.kind: expected 'dense' or 'sparse'; got {describe(kind)}")
     shape = conn.get("shape")
     if not (isinstance(shape, list) and len(shape) == 2
             and all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape)):
-        raise SerializationError(f"{where}: connectivity shape must be two positive integers [out, in]; got {shape!r}")
-    if conn["kind"] == "dense":
-        _expect_keys(conn, {"kind", "shape"}, f"{where}.connectivity")
-        connectivity: Any = Dense((shape[0], shape[1]))
-    else:
-        _expect_keys(conn, {"kind", "shape", "indices"}, f"{where}.connectivity")
-        connectivity = Sparse((shape[0], shape[1]), tensor_from_json(conn["indices"], f"{where}.connectivity.indices"))
-    seed = item["seed"]
-    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
-        raise SerializationError(f"{where}: 'seed' must be an integer or null; got {seed!r}")
-    return Projection(
-        name=item["name"], source=item["source"], target=item["target"], connectivity=connectivity,
-        weight=tensor_from_json(item["weight"], f"{where}.weight"), receptor=item["receptor"],
-        init=None if item["init"] is None else initializer_from_json(item["init"], f"{where}.init"),
-        transform=transform_from_json(item["transform"], f"{where}.transform"), seed=seed)
-
-
-def _expect_keys(obj: dict, keys: set, where: str) -> None:
-    missing, extra = keys - set(obj), set(obj) - keys
-    if missing:
-        raise SerializationError(f"{where}: missing {sorted(missing)}")
-    if extra:
-        raise SerializationError(f"{where}: unexpected {sorted(extra)} (expected exactly {sorted(keys)})")
-
-
-def _list(value: Any, where: str) -> list:
-    if not isinstance(value, list):
-        raise SerializationError(f"{where}: expected a list; got {type(value).__name__}")
-    return value
+        raise SerializationError(f"{where}.shape: expected two positive integers [out, in]; got {describe(shape)}")
+    if kind == "dense":
+        expect_keys(conn, {"kind", "shape"}, where)
+        return Dense((shape[0], shape[1]))
+    expect_keys(conn, {"kind", "shape", "indices"}, where)
+    return Sparse((shape[0], shape[1]), tensor_from_json(conn["indices"], f"{where}.indices"))

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from hxgraph.errors import ParameterError, SerializationError, ShapeError
+from hxgraph.graph.reading import describe, expect_keys, fail, read_number, read_str
 
 Scalar = float
 Value = Union[float, torch.Tensor]
@@ -75,7 +76,10 @@ def normalize_value(value: Any, size: int, what: str, check: str = "finite") -> 
     if isinstance(value, bool):
         raise ParameterError(f"{what} must be a number; got the boolean {value!r}")
     if isinstance(value, (int, float, np.integer, np.floating)):
-        result: Value = float(value)
+        try:
+            result: Value = float(value)
+        except OverflowError:  # a Python int beyond the float range
+            raise ParameterError(f"{what} must be a finite number; got an integer too large for a float") from None
         values = [result]
     else:
         tensor = _as_tensor(value, what)
@@ -91,6 +95,14 @@ def normalize_value(value: Any, size: int, what: str, check: str = "finite") -> 
                 f"({size},) (one entry per neuron) or a single number")
     _check_values(values, what, check)
     return result
+
+
+def is_finite(number: Any) -> bool:
+    """`math.isfinite`, but False (not OverflowError) for an int beyond the float range."""
+    try:
+        return math.isfinite(number)
+    except OverflowError:
+        return False
 
 
 def _check_values(values: list[float], what: str, check: str) -> None:
@@ -133,6 +145,8 @@ _DTYPES = {
     "int32": (torch.int32, "<i4"),
     "int64": (torch.int64, "<i8"),
 }
+# Stored tensors are weights, indices and per-neuron values (at most 2-D); numpy stops at 64.
+_MAX_DIMENSIONS = 8
 _DTYPE_NAMES = {torch_dtype: name for name, (torch_dtype, _) in _DTYPES.items()}
 
 
@@ -151,28 +165,35 @@ def tensor_to_json(tensor: torch.Tensor) -> dict:
 def tensor_from_json(obj: Any, where: str) -> torch.Tensor:
     """Decode `tensor_to_json` output, checking that dtype, shape and byte count agree."""
     if not isinstance(obj, dict) or set(obj) != {"tensor"} or not isinstance(obj["tensor"], dict):
-        raise SerializationError(f"{where}: expected a tensor object {{'tensor': {{...}}}}; got {_short(obj)}")
+        raise SerializationError(f"{where}: expected a tensor object {{'tensor': {{...}}}}; got {describe(obj)}")
     body = obj["tensor"]
-    missing = {"dtype", "shape", "data"} - set(body)
-    if missing:
-        raise SerializationError(f"{where}: tensor is missing {sorted(missing)}")
-    if body["dtype"] not in _DTYPES:
-        raise SerializationError(f"{where}: unknown tensor dtype {body['dtype']!r}; known: {', '.join(_DTYPES)}")
+    expect_keys(body, {"dtype", "shape", "data"}, f"{where}.tensor")
+    dtype = read_str(body["dtype"], f"{where}.tensor.dtype")
+    if dtype not in _DTYPES:
+        raise SerializationError(f"{where}: unknown tensor dtype {dtype!r}; known: {', '.join(_DTYPES)}")
     shape = body["shape"]
     if not isinstance(shape, list) or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape):
-        raise SerializationError(f"{where}: tensor shape must be a list of non-negative integers; got {shape!r}")
-    torch_dtype, np_dtype = _DTYPES[body["dtype"]]
+        raise SerializationError(f"{where}: tensor shape must be a list of non-negative integers; got {describe(shape)}")
+    if len(shape) > _MAX_DIMENSIONS:
+        raise SerializationError(f"{where}: tensor shape has {len(shape)} dimensions; at most {_MAX_DIMENSIONS} "
+                                 "are supported (corrupt file?)")
+    data = read_str(body["data"], f"{where}.tensor.data")
+    torch_dtype, np_dtype = _DTYPES[dtype]
     try:
-        raw = base64.b64decode(body["data"], validate=True)
-    except (ValueError, TypeError) as exc:
+        raw = base64.b64decode(data, validate=True)
+    except ValueError as exc:
         raise SerializationError(f"{where}: tensor data is not valid base64 (corrupt file?)") from exc
     count = math.prod(shape)
     if len(raw) != count * np.dtype(np_dtype).itemsize:
         raise SerializationError(
-            f"{where}: tensor data has {len(raw)} bytes but shape {shape} of {body['dtype']} "
-            f"needs {count * np.dtype(np_dtype).itemsize} (truncated or corrupt file?)")
+            f"{where}: tensor data has {len(raw)} bytes but shape {_describe_shape(shape)} of {dtype} "
+            f"needs {describe(count * np.dtype(np_dtype).itemsize)} (truncated or corrupt file?)")
     array = np.frombuffer(raw, dtype=np_dtype).astype(np_dtype[1:], copy=True).reshape(shape)
     return torch.from_numpy(array).to(torch_dtype)
+
+
+def _describe_shape(shape: list) -> str:
+    return "[" + ", ".join(describe(s) for s in shape) + "]"
 
 
 def value_to_json(value: Param) -> Any:
@@ -186,19 +207,16 @@ def value_to_json(value: Param) -> Any:
 
 def value_from_json(obj: Any, where: str) -> Param:
     """Inverse of `value_to_json` (validation of ranges is left to the population)."""
-    if isinstance(obj, bool):
-        raise SerializationError(f"{where}: expected a number; got {obj!r}")
-    if isinstance(obj, (int, float)):
-        return float(obj)
     if isinstance(obj, dict) and set(obj) == {"model", "hardware"}:
-        return Mixed(value_from_json(obj["model"], f"{where}.model"),
-                     value_from_json(obj["hardware"], f"{where}.hardware"))
+        return Mixed(_plain_value_from_json(obj["model"], f"{where}.model"),
+                     _plain_value_from_json(obj["hardware"], f"{where}.hardware"))
+    return _plain_value_from_json(obj, where, "a number, a tensor object or {'model': ..., 'hardware': ...}")
+
+
+def _plain_value_from_json(obj: Any, where: str, expected: str = "a number or a tensor object") -> Value:
+    """A number or a tensor: what a `Mixed` holds (never another `Mixed`)."""
     if isinstance(obj, dict) and "tensor" in obj:
         return tensor_from_json(obj, where)
-    raise SerializationError(
-        f"{where}: expected a number, a tensor object or {{'model': ..., 'hardware': ...}}; got {_short(obj)}")
-
-
-def _short(obj: Any) -> str:
-    text = repr(obj)
-    return text if len(text) <= 80 else text[:77] + "..."
+    if isinstance(obj, bool) or not isinstance(obj, (int, float)):
+        raise fail(where, expected, obj)
+    return read_number(obj, where)

@@ -15,13 +15,14 @@ import attrs
 import torch
 
 from hxgraph.errors import ParameterError, SerializationError, ShapeError
-from hxgraph.graph.values import tensor_from_json, tensor_to_json, values_equal
+from hxgraph.graph.reading import describe, expect_keys, read_number, read_object
+from hxgraph.graph.values import is_finite, tensor_from_json, tensor_to_json, values_equal
 
 
 def _finite(what: str):
     def check(instance: Any, attribute: attrs.Attribute, value: float) -> None:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ParameterError(f"{what}: {attribute.name} must be a finite number; got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not is_finite(value):
+            raise ParameterError(f"{what}: {attribute.name} must be a finite number; got {describe(value)}")
     return check
 
 
@@ -122,16 +123,41 @@ INITIALIZERS: dict[str, type] = {cls.kind: cls for cls in (KaimingUniform, Norma
 
 
 def initializer_from_json(obj: Any, where: str) -> Initializer:
-    if not isinstance(obj, dict) or obj.get("kind") not in INITIALIZERS:
-        raise SerializationError(
-            f"{where}: unknown initializer {obj!r}; known kinds: {', '.join(INITIALIZERS)}")
-    fields = {k: v for k, v in obj.items() if k != "kind"}
-    if obj["kind"] == "from_tensor":
-        fields = {"tensor": tensor_from_json(fields.get("tensor"), f"{where}.tensor")}
+    cls = _kind_from_json(obj, where, INITIALIZERS, "initializer")
+    if cls is FromTensor:
+        expect_keys(obj, {"kind", "tensor"}, where)
+        return FromTensor(tensor_from_json(obj["tensor"], f"{where}.tensor"))
+    return _value_object_from_json(cls, obj, where)
+
+
+def _kind_from_json(obj: Any, where: str, kinds: dict[str, type], what: str) -> type:
+    """The class an {"kind": ...} object names (initializer or transform)."""
+    obj = read_object(obj, where)
+    kind = obj.get("kind")
+    if not isinstance(kind, str):
+        raise SerializationError(f"{where}.kind: expected one of the {what} kinds ({', '.join(kinds)}); "
+                                 f"got {describe(kind)}")
+    if kind not in kinds:
+        raise SerializationError(f"{where}: unknown {what} {kind!r}; known kinds: {', '.join(kinds)}")
+    return kinds[kind]
+
+
+def _value_object_from_json(cls: type, obj: dict, where: str) -> Any:
+    """An initializer or transform whose fields are all numbers (None where the default is None)."""
+    fields = {a.name: a for a in attrs.fields(cls)}
+    unexpected = sorted(set(obj) - set(fields) - {"kind"})
+    if unexpected:
+        raise SerializationError(f"{where}: unexpected {unexpected} for {obj['kind']!r} (its fields: "
+                                 f"{sorted(fields) or 'none'})")
+    values = {}
+    for name, value in obj.items():
+        if name != "kind":
+            optional = fields[name].default is None
+            values[name] = None if optional and value is None else read_number(value, f"{where}.{name}")
     try:
-        return INITIALIZERS[obj["kind"]](**fields)
-    except TypeError as exc:
-        raise SerializationError(f"{where}: bad fields for initializer {obj['kind']!r}: {exc}") from exc
+        return cls(**values)
+    except TypeError as exc:  # a required field is missing
+        raise SerializationError(f"{where}: bad fields for {obj['kind']!r}: {exc}") from exc
 
 
 def derive_seed(seed: int, name: str) -> int:
@@ -215,10 +241,4 @@ def transform_to_json(transform: Any, where: str) -> dict:
 
 
 def transform_from_json(obj: Any, where: str) -> LinearSaturating:
-    if not isinstance(obj, dict) or obj.get("kind") not in TRANSFORMS:
-        raise SerializationError(f"{where}: unknown transform {obj!r}; known kinds: {', '.join(TRANSFORMS)}")
-    fields = {k: v for k, v in obj.items() if k != "kind"}
-    try:
-        return TRANSFORMS[obj["kind"]](**fields)
-    except TypeError as exc:
-        raise SerializationError(f"{where}: bad fields for transform {obj['kind']!r}: {exc}") from exc
+    return _value_object_from_json(_kind_from_json(obj, where, TRANSFORMS, "transform"), obj, where)

@@ -24,6 +24,7 @@ The `nir` package is imported lazily: without it, every entry point raises
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import warnings
@@ -36,9 +37,11 @@ import torch
 
 from hxgraph.errors import (ConversionError, HxGraphError, MissingDependencyError, ParameterError,
                             SerializationError, UnknownNameError, check_choice, did_you_mean, known)
+from hxgraph.files import target_path, write_bytes
 from hxgraph.graph import Dense, Graph, Mixed, Placement, Population, Projection, Sparse, model_value
 from hxgraph.graph.graph import check_dt
 from hxgraph.graph.neurons import MODELS
+from hxgraph.graph.reading import describe, read_int, read_int_list, read_number, read_object, read_str, read_str_list
 from hxgraph.graph.values import Param, tensor_from_json, tensor_to_json, value_from_json, value_to_json
 from hxgraph.graph.weights import initializer_from_json, transform_from_json, transform_to_json
 
@@ -135,10 +138,20 @@ def to_nir(graph: Graph, outputs: Optional[Iterable[str]] = None, *,
 
 def write_nir(graph: Graph, path: Union[str, "os.PathLike[str]"], outputs: Optional[Iterable[str]] = None, *,
               convention: str = "euler") -> Path:
-    """Write `graph` to `path` in NIR's own file format (HDF5); returns the path (`convention` as in `to_nir`)."""
+    """Write `graph` to `path` in NIR's own file format (HDF5); returns the path (`convention` as in `to_nir`).
+
+    The file is replaced atomically: if writing fails part way (disk full, an error), a
+    previous file at `path` stays as it was and no partial file is left behind.
+    """
     nir = _nir()
-    path = Path(path)
-    nir.write(path, to_nir(graph, outputs, convention=convention))
+    path = target_path(path, "write_nir: the path")
+    nir_graph = to_nir(graph, outputs, convention=convention)
+    # HDF5 is assembled in memory and h5py's file is closed before anything touches the
+    # disk: an h5py file whose writes failed part way cannot be closed cleanly (its cleanup
+    # fails again at garbage collection, and may crash the interpreter).
+    buffer = io.BytesIO()
+    nir.write(buffer, nir_graph)
+    write_bytes(path, buffer.getvalue())
     return path
 
 
@@ -213,18 +226,35 @@ def _claim(key: str, taken: set[str]) -> str:
 
 def read_nir(path: Union[str, "os.PathLike[str]"], dt: Optional[float] = None, name: Optional[str] = None, *,
              convention: Optional[str] = None) -> Graph:
-    """Read a NIR file (NIR's HDF5 format) as an hxgraph `Graph`; see `from_nir` for `dt` and `name`."""
+    """Read a NIR file (NIR's HDF5 format) as an hxgraph `Graph`; see `from_nir` for `dt` and `name`.
+
+    A file that is not a readable NIR graph (not HDF5, cut short, malformed) raises
+    `SerializationError` naming the file.
+    """
     nir = _nir()
-    path = Path(path)
+    try:
+        path = target_path(path, "read_nir: the path")
+    except ParameterError as exc:
+        raise SerializationError(str(exc)) from None
+    if path.is_dir():
+        raise SerializationError(f"{str(path)!r} is a directory, not a NIR file")
     if not path.is_file():
         raise SerializationError(f"no NIR file at {str(path)!r}")
     try:
         try:
             nir_graph = nir.read(path, type_check=False)  # our own graphs need no re-inference
-        except TypeError:  # older nir without the type_check argument
-            nir_graph = nir.read(path)
-    except (OSError, KeyError, ValueError, AssertionError, TypeError) as exc:
-        raise SerializationError(f"{str(path)!r} is not a readable NIR file: {exc}") from exc
+        except TypeError as exc:
+            if "type_check" not in str(exc):
+                raise
+            nir_graph = nir.read(path)  # older nir without the type_check argument
+    except PermissionError:
+        raise  # an OS failure, not a malformed file
+    except Exception as exc:  # noqa: BLE001
+        # h5py and nir raise whatever their parsers meet (OSError, RuntimeError, KeyError,
+        # ValueError, ...) on a file that is not HDF5, cut short or not NIR; all of them mean
+        # the file cannot be read, and the cause stays chained.
+        raise SerializationError(f"{str(path)!r} is not a readable NIR file: {type(exc).__name__}: "
+                                 f"{str(exc)[:300]}") from exc
     try:
         return from_nir(nir_graph, dt=dt, name=name, convention=convention)
     except ConversionError:
@@ -264,8 +294,9 @@ class _Importer:
                  convention: Optional[str] = None):
         self.nir = nir
         self.meta = _graph_meta(graph)
-        stored = (self.meta or {}).get("convention") or (getattr(graph, "metadata", None) or {}).get("convention")
-        self.convention = convention or (stored if stored in CONVENTIONS else "euler")
+        stored = (self.meta or {}).get("convention") or _text(_metadata(graph, "the NIR graph").get("convention"),
+                                                              "the NIR graph: metadata 'convention'")
+        self.convention = convention or (stored if isinstance(stored, str) and stored in CONVENTIONS else "euler")
         self.nodes, self.edges = _flatten(nir, graph)
         self.dt = self._resolve_dt(graph, dt)
         self.name = name if name is not None else _safe_key((self.meta or {}).get("name") or "nir")
@@ -275,18 +306,22 @@ class _Importer:
         if dt is not None:
             return check_dt(dt)
         if self.meta is not None and "dt" in self.meta:
-            return check_dt(self.meta["dt"])
-        plain = _plain_number((getattr(graph, "metadata", None) or {}).get("dt"))
+            with _naming("the NIR graph's hxgraph metadata", SerializationError):
+                return check_dt(self.meta["dt"])
+        plain = _plain_number(_metadata(graph, "the NIR graph").get("dt"))
         if plain is not None:
-            return check_dt(plain)
-        found = {key: _plain_number((getattr(n, "metadata", None) or {}).get("dt")) for key, n in self.nodes.items()}
+            with _naming("the NIR graph's metadata", SerializationError):
+                return check_dt(plain)
+        found = {key: _plain_number(_metadata(n, f"NIR node {key!r}").get("dt")) for key, n in self.nodes.items()}
         found = {key: value for key, value in found.items() if value is not None}
         if len(set(found.values())) > 1:
             listing = ", ".join(f"{k!r}: {v:g}" for k, v in found.items())
             raise ConversionError(f"the NIR nodes were discretized with different time steps ({listing}); an hxgraph "
                                   "graph (and the chip) runs all neurons with one dt: pass from_nir(..., dt=...)")
         if found:
-            return check_dt(next(iter(found.values())))
+            key, value = next(iter(found.items()))
+            with _naming(f"NIR node {key!r}: metadata", SerializationError):
+                return check_dt(value)
         warnings.warn(f"the NIR graph does not say which time step it was made for; using dt = {DEFAULT_DT:g} s "
                       "(hxgraph's default). Pass from_nir(..., dt=...) with the step the network was trained "
                       "with (snnTorch assumes 1e-4 s, Norse 1e-3 s)", UserWarning, stacklevel=4)
@@ -308,7 +343,7 @@ class _Importer:
             elif isinstance(node, (nir.CubaLI, nir.LI)):
                 pops[key] = "li"
             elif isinstance(node, (nir.Linear, nir.Affine)):
-                if isinstance(node, nir.Affine) and np.any(np.asarray(node.bias) != 0):
+                if isinstance(node, nir.Affine) and np.any(_numbers(key, node, "bias") != 0):
                     raise ConversionError(f"NIR node {key!r} is an Affine with a non-zero bias; hxgraph projections "
                                           "(and the chip's synapses) have no bias: use Linear, or an Affine with an "
                                           "all-zero bias")
@@ -372,16 +407,18 @@ class _Importer:
     def _size(self, key: str, model: str) -> int:
         node = self.nodes[key]
         if model == "input":
-            dims = [int(d) for d in np.asarray(node.input_type["input"]).reshape(-1)]
+            input_type = getattr(node, "input_type", None)
+            shape = input_type.get("input") if isinstance(input_type, dict) else None
+            dims = _integers(shape, f"NIR node {key!r} (Input): input_type['input'] (the input's shape)")
         else:
-            dims = [int(d) for d in np.shape(node.v_leak)]
+            dims = list(_numbers(key, node, "v_leak").shape)
         if model != "input" and not dims:  # scalar parameters: take the size from a neighbouring Linear
             for a in self.pred[key]:
                 if a in self.linears:
-                    return int(np.shape(self.nodes[a].weight)[-2])
+                    return int(self._weight(a).shape[-2])
             for b in self.succ[key]:
                 if b in self.linears:
-                    return int(np.shape(self.nodes[b].weight)[-1])
+                    return int(self._weight(b).shape[-1])
             raise ConversionError(f"NIR node {key!r} ({type(node).__name__}) has scalar parameters and no Linear "
                                   "neighbour to tell its size; give per-neuron arrays")
         if not dims or any(d != 1 for d in dims[:-1]) or dims[-1] < 1:
@@ -399,15 +436,18 @@ class _Importer:
             meta = None  # metadata of another node kind, or the node was resized by another tool
         fields: dict[str, Any] = {}
         if meta is not None:
-            with _naming(f"NIR node {key!r}: hxgraph metadata"):
-                record = meta.get("record")
-                fields["record"] = frozenset(record) if isinstance(record, list) else None
-                placement = meta.get("placement")
-                if isinstance(placement, dict):
-                    circuits = placement.get("circuits")
-                    fields["placement"] = Placement(circuits=None if circuits is None else tuple(circuits),
-                                                    hemisphere=placement.get("hemisphere"))
-                fields["circuits_per_neuron"] = meta.get("circuits_per_neuron", 1)
+            where = f"NIR node {key!r}: hxgraph metadata"
+            with _naming(where):
+                if meta.get("record") is not None:
+                    fields["record"] = frozenset(read_str_list(meta["record"], f"{where} record"))
+                if meta.get("placement") is not None:
+                    placement = read_object(meta["placement"], f"{where} placement")
+                    circuits, hemisphere = placement.get("circuits"), placement.get("hemisphere")
+                    fields["placement"] = Placement(
+                        circuits=None if circuits is None else read_int_list(circuits, f"{where} placement.circuits"),
+                        hemisphere=None if hemisphere is None else read_int(hemisphere, f"{where} placement.hemisphere"))
+                fields["circuits_per_neuron"] = read_int(meta.get("circuits_per_neuron", 1),
+                                                         f"{where} circuits_per_neuron")
         params = {} if model == "input" else self._params(key, node, model, size, meta)
         with _naming(f"NIR node {key!r} ({type(node).__name__})"):
             return Population(name=name, size=size, model=model, params=params, **fields)
@@ -417,13 +457,13 @@ class _Importer:
         _check_reset(key, node)
         derived = _derive(self.nir, key, node, size, self.dt, self.convention)
         stored: dict[str, Param] = {}
-        if meta is not None and isinstance(meta.get("params"), dict):
-            stored = {k: value_from_json(v, f"NIR node {key!r}: hxgraph metadata params.{k}")
-                      for k, v in meta["params"].items()}
+        if meta is not None and meta.get("params") is not None:
+            where = f"NIR node {key!r}: hxgraph metadata params"
+            stored = {k: value_from_json(v, f"{where}.{k}") for k, v in read_object(meta["params"], where).items()}
         params: dict[str, Param] = {}
         for k, values in derived.items():
             chosen = stored.get(k)
-            if chosen is None or not np.allclose(values, _model_array(chosen, size), rtol=_RTOL, atol=0.0):
+            if chosen is None or not _agrees(values, chosen, size):
                 chosen = _plain(values)
                 old = stored.get(k, MODELS[model].params[k].default)
                 if k == "capacitance" and isinstance(old, Mixed):
@@ -503,9 +543,11 @@ class _Importer:
             raise ConversionError(f"NIR node {key!r} ({kind}) feeds the Input node {end!r}; inputs take no edges")
 
     def _weight(self, key: str) -> torch.Tensor:
-        array = np.asarray(self.nodes[key].weight)
-        if array.dtype.kind == "c":
-            raise ConversionError(f"NIR node {key!r} has complex weights; hxgraph weights are real")
+        """A Linear/Affine node's weight as an (out, in) tensor."""
+        array = _numbers(key, self.nodes[key], "weight")
+        if array.ndim != 2:
+            raise ConversionError(f"NIR node {key!r} has a weight of shape {array.shape}; hxgraph projections need a "
+                                  "matrix (out, in)")
         if array.dtype not in (np.float16, np.float32, np.float64):
             array = array.astype(np.float32)
         return torch.from_numpy(np.array(array, copy=True))
@@ -524,7 +566,9 @@ class _Importer:
             weight = weight.to(self.common_dtype)  # widening: exact
         with _naming(f"NIR node {key!r}: hxgraph metadata"):
             if meta is not None:
-                dtype = _DTYPES.get(meta.get("dtype"))
+                stored_dtype = meta.get("dtype")
+                dtype = _DTYPES.get(read_str(stored_dtype, f"NIR node {key!r} dtype")) if stored_dtype is not None \
+                    else None
                 if dtype is not None and dtype != weight.dtype:
                     narrowed = weight.to(dtype)  # e.g. bfloat16 stored as float32: restore it if that is exact
                     weight = narrowed if torch.equal(narrowed.to(weight.dtype), weight) else weight
@@ -540,7 +584,7 @@ class _Importer:
                             f"connections its hxgraph metadata lists (first: source {s} → target {t}); connections "
                             "are never dropped: delete the node's 'hxgraph' metadata to import it as dense")
                     weight = weight[connectivity.targets, connectivity.sources].clone()
-                fields["receptor"] = meta.get("receptor", "signed")
+                fields["receptor"] = read_str(meta.get("receptor", "signed"), f"NIR node {key!r} receptor")
                 if meta.get("init") is not None:
                     fields["init"] = initializer_from_json(meta["init"], f"NIR node {key!r} init")
                 if meta.get("transform") is not None:
@@ -557,14 +601,13 @@ class _Importer:
 def _derive(nir: Any, key: str, node: Any, size: int, dt: float, convention: str = "euler") -> dict[str, np.ndarray]:
     """Model values of hxgraph's parameters from a NIR neuron node (see the module docstring)."""
     def field(attr: str) -> np.ndarray:
-        value = getattr(node, attr)
-        if value is None:  # v_reset left out: NIR's default is 0
+        if getattr(node, attr, None) is None:  # v_reset left out: NIR's default is 0
             return np.zeros(size)
-        array = np.asarray(value, dtype=np.float64)
+        array = _numbers(key, node, attr).astype(np.float64)
         if array.size == 1:
             array = np.full(size, float(array.reshape(-1)[0]))
         elif array.size != size:
-            raise ConversionError(f"NIR node {key!r}: {attr} has shape {np.shape(value)}; expected ({size},)")
+            raise ConversionError(f"NIR node {key!r}: {attr} has shape {array.shape}; expected ({size},)")
         array = array.reshape(size)
         if not np.all(np.isfinite(array)):
             raise ConversionError(f"NIR node {key!r}: {attr} has non-finite entries; all parameters must be finite")
@@ -601,11 +644,9 @@ def _derive(nir: Any, key: str, node: Any, size: int, dt: float, convention: str
 
 def _check_reset(key: str, node: Any) -> None:
     """Refuse neurons whose metadata declares a reset other than 'to v_reset' (the only one the chip has)."""
-    metadata = getattr(node, "metadata", None) or {}
+    metadata = _metadata(node, f"NIR node {key!r}")
     for name in _RESET_KEYS:
-        value = metadata.get(name)
-        if isinstance(value, bytes):
-            value = value.decode("utf8", "replace")
+        value = _text(metadata.get(name), f"NIR node {key!r}: metadata {name!r}")
         if isinstance(value, str) and value.strip().lower() not in _RESET_TO_VALUE:
             raise ConversionError(f"NIR node {key!r} declares {name} = {value!r} in its metadata; hxgraph neurons "
                                   "(like the chip's) set the membrane to v_reset after a spike, so only a reset "
@@ -623,46 +664,136 @@ def _plain_number(value: Any) -> Optional[float]:
     """A metadata entry as a float, if it is a single real number."""
     try:
         array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     return float(array.reshape(-1)[0]) if value is not None and array.size == 1 and array.dtype.kind == "f" else None
 
 
-def _text(value: Any) -> Any:
+def _agrees(values: np.ndarray, stored: Param, size: int) -> bool:
+    """Whether a parameter stored in the metadata has the values derived from the NIR fields."""
+    model = model_value(stored)
+    if isinstance(model, torch.Tensor) and model.numel() != size:
+        return False  # stored for another size: the node was resized since
+    return bool(np.allclose(values, _model_array(stored, size), rtol=_RTOL, atol=0.0))
+
+
+def _integers(value: Any, where: str) -> list[int]:
+    """A shape given as an array of whole numbers (floats only when integral: nothing is truncated)."""
+    try:
+        array = np.asarray(value).reshape(-1)
+    except (TypeError, ValueError, OverflowError):
+        array = None
+    if array is None or value is None or array.dtype.kind not in "iuf" or not np.all(np.isfinite(array)) \
+            or np.any(array != np.round(array)):
+        raise SerializationError(f"{where}: expected whole numbers; got {describe(value)}")
+    return [int(d) for d in array]
+
+
+def _metadata(obj: Any, where: str) -> dict:
+    """The `metadata` dict of a NIR node or graph ({} when it has none)."""
+    metadata = getattr(obj, "metadata", None)
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, dict):
+        raise SerializationError(f"{where}: metadata must be a dict; got {describe(metadata)}")
+    return metadata
+
+
+def _text(value: Any, where: str) -> Any:
+    """A string as NIR files hold it (bytes, 0-d arrays) as str; other values unchanged."""
     if isinstance(value, np.ndarray) and value.shape == ():
         value = value.item()
-    return value.decode("utf8") if isinstance(value, bytes) else value
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf8")
+        except UnicodeDecodeError:
+            raise SerializationError(f"{where}: not valid UTF-8 text (corrupt file?)") from None
+    return value
+
+
+def _numbers(key: str, node: Any, attr: str) -> np.ndarray:
+    """A NIR node's array field as a real-valued numpy array, or an error naming node and field."""
+    value = getattr(node, attr, None)
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError, OverflowError):  # ragged nested lists and the like
+        array = None
+    where = f"NIR node {key!r} ({type(node).__name__}): {attr}"
+    if array is not None and array.dtype.kind == "c":  # well-formed, but nothing hxgraph can express
+        raise ConversionError(f"{where} must be an array of real numbers; got complex numbers (hxgraph values are "
+                              "real)")
+    if array is None or array.dtype.kind not in "biuf":
+        raise SerializationError(f"{where} must be an array of real numbers; got {describe(value)}")
+    return array
 
 
 def _node_meta(node: Any, key: str) -> Optional[dict]:
     """A node's hxgraph metadata as a dict, or None when it has none."""
-    raw = _text((getattr(node, "metadata", None) or {}).get(_KEY))
+    where = "the NIR graph" if key == "(graph)" else f"NIR node {key!r}"
+    raw = _text(_metadata(node, where).get(_KEY), f"{where}: its 'hxgraph' metadata")
     if raw is None:
         return None
+    if not isinstance(raw, str):
+        raise SerializationError(f"{where}: its 'hxgraph' metadata must be JSON text; got {describe(raw)}")
     try:
         meta = json.loads(raw)
-    except (TypeError, ValueError) as exc:
-        raise SerializationError(f"NIR node {key!r}: its 'hxgraph' metadata is not valid JSON (corrupt file?)") from exc
+    except RecursionError:
+        raise SerializationError(f"{where}: its 'hxgraph' metadata is nested too deeply to read (corrupt file?)") \
+            from None
+    except ValueError as exc:
+        raise SerializationError(f"{where}: its 'hxgraph' metadata is not valid JSON (corrupt file?)") from exc
     if not isinstance(meta, dict):
-        raise SerializationError(f"NIR node {key!r}: its 'hxgraph' metadata is not a JSON object (corrupt file?)")
+        raise SerializationError(f"{where}: its 'hxgraph' metadata is not a JSON object (corrupt file?)")
     return meta
 
 
 def _graph_meta(graph: Any) -> Optional[dict]:
-    """The graph-level hxgraph metadata, or None for a graph hxgraph did not write."""
+    """The graph-level hxgraph metadata (fields checked), or None for a graph hxgraph did not write."""
     meta = _node_meta(graph, "(graph)")
     if meta is None or meta.get("format") != _FORMAT:
         return None
-    version = meta.get("version")
-    if not isinstance(version, int) or version < 1:
-        raise SerializationError(f"the graph's hxgraph metadata has an invalid version {version!r}")
+    where = "the NIR graph's hxgraph metadata"
+    version = read_int(meta.get("version"), f"{where}: version", minimum=1)
     if version > _FORMAT_VERSION:
-        raise SerializationError(f"this NIR graph carries hxgraph metadata version {version}, written by a newer "
-                                 f"hxgraph; this one reads versions up to {_FORMAT_VERSION}: upgrade hxgraph")
+        raise SerializationError(f"this NIR graph carries hxgraph metadata version {describe(version)}, written by "
+                                 f"a newer hxgraph; this one reads versions up to {_FORMAT_VERSION}: upgrade hxgraph")
     for field in ("populations", "projections"):
-        if not isinstance(meta.get(field, []), list):
-            raise SerializationError(f"the graph's hxgraph metadata field {field!r} must be a list")
+        if field in meta:
+            read_str_list(meta[field], f"{where}: {field}")
+    if "name" in meta:
+        read_str(meta["name"], f"{where}: name")
+    if "dt" in meta:
+        read_number(meta["dt"], f"{where}: dt")
+    if "convention" in meta:
+        convention = read_str(meta["convention"], f"{where}: convention")
+        if convention not in CONVENTIONS:
+            raise SerializationError(f"{where}: unknown convention {convention!r}; known: {known(CONVENTIONS)}")
     return meta
+
+
+def _checked_graph(nir: Any, graph: Any, where: str) -> tuple[dict, list]:
+    """A NIR graph's nodes (a dict of NIR nodes under string keys) and edges (a list of pairs of keys)."""
+    nodes, edges = getattr(graph, "nodes", None), getattr(graph, "edges", None)
+    if not isinstance(nodes, dict):
+        raise SerializationError(f"{where}: nodes must be a dict of NIR nodes; got {describe(nodes)}")
+    for key, node in nodes.items():
+        if not isinstance(key, str):
+            raise SerializationError(f"{where}: node keys must be strings; got {describe(key)}")
+        if not isinstance(node, nir.NIRNode):
+            raise SerializationError(f"{where}: node {key!r} is not a NIR node; got {describe(node)}")
+    if not isinstance(edges, (list, tuple)):
+        raise SerializationError(f"{where}: edges must be a list of (source, target) pairs; got {describe(edges)}")
+    pairs = []
+    for index, edge in enumerate(edges):
+        if isinstance(edge, (str, bytes)) or not isinstance(edge, (list, tuple, np.ndarray)) or len(edge) != 2:
+            raise SerializationError(f"{where}: edge {index} must be a (source, target) pair of node keys; "
+                                     f"got {describe(edge)}")
+        a, b = (_text(end, f"{where}: edge {index}") for end in edge)
+        if not isinstance(a, str) or not isinstance(b, str):
+            raise SerializationError(f"{where}: edge {index} must name its nodes by their string keys; "
+                                     f"got ({describe(a)}, {describe(b)})")
+        pairs.append((a, b))
+    return nodes, pairs
 
 
 def _flatten(nir: Any, graph: Any, prefix: str = "") -> tuple[dict[str, Any], list[tuple[str, str]]]:
@@ -672,11 +803,14 @@ def _flatten(nir: Any, graph: Any, prefix: str = "") -> tuple[dict[str, Any], li
     entry: dict[str, str] = {}
     exit_: dict[str, str] = {}
     bridges: list[str] = []
-    for key, node in graph.nodes.items():
+    where = f"NIR subgraph {prefix[:-1]!r}" if prefix else "the NIR graph"
+    graph_nodes, graph_edges = _checked_graph(nir, graph, where)
+    for key, node in graph_nodes.items():
         full = f"{prefix}{key}"
         if isinstance(node, nir.NIRGraph):
-            inputs = [k for k, n in node.nodes.items() if isinstance(n, nir.Input)]
-            outputs = [k for k, n in node.nodes.items() if isinstance(n, nir.Output)]
+            inner, _ = _checked_graph(nir, node, f"NIR subgraph {full!r}")
+            inputs = [k for k, n in inner.items() if isinstance(n, nir.Input)]
+            outputs = [k for k, n in inner.items() if isinstance(n, nir.Output)]
             if len(inputs) != 1 or len(outputs) != 1:
                 raise ConversionError(f"NIR subgraph {full!r} has {len(inputs)} Input and {len(outputs)} Output nodes; "
                                       "hxgraph inlines subgraphs with exactly one of each")
@@ -687,8 +821,8 @@ def _flatten(nir: Any, graph: Any, prefix: str = "") -> tuple[dict[str, Any], li
             edges += sub_edges
         else:
             nodes[full] = node
-    for a, b in graph.edges:
-        a, b = f"{prefix}{_text(a)}", f"{prefix}{_text(b)}"
+    for a, b in graph_edges:
+        a, b = f"{prefix}{a}", f"{prefix}{b}"
         edges.append((exit_.get(a, a), entry.get(b, b)))
     for key in bridges:  # a subgraph's own Input/Output nodes only pass signals through
         ins = [a for a, b in edges if b == key]
@@ -703,11 +837,11 @@ def _flatten(nir: Any, graph: Any, prefix: str = "") -> tuple[dict[str, Any], li
 
 
 @contextlib.contextmanager
-def _naming(where: str) -> Iterator[None]:
-    """Prefix hxgraph errors raised inside with the NIR node (or graph) being converted."""
+def _naming(where: str, error: Optional[type] = None) -> Iterator[None]:
+    """Prefix hxgraph errors raised inside with the NIR node (or graph) being converted (as `error` if given)."""
     try:
         yield
     except ConversionError:
         raise
     except HxGraphError as exc:
-        raise type(exc)(f"{where}: {exc}") from None
+        raise (error or type(exc))(f"{where}: {exc}") from None

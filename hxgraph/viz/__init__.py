@@ -1,7 +1,8 @@
 """Drawings of graphs, chip mappings, recorded activity and training curves (matplotlib).
 
 Every function returns a `matplotlib.figure.Figure` and never shows it: save it with
-`fig.savefig(path)`, or let Jupyter display it. The figures belong to no pyplot state, so
+`save_figure(fig, path)` (atomic: never a half-written file) or `fig.savefig(path)`, or let
+Jupyter display it. The figures belong to no pyplot state, so
 nothing needs closing. A population has the same colour in every drawing.
 
 - `plot_graph(graph)`: populations and projections, left to right by depth.
@@ -11,14 +12,14 @@ nothing needs closing. A population has the same colour in every drawing.
 - `plot_training(history)`: loss and accuracy per epoch.
 """
 
-from hxgraph.viz._style import figure_png
+from hxgraph.viz._style import figure_format, figure_png, save_figure
 from hxgraph.viz.activity import plot_raster, plot_traces
 from hxgraph.viz.graph import plot_graph
 from hxgraph.viz.notebook import graph_html, mapping_html, register_ipython_display
 from hxgraph.viz.placement import plot_placement
 from hxgraph.viz.training import plot_training
 
-__all__ = ["plot_graph", "plot_placement", "plot_raster", "plot_traces", "plot_training", "figure_png", "graph_html",
-           "mapping_html", "register_ipython_display"]
+__all__ = ["plot_graph", "plot_placement", "plot_raster", "plot_traces", "plot_training", "figure_png", "save_figure",
+           "figure_format", "graph_html", "mapping_html", "register_ipython_display"]
 
 register_ipython_display()

@@ -9,10 +9,15 @@ populations), so the graph, the placement and the raster can be read side by sid
 from __future__ import annotations
 
 import io
+import os
+from pathlib import Path
 from typing import Iterable, Sequence
 
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
+
+from hxgraph.errors import ParameterError
+from hxgraph.files import atomic_write, target_path
 
 # On-chip populations: tab10 without its red and blue (those mark synapse signs) and grey,
 # then the light tab20 variants.
@@ -68,6 +73,30 @@ def figure_png(figure: Figure, dpi: float = 100) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi, facecolor="white")
     return buffer.getvalue()
+
+
+def figure_format(path: "str | os.PathLike[str]") -> str:
+    """The image format a file name asks for (its extension), or a `ParameterError` listing the supported ones."""
+    suffix = Path(path).suffix.lower().lstrip(".")
+    supported = Figure().canvas.get_supported_filetypes()
+    if suffix not in supported:
+        found = f"the extension {'.' + suffix!r}" if suffix else "no extension"
+        raise ParameterError(f"cannot write a figure to {str(path)!r}: it has {found}; supported image formats: "
+                             f"{', '.join('.' + s for s in sorted(supported))}")
+    return suffix
+
+
+def save_figure(figure: Figure, path: "str | os.PathLike[str]", dpi: float = 100) -> Path:
+    """Write `figure` to `path` in the format its extension names (.png, .svg, .pdf, ...); returns the path.
+
+    Unlike `figure.savefig(path)`, the file is replaced atomically (a failure part way leaves
+    a previous file as it was) and an unknown extension is refused before anything is drawn.
+    """
+    target = target_path(path, "save_figure: the path")
+    image_format = figure_format(target)
+    with atomic_write(target) as handle:
+        figure.savefig(handle, format=image_format, dpi=dpi, facecolor="white")
+    return target
 
 
 def short_count(n: int) -> str:
