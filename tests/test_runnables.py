@@ -67,6 +67,6 @@ def test_notebook_runs_in_order(notebook, tmp_path, monkeypatch):
     assert "figure" in shown  # every notebook draws something
 
 
-def test_the_three_notebooks_exist():
+def test_the_notebooks_exist():
     assert [p.name for p in NOTEBOOKS] == ["01_quickstart.ipynb", "02_placement_and_routing.ipynb",
-                                           "03_chip_in_the_loop.ipynb"]
+                                           "03_chip_in_the_loop.ipynb", "04_adex_firing_patterns.ipynb"]

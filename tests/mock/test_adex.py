@@ -3,19 +3,20 @@
 import functools
 import math
 import sys
-import warnings
 from pathlib import Path
 
 import pytest
 import torch
 
 import hxgraph as hx
-from hxgraph.chip import AnalogModel, Calibration, Emulator
+from hxgraph.chip import AnalogModel, Calibration
 from hxgraph.errors import ParameterError
 from hxgraph.mock import functional as F
 
 sys.path.insert(0, str(Path(__file__).parent))
-from adex_reference import NAUD_2008, brian2_spike_times, classify, model_params, spike_times  # noqa: E402
+from adex_reference import brian2_spike_times  # noqa: E402
+
+from hxgraph.tasks.firing_patterns import NAUD_2008, classify, run_chip, run_mock  # noqa: E402
 
 DT = 0.1e-6
 DURATION = 500e-6
@@ -26,11 +27,8 @@ W = CAL.weight_scale
 
 @functools.lru_cache(maxsize=None)
 def mock_spike_times(name):
-    params, current = model_params(name)
-    x = torch.full((STEPS, 1, 1), current, dtype=torch.float64)
-    # tau_syn = dt: the synaptic current is the step's input, a current step
-    z, v, i, w = F.adex_integration(x, tau_syn=DT, dt=DT, **params)
-    return spike_times(z[:, 0, 0], DT), w
+    run = run_mock(name, DURATION, DT)
+    return run.spike_times, run.adaptation
 
 
 @pytest.fixture(scope="module")
@@ -65,27 +63,9 @@ def test_each_firing_pattern_is_recognised_by_its_interspike_intervals(name):
         assert float(w.max()) > 0
 
 
-def chip_spike_times(name):
-    """The same neuron on the ideal emulated chip, driven by its constant current source."""
-    params, current = model_params(name)
-    cal = Calibration(trace_scale=0.5)  # 0.5 mV per CADC unit: -70..0 mV fit the CADC range
-    exp = hx.Experiment("n", dt=DT).input("x", 1).adex("n", 1, **params).dense("x", "n", weight=torch.zeros(1, 1))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", hx.ConsistencyWarning)
-        config = hx.place_and_route(exp.graph, calibration=cal).config
-    capacitance_code = float(config.circuit_params["capacitance"][config.neuron_circuits["n"][0, 0]])
-    per_unit = config.spec.constant_current_slew * 63 / capacitance_code  # CADC/s per DAC unit
-    code = current / params["capacitance"] / cal.trace_scale / per_unit
-    assert abs(code - round(code)) < 1e-9  # Naud's currents are whole DAC codes in these units
-    emulator = Emulator(config.with_constant_current({"n": round(code)}), AnalogModel.ideal(calibration=cal), dt=DT,
-                        long_recording=True, progress=False)
-    recording = emulator.run({"x": torch.zeros(STEPS, 1, 1)})
-    return sorted((recording.spikes["n"][:, 2].double() * config.spec.clock_period).tolist())
-
-
 @pytest.mark.parametrize("name", sorted(NAUD_2008))
 def test_ideal_emulator_equals_brian2_on_naud_2008_firing_patterns(brian2, name):
-    ours = chip_spike_times(name)
+    ours = run_chip(name, DURATION, DT).spike_times  # driven by the neuron's constant current source
     reference = brian2_spike_times(name, DURATION, DT, lag=0)  # a current source acts from the first step
     assert classify(ours, DURATION) == classify(reference, DURATION)
     assert len(ours) == len(reference)
