@@ -22,14 +22,14 @@ PARAMS = dict(leak=0.0, reset=0.0, threshold=1.0, tau_mem=10e-6, tau_syn=10e-6,
 
 
 def time_step(kernel: Callable, layer: torch.nn.Linear, x: torch.Tensor,
-              repeats: int) -> tuple[float, float]:
-    """Median ms of forward+backward, and the spike rate of the last run."""
+              repeats: int, **params: float) -> tuple[float, float]:
+    """Median ms of forward+backward, and the spike rate of the last run (`params` beyond the LIF's)."""
     timings = []
     rate = 0.0
     for _ in range(repeats + 1):  # the first run warms up
         layer.zero_grad(set_to_none=True)
         start = time.perf_counter()
-        spikes, _, _ = kernel(layer(x), **PARAMS)
+        spikes = kernel(layer(x), **PARAMS, **params)[0]
         spikes.sum().backward()
         timings.append((time.perf_counter() - start) * 1e3)
         rate = spikes.mean().item()

@@ -35,9 +35,10 @@ from hxgraph.chip.config import ChipConfig
 from hxgraph.chip.delivery import Delivery, compile_delivery
 from hxgraph.errors import InputError, ParameterError, UnknownNameError, did_you_mean, known
 
-# The AdEx exponent (v - V_T) / ΔT is capped as in the mock (hxgraph.mock.functional.EXPONENT_CAP;
+# The AdEx exponent (v - V_T) / ΔT is clamped as in the mock (hxgraph.mock.functional.EXPONENT_CAP/_FLOOR;
 # back ends do not import each other): a membrane that far above V_T spikes in this step anyway.
 EXPONENT_CAP = 40.0
+EXPONENT_FLOOR = -80.0
 
 
 @attrs.frozen(eq=False)
@@ -111,7 +112,7 @@ class _Adaptation:
         """What the exponential term and the adaptation add to the membrane in one step."""
         on = self.slope > 0
         slope = torch.where(on, self.slope, torch.ones_like(self.slope))
-        exponential = torch.where(on, slope * torch.exp(((v - self.v_t) / slope).clamp(max=EXPONENT_CAP)),
+        exponential = torch.where(on, slope * torch.exp(((v - self.v_t) / slope).clamp(EXPONENT_FLOOR, EXPONENT_CAP)),
                                   torch.zeros_like(v))
         return self.leak_gain * exponential - input_gain * w
 

@@ -415,6 +415,9 @@ class _AdExArgs(NamedTuple):
 #: Cap of the exponent (v - V_T) / dT: exp(40) is finite in float32, and a membrane that far above
 #: V_T crosses any sensible threshold in the same step.
 EXPONENT_CAP = 40.0
+#: Floor of the exponent: below it the term is under 1e-35 (nothing next to float32's resolution
+#: of the membrane), and float32 exponentials that end in denormals are ~100× slower on CPUs.
+EXPONENT_FLOOR = -80.0
 
 
 def _adex_args(x: torch.Tensor, leak: Param, reset: Param, threshold: Param, tau_mem: Param,
@@ -440,10 +443,10 @@ def _exponential_term(v: torch.Tensor, slope: Param, v_t: Param) -> Union[torch.
     if not isinstance(slope, torch.Tensor):
         if slope == 0:
             return 0.0
-        return slope * torch.exp(((v - v_t) / slope).clamp(max=EXPONENT_CAP))
+        return slope * torch.exp(((v - v_t) / slope).clamp(EXPONENT_FLOOR, EXPONENT_CAP))
     on = slope > 0
     safe = torch.where(on, slope, torch.ones_like(slope))
-    return torch.where(on, safe * torch.exp(((v - v_t) / safe).clamp(max=EXPONENT_CAP)), torch.zeros_like(v))
+    return torch.where(on, safe * torch.exp(((v - v_t) / safe).clamp(EXPONENT_FLOOR, EXPONENT_CAP)), torch.zeros_like(v))
 
 
 def _adex_step(x_t: torch.Tensor, state: AdExState, p: _AdExArgs,
@@ -519,18 +522,21 @@ def adex_integration(
     """Integrate AdEx neurons; returns ``(z, v, i, w)``, each (T, B, N).
 
     Where adaptation and the exponential term are off for every neuron (a = b = 0, dT = 0)
-    this is the LIF and runs on :func:`lif_integration` (w = 0); otherwise it is
-    :func:`adex_integration_reference` (autograd through the time loop).
+    this is the LIF and runs on :func:`lif_integration` (w = 0). Otherwise a custom autograd
+    function runs the loop in place and computes the adjoint by hand (gradients to ``x``);
+    where a parameter tensor requires grad it is :func:`adex_integration_reference`.
     """
     lif = dict(leak=leak, reset=reset, threshold=threshold, tau_mem=tau_mem, tau_syn=tau_syn,
                capacitance=capacitance, refractory_time=refractory_time, alpha=alpha, dt=dt)
+    x = _check_input(x)
+    p = _adex_args(x, exp_slope=exp_slope, exp_threshold=exp_threshold, a=a, b=b, tau_adap=tau_adap, **lif)
     if _is_zero(exp_slope) and _is_zero(a) and _is_zero(b):
-        x = _check_input(x)
-        _adex_args(x, exp_slope=exp_slope, exp_threshold=exp_threshold, a=a, b=b, tau_adap=tau_adap, **lif)
         z, v, i = lif_integration(x, **lif)
         return z, v, i, torch.zeros_like(v)
-    return adex_integration_reference(x, exp_slope=exp_slope, exp_threshold=exp_threshold, a=a, b=b,
-                                      tau_adap=tau_adap, **lif)
+    if _needs_traces(*p.lif[:-1], *p[1:]):  # a parameter that wants its gradient: autograd through the loop
+        return adex_integration_reference(x, exp_slope=exp_slope, exp_threshold=exp_threshold, a=a, b=b,
+                                          tau_adap=tau_adap, **lif)
+    return _AdExFunction.apply(x, p)
 
 
 # ---------------------------------------------------------------------------------------
@@ -930,6 +936,139 @@ class _LIFunction(torch.autograd.Function):
         grads.update(_tau_syn_grad(ctx, offsets, ctx.params, grad_x, ctx.dt, current))
         return tuple(
             grad_x if name == "x" else grads.get(name) for name in _LIFunction._ORDER)
+
+
+class _AdExFunction(torch.autograd.Function):
+    """AdEx integration with a hand-written BPTT adjoint (see :func:`adex_integration`).
+
+    Gradients flow to the input ``x`` only; parameters are values (the reference path takes
+    parameter gradients). Forward keeps the membrane before reset ``p`` (for the surrogate and
+    the threshold cap of the adaptation), the spikes, the refractory masks and the membrane.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, p: "_AdExArgs") -> tuple[torch.Tensor, ...]:
+        ctx.set_materialize_grads(False)
+        x = x.contiguous()
+        q = p.lif
+        steps, _, size = x.shape
+        dt = q.dt
+        k = _coefficients(x, q.leak, q.tau_mem, q.tau_syn, q.capacitance, dt)
+        reset_v, threshold_v = _vector(q.reset, size, x), _vector(q.threshold, size, x)
+        slope = _vector(p.exp_slope, size, x)
+        on = slope > 0
+        inv_slope = torch.where(on, 1 / torch.where(on, slope, torch.ones_like(slope)), torch.zeros_like(slope))
+        leak_gain = 1 - k.alpha_m                               # dt / tau_mem
+        exp_gain = leak_gain * slope                            # dt/tau_mem · ΔT: 0 where the term is off
+        exp_offset = -_vector(p.exp_threshold, size, x) * inv_slope
+        exponential = bool(on.any())
+        tau_adap = _vector(p.tau_adap, size, x)
+        decay_w, gain_w = 1 - dt / tau_adap, dt / tau_adap
+        strength = gain_w * _vector(p.a, size, x)               # dt/tau_adap · a
+        increment = _vector(p.b, size, x)
+        w_rest = strength * k.leak                              # subtracted every step: a·(v − leak)
+
+        current = _synaptic_current(x, k.a)
+        potential = _membrane_drive(current, k)                 # β i_{t-1} + γ (+ α_m leak at t = 0)
+        membrane, spikes = torch.empty_like(x), torch.empty_like(x)
+        w = torch.zeros_like(x[0])
+        adaptation = torch.empty_like(x)
+        scratch = torch.empty_like(x[0])
+
+        ref_steps = None
+        if _is_refractory(q.refractory_time):
+            ref_steps = refractory_steps(q.refractory_time, dt, dtype=x.dtype, max_steps=steps + 1).to(x.device)
+            ref_steps = ref_steps.reshape(-1).expand(size)
+        one_step = ref_steps is not None and bool((ref_steps == 1).all())
+        masks = None
+        if ref_steps is not None and not one_step:
+            masks = torch.empty_like(x)
+            last_spike = torch.full_like(x[0], -float(int(ref_steps.max()) + 1))
+            times = torch.arange(steps, dtype=x.dtype, device=x.device)
+            earliest = (times[:, None] - ref_steps.to(x.dtype)[None, :])
+
+        p_rows, v_rows, z_rows, w_rows = potential.unbind(0), membrane.unbind(0), spikes.unbind(0), adaptation.unbind(0)
+        previous = k.leak.expand_as(x[0])
+        for t in range(steps):
+            p_t, z_t = p_rows[t], z_rows[t]
+            if t:
+                p_t.addcmul_(k.alpha_m, previous).addcmul_(k.beta, w, value=-1)
+            if exponential:
+                torch.addcmul(exp_offset, previous, inv_slope, out=scratch).clamp_(EXPONENT_FLOOR, EXPONENT_CAP).exp_()
+                p_t.addcmul_(exp_gain, scratch)
+            torch.gt(p_t, threshold_v, out=z_t)
+            mask = None
+            if one_step:
+                mask = z_rows[t - 1] if t else None
+            elif masks is not None:
+                mask = masks[t]
+                torch.ge(last_spike, earliest[t], out=mask)
+            if mask is not None:
+                z_t.mul_(1 - mask)
+            # adaptation from the membrane capped at the threshold, and the emitted spikes
+            torch.minimum(p_t, threshold_v, out=scratch)
+            w = w.mul(decay_w).addcmul_(strength, scratch).sub_(w_rest).addcmul_(increment, z_t)
+            w_rows[t].copy_(w)
+            torch.lerp(p_t, reset_v, z_t if mask is None else torch.maximum(z_t, mask), out=v_rows[t])
+            if masks is not None:
+                torch.lerp(last_spike, times[t].expand_as(last_spike), z_t, out=last_spike)
+            previous = v_rows[t]
+
+        if any(ctx.needs_input_grad):
+            ctx.save_for_backward(potential, spikes, masks, membrane, *k)
+            ctx.one_step = one_step
+            ctx.vectors = (threshold_v, inv_slope, exp_offset, leak_gain, decay_w, strength, increment)
+            ctx.alpha = q.alpha
+            ctx.exponential = exponential
+        return spikes, membrane, current, adaptation
+
+    @staticmethod
+    def backward(ctx: Any, grad_z: Optional[torch.Tensor], grad_v: Optional[torch.Tensor],
+                 grad_i: Optional[torch.Tensor], grad_w: Optional[torch.Tensor]) -> tuple[Optional[torch.Tensor], None]:
+        potential, spikes, masks, membrane, *coefficients = ctx.saved_tensors
+        k = _Coefficients(*coefficients)
+        threshold_v, inv_slope, exp_offset, leak_gain, decay_w, strength, increment = ctx.vectors
+        steps = spikes.shape[0]
+        # removed[t]: where the membrane was set to reset (spike or refractory clamp); refractory
+        # steps also mask the spike, so its surrogate.
+        clamped = masks
+        if ctx.one_step:
+            clamped = torch.zeros_like(spikes)
+            clamped[1:] = spikes[:-1]
+        keep = 1 - spikes if clamped is None else (1 - spikes) * (1 - clamped)
+        surrogate = _surrogate_factor_(potential.clone(), threshold_v, ctx.alpha)
+        if clamped is not None:
+            surrogate.mul_(1 - clamped)
+        below = (potential < threshold_v).to(potential.dtype).mul_(strength)   # d w_t / d p_t
+        # d p_{t+1} / d v_t = alpha_m + dt/tau_mem · exp((v_t - V_T) / ΔT) (0 where the exponent is capped)
+        slope_term = k.alpha_m.expand_as(membrane).clone()
+        if ctx.exponential:
+            exponent = torch.addcmul(exp_offset, membrane, inv_slope)
+            inside = (exponent < EXPONENT_CAP) & (exponent > EXPONENT_FLOOR)  # the clamp passes no gradient
+            slope_term.addcmul_(leak_gain * (inv_slope > 0), exponent.clamp(EXPONENT_FLOOR, EXPONENT_CAP).exp_() * inside)
+        # lambda_p[t] = C[t] + KA[t] · lambda_p[t+1] + SBG[t] · lambda_w[t]
+        # lambda_w[t] = grad_w[t] + decay_w · lambda_w[t+1] - beta · lambda_p[t+1]
+        constant = torch.zeros_like(spikes)
+        if grad_v is not None:
+            constant.addcmul_(keep, grad_v)
+        if grad_z is not None:
+            constant.addcmul_(surrogate, grad_z)
+        carry = keep.mul_(slope_term)
+        via_w = surrogate.mul_(increment).add_(below)
+        buffer = spikes.new_zeros((steps + 1,) + tuple(spikes.shape[1:]))
+        lambda_w = torch.zeros_like(spikes[0])
+        rows, c_rows, ka_rows, w_rows = buffer.unbind(0), constant.unbind(0), carry.unbind(0), via_w.unbind(0)
+        for t in range(steps - 1, -1, -1):
+            lambda_w = lambda_w * decay_w
+            if grad_w is not None:
+                lambda_w.add_(grad_w[t])
+            if t < steps - 1:
+                lambda_w.addcmul_(k.beta, rows[t + 1], value=-1)
+                torch.addcmul(c_rows[t], ka_rows[t], rows[t + 1], out=rows[t])
+            else:
+                rows[t].copy_(c_rows[t])
+            rows[t].addcmul_(w_rows[t], lambda_w)
+        return _input_adjoint_(buffer, grad_i, k), None
 
 
 def lif_integration(

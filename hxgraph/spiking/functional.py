@@ -14,7 +14,7 @@ from typing import Any, Optional, Sequence, Union
 import torch
 
 from hxgraph.errors import ParameterError, ShapeError
-from hxgraph.mock.functional import (EXPONENT_CAP, Param, SuperSpike, adex_integration, li_integration, lif_integration,
+from hxgraph.mock.functional import (EXPONENT_CAP, EXPONENT_FLOOR, Param, SuperSpike, adex_integration, li_integration, lif_integration,
                                      superspike)
 
 __all__ = ["linear", "linear_sparse", "cuba_lif_integration", "cuba_refractory_lif_integration", "cuba_li_integration",
@@ -280,7 +280,7 @@ def cuba_aelif_integration(input: Union[torch.Tensor, Sequence[torch.Tensor]], *
         drive = i - w
         if leaky:
             drive = drive + vec["g_l"] * (vec["leak"] - v)
-        exponential_term = slope_safe * torch.exp(((v - vec["v_t"]) / slope_safe).clamp(max=EXPONENT_CAP))
+        exponential_term = slope_safe * torch.exp(((v - vec["v_t"]) / slope_safe).clamp(EXPONENT_FLOOR, EXPONENT_CAP))
         drive = drive + vec["g_l"] * torch.where(on, exponential_term, torch.zeros_like(v))
         dv = dt / vec["c"] * drive
         i = i * (1 - dt / vec["tau_syn"]) + x[t]

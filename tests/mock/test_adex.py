@@ -191,3 +191,34 @@ def test_adex_parameters_travel_through_json_and_the_structure_hash():
 def test_adex_functional_checks_its_parameters():
     with pytest.raises(ParameterError, match="tau_adap"):
         F.adex_integration(torch.zeros(3, 1, 2), tau_adap=-1.0)
+
+
+@pytest.mark.parametrize("refractory_time", [0.0, 1e-6, 3e-6])
+@pytest.mark.parametrize("adex", [dict(a=0.5, b=0.2, exp_slope=0.1, exp_threshold=0.8, tau_adap=30e-6),
+                                  dict(a=-0.3, b=0.0, exp_slope=0.0, tau_adap=60e-6),
+                                  dict(a=0.0, b=0.4, exp_slope=torch.tensor([0.05, 0.0, 0.1, 0.02, 0.0, 0.07, 0.1]),
+                                       exp_threshold=0.9)])
+def test_the_fast_kernel_equals_the_reference_loop_forward_and_backward(refractory_time, adex):
+    torch.manual_seed(0)
+    x = (torch.rand(80, 3, 7, dtype=torch.float64) * 0.5).requires_grad_()
+    base = dict(leak=0.0, reset=-0.1, threshold=1.0, tau_mem=8e-6, tau_syn=5e-6, capacitance=10e-6,
+                refractory_time=refractory_time)
+    adex = {k: v.double() if isinstance(v, torch.Tensor) else v for k, v in adex.items()}
+    fast = F.adex_integration(x, **base, **adex)
+    reference = F.adex_integration_reference(x, **base, **adex)
+    assert type(fast[0].grad_fn).__name__ == "_AdExFunctionBackward"  # the kernel, not the loop
+    assert fast[0].sum() > 10
+    for a, b in zip(fast, reference):
+        assert torch.allclose(a, b, rtol=0, atol=1e-12)
+    weights = [torch.randn_like(t) for t in fast]
+    grad_fast, = torch.autograd.grad(sum((t * w).sum() for t, w in zip(fast, weights)), x)
+    grad_reference, = torch.autograd.grad(sum((t * w).sum() for t, w in zip(reference, weights)), x)
+    assert torch.allclose(grad_fast, grad_reference, rtol=1e-9, atol=1e-12)
+
+
+def test_parameter_gradients_take_the_reference_path():
+    x = torch.rand(20, 2, 3, dtype=torch.float64)
+    a = torch.tensor(0.5, dtype=torch.float64, requires_grad=True)
+    z, v, i, w = F.adex_integration(x, a=a, b=0.1, exp_slope=0.1, exp_threshold=100.0)
+    w.sum().backward()
+    assert a.grad is not None and float(a.grad) != 0
