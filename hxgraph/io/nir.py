@@ -48,7 +48,7 @@ from hxgraph.graph.weights import initializer_from_json, transform_from_json, tr
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import nir as nir_module
 
-__all__ = ["to_nir", "from_nir", "write_nir", "read_nir", "DEFAULT_DT", "CONVENTIONS"]
+__all__ = ["to_nir", "from_nir", "write_nir", "read_nir", "DEFAULT_DT", "CONVENTIONS", "ADEX_EXPORT"]
 
 #: Time step assumed on import when neither the caller nor the NIR graph gives one (seconds).
 DEFAULT_DT = 1e-6
@@ -57,6 +57,10 @@ DEFAULT_DT = 1e-6
 #: a forward-Euler consumer such as snnTorch or Norse needs) and "hxtorch" (hxtorch's NIR export and
 #: import: time constants in milliseconds, r = tau_mem / C, w_in = 1, which hxtorch ignores).
 CONVENTIONS = ("euler", "hxtorch")
+
+#: What `to_nir` does with AdEx populations (NIR has no AdEx neuron): refuse, or write a CubaLIF
+#: whose hxgraph metadata keeps the adaptation and exponential parameters.
+ADEX_EXPORT = ("refuse", "lif_with_metadata")
 
 _KEY = "hxgraph"            # metadata key holding hxgraph's JSON
 _FORMAT = "hxgraph.nir"     # graph-level metadata format name
@@ -87,7 +91,7 @@ def _nir() -> Any:
 # =============================================================================== export
 
 def to_nir(graph: Graph, outputs: Optional[Iterable[str]] = None, *,
-           convention: str = "euler") -> "nir_module.NIRGraph":
+           convention: str = "euler", adex: str = "refuse") -> "nir_module.NIRGraph":
     """Convert `graph` to a `nir.NIRGraph`.
 
     Input populations become `Input` nodes, LIF populations `CubaLIF`, LI populations
@@ -95,11 +99,25 @@ def to_nir(graph: Graph, outputs: Optional[Iterable[str]] = None, *,
     the connection list in metadata). Populations without outgoing projections, and those
     named in `outputs`, are connected to `Output` nodes. `convention` (see `CONVENTIONS`):
     "euler" for forward-Euler consumers, "hxtorch" for hxtorch's `from_nir` (the real chip).
+
+    NIR has no AdEx neuron. `adex="refuse"` (default) raises a `ConversionError` for an AdEx
+    population; `adex="lif_with_metadata"` writes it as a `CubaLIF` whose hxgraph metadata
+    holds the adaptation and exponential parameters: hxgraph reads the AdEx back, other
+    tools see (and simulate) only its LIF part.
     """
     nir = _nir()
     if not isinstance(graph, Graph):
         raise ParameterError(f"to_nir expects an hxgraph.Graph (e.g. experiment.graph); got {type(graph).__name__}")
     _check_convention(convention)
+    check_choice(adex, ADEX_EXPORT, "adex= choice", note=" (what to_nir does with AdEx populations)",
+                 error=ParameterError)
+    if adex == "refuse":
+        for pop in graph.populations.values():
+            if pop.model == "adex":
+                raise ConversionError(
+                    f"population {pop.name!r} is AdEx, and NIR has no AdEx neuron: exporting it as a LIF would drop "
+                    "its adaptation and exponential term; pass adex='lif_with_metadata' to write a CubaLIF that "
+                    "hxgraph reads back as AdEx (other tools see the LIF part only)")
     extra = set()
     for name in outputs or ():
         if name not in graph.populations:
@@ -137,15 +155,15 @@ def to_nir(graph: Graph, outputs: Optional[Iterable[str]] = None, *,
 
 
 def write_nir(graph: Graph, path: Union[str, "os.PathLike[str]"], outputs: Optional[Iterable[str]] = None, *,
-              convention: str = "euler") -> Path:
-    """Write `graph` to `path` in NIR's own file format (HDF5); returns the path (`convention` as in `to_nir`).
+              convention: str = "euler", adex: str = "refuse") -> Path:
+    """Write `graph` to `path` in NIR's own file format (HDF5); returns the path (`convention`, `adex` as in `to_nir`).
 
     The file is replaced atomically: if writing fails part way (disk full, an error), a
     previous file at `path` stays as it was and no partial file is left behind.
     """
     nir = _nir()
     path = target_path(path, "write_nir: the path")
-    nir_graph = to_nir(graph, outputs, convention=convention)
+    nir_graph = to_nir(graph, outputs, convention=convention, adex=adex)
     # HDF5 is assembled in memory and h5py's file is closed before anything touches the
     # disk: an h5py file whose writes failed part way cannot be closed cleanly (its cleanup
     # fails again at garbage collection, and may crash the interpreter).
@@ -178,7 +196,7 @@ def _population_node(nir: Any, pop: Population, dt: float, convention: str = "eu
     w_in = p["tau_syn"] / dt if convention == "euler" else np.ones(pop.size)
     common = dict(tau_syn=p["tau_syn"] / unit, tau_mem=p["tau_mem"] / unit, r=p["tau_mem"] / p["capacitance"],
                   v_leak=p["leak"], w_in=w_in, metadata=meta)
-    if pop.model == "lif":
+    if pop.model in ("lif", "adex"):  # an AdEx's adaptation lives in the metadata only (to_nir's adex=)
         return nir.CubaLIF(v_threshold=p["threshold"], v_reset=p["reset"], **common)
     return nir.CubaLI(**common)
 
@@ -339,7 +357,9 @@ class _Importer:
                     continue
                 pops[key] = "input"
             elif isinstance(node, (nir.CubaLIF, nir.LIF)):
-                pops[key] = "lif"
+                # an AdEx written by to_nir(adex="lif_with_metadata") is a CubaLIF tagged "adex"
+                meta = _node_meta(node, key) if isinstance(node, nir.CubaLIF) else None
+                pops[key] = "adex" if meta is not None and meta.get("model") == "adex" else "lif"
             elif isinstance(node, (nir.CubaLI, nir.LI)):
                 pops[key] = "li"
             elif isinstance(node, (nir.Linear, nir.Affine)):
