@@ -54,6 +54,10 @@ class ConsistencyWarning(UserWarning):
     """The chip would not do what the mock does: a chip value or weight scale contradicts the model's units."""
 
 
+class AllocationError(HxGraphError, MemoryError):
+    """A computation would need more memory than this machine has; refused before allocating."""
+
+
 class InputError(HxGraphError, ValueError):
     """Input given to run a network (spike trains, names, shapes) is invalid."""
 

@@ -85,6 +85,7 @@ class ChipMapping:
     def update(self, graph: Graph) -> "ChipMapping":
         """Map `graph` again, reusing placement and routing when only weights or parameters changed."""
         _check_graph(graph)
+        graph.project_signs_()  # the sign constraint, as every use of the weights applies it
         cal, scales = self.calibration, self.trace_scale
         if graph.structure_hash() != self.structure_hash:
             logger.info("structure of %r changed: placing and routing again", graph.name)
@@ -187,6 +188,7 @@ def place_and_route(graph: Graph, chip: Optional[ChipSpec] = None,
     the population or projection once, and `mapping.consistency` lists it.
     """
     _check_graph(graph)
+    graph.project_signs_()  # an optimizer step may have taken a fixed-sign weight across 0
     calibration = Calibration() if calibration is None else calibration
     if not isinstance(calibration, Calibration):
         raise ParameterError(f"calibration must be a hxgraph.chip.Calibration or None; got {calibration!r}")

@@ -195,6 +195,10 @@ class Graph:
         return h.hexdigest()
 
     # ----------------------------------------------------------------- JSON
+    def project_signs_(self) -> int:
+        """The chip's sign constraint on every fixed-sign projection, in place (`Projection.project_sign_`)."""
+        return sum(p.project_sign_() for p in self._projections.values())
+
     def to_dict(self) -> dict:
         from hxgraph.graph.serialize import graph_to_dict
         return graph_to_dict(self)

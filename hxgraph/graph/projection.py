@@ -10,6 +10,7 @@ import torch
 
 from hxgraph.errors import GraphError, ParameterError, ShapeError, WeightError, check_choice
 from hxgraph.graph.connectivity import Connectivity, Dense, Sparse
+from hxgraph.graph.memory import check_allocation
 from hxgraph.graph.population import check_name
 from hxgraph.graph.values import values_equal
 from hxgraph.graph.weights import FromTensor, Initializer, KaimingUniform, LinearSaturating, as_transform
@@ -76,6 +77,22 @@ class Projection:
         dense[self.connectivity.targets, self.connectivity.sources] = self.weight
         return dense
 
+    def project_sign_(self) -> int:
+        """Project the weight onto the receptor's sign in place (see `project_sign_`); entries changed."""
+        return project_sign_(self.weight, self.receptor)
+
+    def check_storable(self, dtype: bool = True) -> None:
+        """What a file can hold and `Graph.load` / `read_nir` accept: finite weights (of a dtype JSON can
+        hold, unless `dtype=False`: NIR files keep other dtypes as float32 with the name in metadata)."""
+        if not bool(torch.isfinite(self.weight.detach()).all()):
+            bad = int((~torch.isfinite(self.weight.detach())).sum())
+            raise WeightError(f"projection {self.name!r} has {bad} NaN or infinite weight(s) (training diverged?); "
+                              "a file cannot hold them — fix or re-initialise the weights before saving")
+        if dtype and self.weight.dtype not in STORABLE_DTYPES:
+            raise WeightError(f"projection {self.name!r} holds {str(self.weight.dtype).replace('torch.', '')} "
+                              f"weights, which the file format cannot hold; storable: float16, float32, float64 — "
+                              f"convert them (e.g. weight.data = weight.data.float())")
+
     def __eq__(self, other: object) -> bool:
         return (isinstance(other, Projection) and self.name == other.name and self.source == other.source
                 and self.target == other.target and self.connectivity == other.connectivity
@@ -83,6 +100,28 @@ class Projection:
                 and self.init == other.init and self.transform == other.transform and self.seed == other.seed)
 
     __hash__ = None  # type: ignore[assignment]
+
+
+STORABLE_DTYPES = (torch.float16, torch.float32, torch.float64)
+
+
+def project_sign_(weight: torch.Tensor, receptor: str) -> int:
+    """The chip's sign constraint as a projection step: in place, an excitatory weight below 0
+    becomes 0 and an inhibitory one above 0 becomes 0. Returns how many entries changed.
+
+    Training with a fixed-sign projection is projected gradient descent: an optimizer step may
+    take a weight across 0, and every use of the weight (the mock's forward pass, mapping onto
+    the chip, saving, NIR export) first projects it back, so the stored weight, the mock, the
+    chip and every file agree and a weight at 0 can grow again.
+    """
+    if receptor == "signed":
+        return 0
+    with torch.no_grad():
+        wrong = weight < 0 if receptor == "excitatory" else weight > 0
+        count = int(wrong.sum())
+        if count:
+            weight.masked_fill_(wrong, 0.0)
+    return count
 
 
 def check_weight(weight: Any, connectivity: Connectivity, receptor: str, what: str) -> None:
@@ -122,6 +161,8 @@ def make_weight(connectivity: Connectivity, receptor: str, init: Optional[Initia
     if not isinstance(init, Initializer):
         raise ParameterError(f"{what}: init must be an hxgraph.init initializer (kaiming_uniform, normal, uniform, "
                              f"constant, from_tensor); got {init!r}")
+    check_allocation(4.0 * connectivity.count, f"{what}: {connectivity.count:,} weights",
+                     "use a sparse projection (hxgraph.connect) or smaller populations")
     generator = torch.Generator().manual_seed(seed)
     drawn = init(connectivity.count, connectivity.shape[1], generator).to(torch.float32)
     if receptor == "excitatory":

@@ -24,6 +24,11 @@ T = TypeVar("T")
 
 
 def graph_to_dict(graph: Any) -> dict:
+    """The graph as plain data. Refuses (naming the projection) what `graph_from_dict` would refuse,
+    and applies the sign constraint first, as every use of the weights does (`project_sign_`)."""
+    for proj in graph.projections.values():
+        proj.check_storable()
+    graph.project_signs_()
     return {
         "format": FORMAT,
         "version": FORMAT_VERSION,

@@ -40,6 +40,7 @@ from hxgraph.errors import (ConversionError, HxGraphError, MissingDependencyErro
 from hxgraph.files import target_path, write_bytes
 from hxgraph.graph import Dense, Graph, Mixed, Placement, Population, Projection, Sparse, model_value
 from hxgraph.graph.graph import check_dt
+from hxgraph.graph.memory import check_allocation
 from hxgraph.graph.neurons import MODELS
 from hxgraph.graph.reading import describe, read_int, read_int_list, read_number, read_object, read_str, read_str_list
 from hxgraph.graph.values import Param, tensor_from_json, tensor_to_json, value_from_json, value_to_json
@@ -125,6 +126,10 @@ def to_nir(graph: Graph, outputs: Optional[Iterable[str]] = None, *,
                                    f"{did_you_mean(name, graph.populations)}; "
                                    f"known populations: {known(graph.populations)}")
         extra.add(name)
+    _check_export_memory(graph)
+    for proj in graph.projections.values():
+        proj.check_storable(dtype=False)  # what read_nir would refuse is not written
+    graph.project_signs_()  # the sign constraint, as every use of the weights applies it
     taken: set[str] = set()
     pop_keys = {name: _claim(_safe_key(name), taken) for name in graph.populations}
     proj_keys = {name: _claim(_safe_key(name), taken) for name in graph.projections}
@@ -152,6 +157,15 @@ def to_nir(graph: Graph, outputs: Optional[Iterable[str]] = None, *,
         # Inference needs a path from an Input node (a graph without inputs whose populations
         # only feed themselves has none); every node's type is set already, so skip it.
         return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata, type_check=False)
+
+
+def _check_export_memory(graph: Graph) -> None:
+    """NIR holds per-neuron parameter arrays and dense (out, in) weight matrices: refuse what cannot fit."""
+    params = sum(pop.size * len(pop.params) for pop in graph.populations.values())
+    weights = sum(proj.shape[0] * proj.shape[1] for proj in graph.projections.values())
+    check_allocation(8.0 * (params + weights), f"NIR export of graph {graph.name!r} ({params:,} parameter values, "
+                     f"{weights:,} weight matrix entries)", "NIR stores every weight matrix dense: use smaller "
+                     "populations")
 
 
 def write_nir(graph: Graph, path: Union[str, "os.PathLike[str]"], outputs: Optional[Iterable[str]] = None, *,

@@ -19,6 +19,8 @@ from torch import nn
 
 from hxgraph.errors import GraphError, InputError, ParameterError, UnknownNameError, did_you_mean, known
 from hxgraph.graph import Graph, Population, Projection, Sparse, model_value
+from hxgraph.graph.memory import check_allocation
+from hxgraph.graph.projection import project_sign_
 from hxgraph.mock import functional as F
 from hxgraph.mock.hardware_aware import HardwareAware
 from hxgraph.mock.sparse import SparsePattern, dense_from_values, sparse_linear
@@ -59,6 +61,11 @@ class MockNetwork(nn.Module):
         super().__init__()
         if not isinstance(graph, Graph):
             raise ParameterError(f"hxgraph.mock expects an hxgraph.Graph (e.g. experiment.graph); got {type(graph).__name__}")
+        device = check_device(device, "hxgraph.mock")
+        if funcs is not None and not isinstance(funcs, Mapping):
+            raise ParameterError(f"hxgraph.mock: funcs must map projection names to functions func(input, weight); "
+                                 f"got {type(funcs).__name__}")
+        _check_time_constants(graph)
         self.graph = graph
         self.hardware_aware = hardware_aware
         self.population_funcs = population_funcs
@@ -82,6 +89,10 @@ class MockNetwork(nn.Module):
             weight = proj.weight
             self.weights[proj.name] = weight if isinstance(weight, nn.Parameter) else nn.Parameter(weight)
             if isinstance(proj.connectivity, Sparse):
+                # row pointers of both orientations and the index pairs
+                check_allocation(8.0 * (sum(proj.shape) + 2) + 24.0 * proj.connection_count,
+                                 f"the sparse layout of projection {proj.name!r} {proj.shape}",
+                                 "use smaller populations")
                 self._patterns[proj.name] = SparsePattern(proj.connectivity.indices, proj.shape).to(proj.weight.device)
         self._groups = _integration_groups(graph)
 
@@ -162,6 +173,9 @@ class MockNetwork(nn.Module):
         integrate the measured spikes."""
         spikes = self._checked_inputs(inputs)
         steps, batch = next(iter(spikes.values())).shape[:2] if spikes else (0, 0)
+        self._check_memory(steps, batch)
+        for proj in self.graph.projections.values():  # the chip's sign constraint: projected gradient descent
+            project_sign_(self.weights[proj.name], proj.receptor)
         results: dict[str, Observables] = {name: Observables(spikes=s) for name, s in spikes.items()}
         for group in self._groups:
             if len(group) == 1 and not self._is_recurrent(group):
@@ -187,6 +201,16 @@ class MockNetwork(nn.Module):
                     if name in measured:
                         results[name] = _substitute(results[name], measured[name], name)
         return Run({name: results[name] for name in self.graph.populations}, self.graph.dt)
+
+    def _check_memory(self, steps: int, batch: int) -> None:
+        """Refuse a run whose traces would not fit in memory, before allocating them."""
+        neurons = sum(p.size for p in self.graph.populations.values() if not p.is_input)
+        itemsize = torch.empty(0, dtype=self.dtype).element_size()
+        # per neuron and step: spikes, membrane, current, the kernels' work buffers and what
+        # backward keeps, and the projections' outputs — about ten values
+        check_allocation(10.0 * steps * batch * neurons * itemsize,
+                         f"a mock run of {steps} steps × batch {batch} over {neurons:,} neurons",
+                         "run fewer steps or a smaller batch (in chunks), or use smaller populations")
 
     def _custom_population(self, pop: Population, results: Mapping[str, Observables], steps: int,
                            batch: int) -> Observables:
@@ -338,6 +362,9 @@ class MockNetwork(nn.Module):
                 raise InputError(f"input {name!r} has (time, batch) = {tuple(s.shape[:2])} but other inputs have "
                                  f"{shape_seen}; all inputs must share time steps and batch size")
             shape_seen = tuple(s.shape[:2])
+            if s.shape[1] == 0:
+                raise InputError(f"input {name!r} has an empty batch (shape {tuple(s.shape)}); give at least one "
+                                 "batch entry")
             if s.device != self.device:
                 raise InputError(f"input {name!r} is on {s.device} but the model is on {self.device}; "
                                  f"move it with .to({str(self.device)!r})")
@@ -349,6 +376,8 @@ class MockNetwork(nn.Module):
                                      f"convert it with .to({self.dtype})")
                 if not bool(torch.isfinite(s).all()):
                     raise InputError(f"input {name!r} contains NaN or infinite values")
+                # Graded values are allowed here (the weight is scaled by the value, as hxtorch's mock does);
+                # the chip sends events and refuses anything but spike counts (docs/mock.md).
             else:
                 s = s.to(self.dtype)  # bool / integer spike trains: same values, model dtype
             out[name] = s
@@ -368,6 +397,40 @@ def _substitute(model: Observables, measured: Observables, name: str) -> Observa
     return Observables(spikes=pick(model.spikes, measured.spikes), membrane=pick(model.membrane, measured.membrane),
                        adaptation=pick(model.adaptation, measured.adaptation),
                        current=pick(model.current, measured.current))
+
+
+def check_device(device: Any, who: str) -> Optional[torch.device]:
+    """`device` as a torch.device, or a `ParameterError` naming it when it does not exist here."""
+    if device is None:
+        return None
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ParameterError(f"{who}: device={device!r} is not a torch device; use 'cpu', 'cuda', 'cuda:0', ...") \
+            from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ParameterError(f"{who}: device={str(device)!r} but this machine has no CUDA device; use 'cpu'")
+    if device.type not in ("cpu", "cuda"):
+        raise ParameterError(f"{who}: device={str(device)!r} is not supported; use 'cpu' or 'cuda'")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ParameterError(f"{who}: device={str(device)!r} does not exist; this machine has "
+                             f"{torch.cuda.device_count()} CUDA device(s)")
+    return device
+
+
+def _check_time_constants(graph: Graph) -> None:
+    """Time constants below the step make the Euler step overshoot (and blow up): refuse them, as the chip does."""
+    dt = graph.dt
+    for pop in graph.populations.values():
+        for key in ("tau_mem", "tau_syn", "tau_adap"):
+            if key not in pop.params:
+                continue
+            value = model_value(pop.params[key])
+            low = float(value.min()) if isinstance(value, torch.Tensor) else float(value)
+            if low < dt:
+                raise ParameterError(f"population {pop.name!r}: {key} down to {low:.3g} s is shorter than the time "
+                                     f"step dt = {dt:g} s; the mock's Euler step needs time constants of at least "
+                                     "dt (the chip's, with mismatch, longer than dt)")
 
 
 def _integration_groups(graph: Graph) -> list[list[str]]:
