@@ -38,9 +38,14 @@ class Experiment:
         self._projections: dict[str, Projection] = {}
 
     # ------------------------------------------------------------ populations
-    def input(self, name: Optional[str] = None, size: Optional[int] = None, *, record: Any = None) -> "Experiment":
-        """A spike-source population of `size` neurons, fed with spike trains when the network runs."""
-        return self._population("input", name, size, record=record)
+    def input(self, name: Optional[str] = None, size: Optional[int] = None, *, record: Any = None,
+              **params: Any) -> "Experiment":
+        """A spike-source population of `size` neurons, fed with spike trains when the network runs.
+
+        Inputs have no neuron parameters: any keyword (say `tau_mem=`) is refused with an
+        `UnknownNameError` naming it, as for the other population kinds.
+        """
+        return self._population("input", name, size, record=record, params=params)
 
     def lif(self, name: Optional[str] = None, size: Optional[int] = None, *, record: Any = None,
             placement: Any = None, circuits_per_neuron: int = 1, **params: Any) -> "Experiment":

@@ -11,14 +11,18 @@ trains on the chip.
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Any, Mapping, Optional, Union
 
 import torch
 from torch import nn
 
 from hxgraph.chip.analog import AnalogModel
-from hxgraph.chip.emulator import Emulator, Recording
+from hxgraph.chip.emulator import Emulator, Recording, check_emulator_options, check_seed
 from hxgraph.chip.mapping import ChipMapping, place_and_route
+from hxgraph.chip.placement import NeuronPlacement, check_strategy
+from hxgraph.chip.routing import check_routing
 from hxgraph.chip.spec import ChipSpec
 from hxgraph.errors import ParameterError
 from hxgraph.graph import Graph, model_value
@@ -43,8 +47,9 @@ class EmulatedNetwork:
                  seed: int = 0, placement: Any = "balanced", routing: str = "shared",
                  trace_offset: Optional[Mapping[str, float]] = None, trace_scale: Optional[Mapping[str, float]] = None,
                  **emulator_options: Any):
-        if not isinstance(graph, Graph):
-            raise ParameterError(f"hxgraph.emulate expects an hxgraph.Graph (e.g. experiment.graph); got {type(graph).__name__}")
+        emulator_options = check_run_options(graph, chip, seed=seed, analog=analog, placement=placement,
+                                             routing=routing, trace_offset=trace_offset, trace_scale=trace_scale,
+                                             options=emulator_options)
         self.graph = graph
         self.analog = AnalogModel() if analog is None else analog
         self.seed = seed
@@ -52,9 +57,6 @@ class EmulatedNetwork:
         self._placement, self._routing = placement, routing
         self.trace_offset = dict(trace_offset or {})
         self.trace_scale = dict(trace_scale or {})
-        for option in (self.trace_offset, self.trace_scale):
-            for name in option:
-                graph.population(name)  # unknown names fail here, with a suggestion
         self.mapping: ChipMapping = place_and_route(graph, chip, placement=placement, routing=routing,
                                                     calibration=self.analog.calibration, trace_scale=self.trace_scale)
         self.emulator = Emulator(self.mapping.config, self.analog, self.seed, graph.dt, **emulator_options)
@@ -96,6 +98,95 @@ class EmulatedNetwork:
                 membrane = _scalar(model_value(pop.params["leak"]), pop.size) + (codes - offset) * scale
             out[name] = Observables(spikes=spikes, membrane=membrane)
         return Run(out, recording.dt)
+
+
+# ---------------------------------------------------------------------- option checks
+# hx.emulate's own keywords (the emulator's options come on top), for suggestions.
+EMULATE_KEYWORDS = ("chip", "seed", "analog", "placement", "routing", "trace_offset", "trace_scale")
+_NOT_FOR_EMULATE = {"device": " (hx.emulate runs on the CPU; device= is an option of hx.in_the_loop and hx.mock)"}
+
+
+def check_run_options(graph: Graph, chip: Any, *, seed: Any, analog: Any, placement: Any, routing: Any,
+                      trace_offset: Any, trace_scale: Any, options: Mapping[str, Any], who: str = "hx.emulate",
+                      others: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Check every option of `hx.emulate` / `hx.in_the_loop` by name and value; returns the emulator's options.
+
+    Only types, ranges and names, so a mistake is a `ParameterError` (or `UnknownNameError`
+    for a population, placement or routing name) that names the option before any placement
+    or routing work is done (and before `hx.in_the_loop` moves weights to a device).
+    """
+    if not isinstance(graph, Graph):
+        raise ParameterError(f"{who} expects an hxgraph.Graph (e.g. experiment.graph); got {type(graph).__name__}")
+    if chip is not None and not isinstance(chip, ChipSpec):
+        raise ParameterError(f"{who}: chip must be a hxgraph.chip.ChipSpec (or None for HICANN-X); got {chip!r}")
+    check_seed(seed)
+    if analog is not None and not isinstance(analog, AnalogModel):
+        raise ParameterError(f"{who}: analog must be an hxgraph.chip.AnalogModel or None; got {analog!r}")
+    if not isinstance(placement, NeuronPlacement):
+        check_strategy(placement)
+    check_routing(routing)
+    _check_trace_values(graph, trace_offset, "trace_offset", positive=False)
+    _check_trace_values(graph, trace_scale, "trace_scale", positive=True)
+    return check_emulator_options(options, who, others=EMULATE_KEYWORDS + others, note=_NOT_FOR_EMULATE)
+
+
+def _check_trace_values(graph: Graph, values: Any, what: str, positive: bool) -> None:
+    """`values`: None or {on-chip population: finite number or per-neuron tensor}; > 0 where `positive`."""
+    if values is None:
+        return
+    if not isinstance(values, Mapping):
+        raise ParameterError(f"{what} must be a dict {{population: number or per-neuron tensor}}; got {values!r}")
+    bound = " > 0" if positive else ""
+    for name, value in values.items():
+        pop = graph.population(name)  # an unknown name fails here, with a suggestion
+        if pop.is_input:
+            raise ParameterError(f"{what}[{name!r}]: {name!r} is an input population; it has no membrane to read")
+        if isinstance(value, torch.Tensor):
+            ok = (value.dim() <= 1 and value.numel() in (1, pop.size) and not value.dtype.is_complex
+                  and value.dtype != torch.bool and bool(torch.isfinite(value).all())
+                  and (not positive or bool((value > 0).all())))
+        else:
+            ok = (isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+                  and (not positive or value > 0))
+        if not ok:
+            raise ParameterError(f"{what}[{name!r}] must be a finite number{bound} or a tensor of {pop.size} such "
+                                 f"values (one per neuron); got {value!r}")
+
+
+def check_device(device: Any) -> Optional[torch.device]:
+    """`device` (None, a name such as "cuda:0", or a `torch.device`) if this machine has it.
+
+    torch itself fails late and obscurely ("Torch not compiled with CUDA enabled" when the
+    first weight moves, a list of 20 device types for "tpu"), so this is checked first.
+    """
+    if device is None:
+        return None
+    if not isinstance(device, (str, torch.device)):
+        raise ParameterError(f"device must be None, a name such as 'cpu' or 'cuda:0', or a torch.device; got {device!r}")
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError, TypeError):
+        raise ParameterError(f"unknown device {device!r}; use 'cpu', 'cuda', 'cuda:1', 'mps' or None") from None
+    reason = _unavailable(parsed)
+    if reason:
+        raise ParameterError(f"device {device!r} is not available on this machine ({reason}); use 'cpu' or None")
+    return parsed
+
+
+def _unavailable(device: torch.device) -> str:
+    """Why `device` cannot be used here ('' if it can)."""
+    if device.type == "cpu":
+        return ""
+    backend = torch.backends.mps if device.type == "mps" else getattr(torch, device.type, None)
+    is_available = getattr(backend, "is_available", None)
+    if not callable(is_available):
+        return f"torch has no {device.type!r} back end to run on"
+    if not is_available():
+        return f"torch.{device.type}.is_available() is False"
+    count = getattr(backend, "device_count", None)
+    if device.index is not None and callable(count) and device.index >= count():
+        return f"it has {count()} {device.type} device(s)"
+    return ""
 
 
 def _scalar(value: Any, size: int) -> torch.Tensor:
@@ -185,8 +276,15 @@ class InTheLoop(nn.Module):
     def __init__(self, graph: Graph, chip: Optional[ChipSpec] = None, *, seed: int = 0,
                  analog: Optional[AnalogModel] = None, device: Union[str, torch.device, None] = None, **options: Any):
         super().__init__()
+        # All options first: the mock moves the graph's weights to `device` when it is built.
+        device = check_device(device)
+        named = {k: options.pop(k) for k in ("placement", "routing", "trace_offset", "trace_scale") if k in options}
+        check_run_options(graph, chip, seed=seed, analog=analog, placement=named.get("placement", "balanced"),
+                          routing=named.get("routing", "shared"), trace_offset=named.get("trace_offset"),
+                          trace_scale=named.get("trace_scale"), options=options, who="hx.in_the_loop",
+                          others=("device",))
         self.mock = MockNetwork(graph, device=device)
-        self.chip = EmulatedNetwork(graph, chip, analog=analog, seed=seed, **options)
+        self.chip = EmulatedNetwork(graph, chip, analog=analog, seed=seed, **named, **options)
 
     def forward(self, inputs: Mapping[str, torch.Tensor]) -> Run:
         measured = self.chip({k: v.detach().cpu() for k, v in inputs.items()})

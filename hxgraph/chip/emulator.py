@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+import numbers
+import operator
 from typing import Any, Mapping, Optional, Sequence
 
 import attrs
@@ -39,6 +41,97 @@ from hxgraph.errors import InputError, ParameterError, UnknownNameError, did_you
 # back ends do not import each other): a membrane that far above V_T spikes in this step anyway.
 EXPONENT_CAP = 40.0
 EXPONENT_FLOOR = -80.0
+
+# The keyword options of `Emulator` (besides config, analog, seed and dt). `hx.emulate` and
+# `hx.in_the_loop` check them with `check_emulator_options` before placing and routing.
+EMULATOR_OPTIONS = ("cadc_interval", "cadc_jitter", "long_recording", "madc", "progress")
+SEED_LIMIT = 2**64  # torch's generators take seeds up to 2**64 - 1
+
+
+# ---------------------------------------------------------------------- option checks
+# Cheap checks of type and range only (no chip, no mapping needed), so a wrong option fails
+# at once with its name instead of after placement or, worse, as NaN membranes in a run.
+
+def check_seed(seed: Any, what: str = "seed") -> int:
+    """`seed` as an int in 0..2**64 - 1; floats and bools are refused rather than truncated (1.7 is not 1)."""
+    try:
+        if isinstance(seed, (bool, float)):
+            raise TypeError
+        value = operator.index(seed)  # python, numpy and 0-d integer tensor ints
+    except TypeError:
+        raise ParameterError(f"{what} must be an integer >= 0 (it picks the emulated chip); got {seed!r}") from None
+    if not 0 <= value < SEED_LIMIT:
+        raise ParameterError(f"{what} must be an integer in 0..2**64 - 1; got {value}")
+    return value
+
+
+def _seconds(value: Any, what: str, positive: bool) -> float:
+    """A finite number of seconds, > 0 (`positive`) or >= 0."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or (value <= 0 if positive else value < 0):
+        bound = "> 0" if positive else ">= 0"
+        raise ParameterError(f"{what} must be a finite number of seconds {bound}; got {value!r}")
+    return float(value)
+
+
+def _flag(value: Any, what: str, optional: bool = False) -> Optional[bool]:
+    """True or False (or None where `optional`): a string such as "no" is not a flag."""
+    if value is None and optional:
+        return None
+    if not isinstance(value, bool):
+        allowed = "True, False or None" if optional else "True or False"
+        raise ParameterError(f"{what} must be {allowed}; got {value!r}")
+    return value
+
+
+def check_madc(madc: Any) -> tuple[tuple[str, int], ...]:
+    """`madc` as a tuple of (population name, neuron index >= 0) pairs; whether those neurons
+    exist is checked against the configuration by the emulator."""
+    expected = "madc must be a list of (population, neuron) pairs, e.g. [('hidden', 0)]"
+    if isinstance(madc, (str, bytes)) or not isinstance(madc, Sequence):
+        raise ParameterError(f"{expected}; got {madc!r}")
+    pairs = []
+    for entry in madc:
+        if isinstance(entry, (str, bytes)) or not isinstance(entry, Sequence) or len(entry) != 2:
+            hint = f" (one pair goes in a list: [{tuple(madc)!r}])" if len(madc) == 2 and isinstance(madc[0], str) else ""
+            raise ParameterError(f"{expected}; entry {entry!r} is not a pair{hint}")
+        population, neuron = entry
+        try:
+            if isinstance(neuron, (bool, float)):
+                raise TypeError
+            neuron = operator.index(neuron)
+        except TypeError:
+            neuron = None
+        if not isinstance(population, str) or neuron is None or neuron < 0:
+            raise ParameterError(f"{expected}; in {tuple(entry)!r} the population must be a name and the neuron an "
+                                 "integer >= 0")
+        pairs.append((population, neuron))
+    return tuple(pairs)
+
+
+_OPTION_CHECKS = {
+    "cadc_interval": lambda v: None if v is None else _seconds(v, "cadc_interval", positive=True),
+    "cadc_jitter": lambda v: _seconds(v, "cadc_jitter", positive=False),
+    "long_recording": lambda v: _flag(v, "long_recording"),
+    "madc": check_madc,
+    "progress": lambda v: _flag(v, "progress", optional=True),
+}
+
+
+def check_emulator_options(options: Mapping[str, Any], who: str = "Emulator", others: Sequence[str] = (),
+                           note: Optional[Mapping[str, str]] = None) -> dict[str, Any]:
+    """The emulator's keyword options, each checked by name and value (normalised values returned).
+
+    An unknown name is a `ParameterError` that suggests the closest of `EMULATOR_OPTIONS` and
+    `others` (the caller's own keywords) and adds `note[name]` where given.
+    """
+    valid = tuple(others) + EMULATOR_OPTIONS
+    for name in options:
+        if name not in EMULATOR_OPTIONS:
+            extra = (note or {}).get(name, "")
+            raise ParameterError(f"{who}: unknown option {name!r}{did_you_mean(name, valid)}{extra}; options: "
+                                 f"{known(valid)}")
+    return {name: _OPTION_CHECKS[name](value) for name, value in options.items()}
 
 
 @attrs.frozen(eq=False)
@@ -151,31 +244,35 @@ class Emulator:
     CADC: a sample every `cadc_interval` seconds (default the chip's ~1.7 µs) with a random
     jitter of `cadc_jitter` seconds (std), at most the chip's 100 samples per run unless
     `long_recording`. `madc`: up to two (population, neuron) pairs recorded at 29.4 MSa/s.
+    `progress`: a bar over the batch chunks (None: only for long runs). Every option is
+    checked before any work: an unknown keyword or a value of the wrong type or range (a
+    float seed, a NaN jitter, `long_recording="no"`) is a `ParameterError` naming the option.
     """
 
     def __init__(self, config: ChipConfig, analog: Optional[AnalogModel] = None, seed: int = 0, dt: float = 1e-6,
                  *, cadc_interval: Optional[float] = None, cadc_jitter: float = 0.1e-6, long_recording: bool = False,
-                 madc: Sequence[tuple[str, int]] = (), progress: Optional[bool] = None):
+                 madc: Sequence[tuple[str, int]] = (), progress: Optional[bool] = None, **unknown: Any):
         if not isinstance(config, ChipConfig):
             raise ParameterError(f"Emulator needs a ChipConfig (mapping.config); got {type(config).__name__}")
-        if isinstance(dt, bool) or not isinstance(dt, (int, float)) or not math.isfinite(dt) or dt <= 0:
-            raise ParameterError(f"dt must be a positive number of seconds; got {dt!r}")
+        # Every option before any work (drawing the chip, compiling the delivery).
+        options = check_emulator_options(dict(cadc_interval=cadc_interval, cadc_jitter=cadc_jitter,
+                                              long_recording=long_recording, madc=madc, progress=progress, **unknown),
+                                         others=("analog", "seed", "dt"))
+        self.seed = check_seed(seed)
+        self.dt = _seconds(dt, "dt", positive=True)
         self.spec = config.spec
         self.analog = AnalogModel() if analog is None else analog
         if not isinstance(self.analog, AnalogModel):
             raise ParameterError(f"analog must be an hxgraph.chip.AnalogModel; got {analog!r}")
-        self.seed = int(seed)
-        self.dt = float(dt)
-        self.cadc_interval = self.spec.cadc_sample_interval if cadc_interval is None else float(cadc_interval)
-        if not self.cadc_interval > 0 or cadc_jitter < 0:
-            raise ParameterError(f"cadc_interval must be > 0 and cadc_jitter >= 0; got {cadc_interval!r}, {cadc_jitter!r}")
-        self.cadc_jitter = float(cadc_jitter)
-        self.long_recording = bool(long_recording)
-        self.progress = progress
+        self.cadc_interval = (self.spec.cadc_sample_interval if options["cadc_interval"] is None
+                              else options["cadc_interval"])
+        self.cadc_jitter = options["cadc_jitter"]
+        self.long_recording = options["long_recording"]
+        self.progress = options["progress"]
         self.instance = ChipInstance.draw(self.spec, self.analog, self.seed)
         self._runs = 0
         self.reconfigure(config)
-        self.madc = self._checked_madc(madc)
+        self.madc = self._checked_madc(options["madc"])
 
     def reconfigure(self, config: ChipConfig) -> None:
         """Load another configuration onto the same chip (same mismatch, noise sequence continues)."""
@@ -188,8 +285,8 @@ class Emulator:
         self._order = self._update_order()
 
     # ------------------------------------------------------------------ set-up
-    def _checked_madc(self, madc: Sequence[tuple[str, int]]) -> tuple[tuple[str, int], ...]:
-        madc = tuple((str(p), int(n)) for p, n in madc)
+    def _checked_madc(self, madc: tuple[tuple[str, int], ...]) -> tuple[tuple[str, int], ...]:
+        """The pairs of `check_madc` against this configuration: at most two, on-chip, existing, of different parity."""
         if len(madc) > self.spec.madc_max_circuits:
             raise InputError(f"the MADC records at most {self.spec.madc_max_circuits} neurons at a time; "
                              f"{len(madc)} were requested: {list(madc)}")
@@ -310,7 +407,9 @@ class Emulator:
 
     def _cadc_schedule(self, batch: int, steps: int, generator: torch.Generator) -> torch.Tensor:
         runtime = (steps - 1) * self.dt
-        count = int(math.floor(runtime / self.cadc_interval + 1e-9)) + 1  # 25e-6 // 1e-6 is 24 in floats
+        # + 1e-9: 25e-6 // 1e-6 is 24 in floats. The cap turns an absurdly short interval (1e-320 s)
+        # into an absurd count, refused below, instead of an overflow of inf.
+        count = int(math.floor(min(runtime / self.cadc_interval, 1e18) + 1e-9)) + 1
         if count > self.spec.cadc_max_samples and not self.long_recording:
             raise InputError(f"a runtime of {steps} steps ({runtime * 1e6:g} µs) needs {count} CADC samples, the "
                              f"chip stores at most {self.spec.cadc_max_samples} per run; pass long_recording=True "
@@ -345,7 +444,11 @@ class Emulator:
                 raise InputError(f"input {name!r} must hold spike counts (finite, >= 0)")
             out[name] = s
         total = shape[0] if shape else 0
-        steps = total if steps is None else int(steps)
+        if steps is None:
+            steps = total
+        elif isinstance(steps, (bool, float)) or not isinstance(steps, numbers.Integral):
+            raise InputError(f"steps (the runtime in time steps) must be an integer; got {steps!r}")
+        steps = int(steps)
         if steps <= 0:
             raise InputError(f"the runtime must be at least one time step; got {steps}")
         for name, s in out.items():
