@@ -27,7 +27,7 @@ from hxgraph.chip.spec import ChipSpec
 from hxgraph.errors import ParameterError
 from hxgraph.graph import Graph, model_value
 from hxgraph.mock.hardware_aware import HardwareAware
-from hxgraph.mock.network import MockNetwork
+from hxgraph.mock.network import MockNetwork, check_device
 from hxgraph.observables import Observables, Run
 
 
@@ -153,42 +153,6 @@ def _check_trace_values(graph: Graph, values: Any, what: str, positive: bool) ->
                                  f"values (one per neuron); got {value!r}")
 
 
-def check_device(device: Any) -> Optional[torch.device]:
-    """`device` (None, a name such as "cuda:0", or a `torch.device`) if this machine has it.
-
-    torch itself fails late and obscurely ("Torch not compiled with CUDA enabled" when the
-    first weight moves, a list of 20 device types for "tpu"), so this is checked first.
-    """
-    if device is None:
-        return None
-    if not isinstance(device, (str, torch.device)):
-        raise ParameterError(f"device must be None, a name such as 'cpu' or 'cuda:0', or a torch.device; got {device!r}")
-    try:
-        parsed = torch.device(device)
-    except (RuntimeError, ValueError, TypeError):
-        raise ParameterError(f"unknown device {device!r}; use 'cpu', 'cuda', 'cuda:1', 'mps' or None") from None
-    reason = _unavailable(parsed)
-    if reason:
-        raise ParameterError(f"device {device!r} is not available on this machine ({reason}); use 'cpu' or None")
-    return parsed
-
-
-def _unavailable(device: torch.device) -> str:
-    """Why `device` cannot be used here ('' if it can)."""
-    if device.type == "cpu":
-        return ""
-    backend = torch.backends.mps if device.type == "mps" else getattr(torch, device.type, None)
-    is_available = getattr(backend, "is_available", None)
-    if not callable(is_available):
-        return f"torch has no {device.type!r} back end to run on"
-    if not is_available():
-        return f"torch.{device.type}.is_available() is False"
-    count = getattr(backend, "device_count", None)
-    if device.index is not None and callable(count) and device.index >= count():
-        return f"it has {count()} {device.type} device(s)"
-    return ""
-
-
 def _scalar(value: Any, size: int) -> torch.Tensor:
     return value.float() if isinstance(value, torch.Tensor) else torch.full((size,), float(value))
 
@@ -277,7 +241,7 @@ class InTheLoop(nn.Module):
                  analog: Optional[AnalogModel] = None, device: Union[str, torch.device, None] = None, **options: Any):
         super().__init__()
         # All options first: the mock moves the graph's weights to `device` when it is built.
-        device = check_device(device)
+        device = check_device(device, "hx.in_the_loop")
         named = {k: options.pop(k) for k in ("placement", "routing", "trace_offset", "trace_scale") if k in options}
         check_run_options(graph, chip, seed=seed, analog=analog, placement=named.get("placement", "balanced"),
                           routing=named.get("routing", "shared"), trace_offset=named.get("trace_offset"),

@@ -89,15 +89,13 @@ def test_emulate_says_where_device_belongs(no_placement):
         hx.emulate(small_graph(), device="cpu")
 
 
-@pytest.mark.parametrize("device, fragment", [
-    ("tpu", "unknown device 'tpu'"), ("garbage", "unknown device 'garbage'"), (5, "device must be None"),
-    ("cuda:99", "device 'cuda:99' is not available"), ("meta", "device 'meta' is not available"),
-    ("cuda" if not torch.cuda.is_available() else "cuda:99", "is not available on this machine")])
-def test_in_the_loop_refuses_an_unavailable_device_before_moving_any_weight(device, fragment, no_placement, monkeypatch):
+@pytest.mark.parametrize("device", ["tpu", "garbage", 5, "cuda:99", "meta",
+                                    "cuda" if not torch.cuda.is_available() else "cuda:98"])
+def test_in_the_loop_refuses_an_unavailable_device_before_moving_any_weight(device, no_placement, monkeypatch):
     graph = small_graph()
-    monkeypatch.setattr(hxgraph.loop, "MockNetwork", lambda *a, **k: pytest.fail("the mock was built"))
-    with pytest.raises(hx.ParameterError, match=fragment):
+    with pytest.raises(hx.ParameterError) as error:
         hx.in_the_loop(graph, device=device)
+    assert f"hx.in_the_loop: device={device!r}" in str(error.value)
     assert all(p.weight.device.type == "cpu" for p in graph.projections.values())
 
 
