@@ -17,7 +17,7 @@ import secrets
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator, Union
 
-from hxgraph.errors import ParameterError
+from hxgraph.errors import ParameterError, SerializationError
 
 __all__ = ["atomic_write", "write_bytes", "write_text"]
 
@@ -29,6 +29,17 @@ def target_path(path: Any, what: str = "path") -> Path:
     if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
         raise ParameterError(f"{what} must be a file path (str or os.PathLike); got {type(path).__name__}")
     return Path(path)
+
+
+def source_path(path: Any, what: str, noun: str) -> Path:
+    """A path to read `noun` from: what is not a path, or a directory, is a `SerializationError`."""
+    try:
+        path = target_path(path, what)
+    except ParameterError as exc:
+        raise SerializationError(str(exc)) from None
+    if path.is_dir():
+        raise SerializationError(f"{str(path)!r} is a directory, not {noun}")
+    return path
 
 
 @contextlib.contextmanager

@@ -11,7 +11,7 @@ import networkx as nx
 
 from hxgraph.errors import (DuplicateNameError, GraphError, ParameterError, SerializationError,
                             UnknownNameError, did_you_mean, known)
-from hxgraph.files import target_path, write_text
+from hxgraph.files import source_path, target_path, write_text
 from hxgraph.graph.connectivity import Sparse
 from hxgraph.graph.population import Population, check_name
 from hxgraph.graph.projection import Projection
@@ -245,12 +245,7 @@ class Graph:
     @classmethod
     def load(cls, path: Union[str, Path]) -> "Graph":
         """Read a graph written by `save`; a file that is not one raises `SerializationError`."""
-        try:
-            path = target_path(path, "Graph.load: the path")
-        except ParameterError as exc:
-            raise SerializationError(str(exc)) from None
-        if path.is_dir():
-            raise SerializationError(f"{str(path)!r} is a directory, not a graph file")
+        path = source_path(path, "Graph.load: the path", "a graph file")
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:

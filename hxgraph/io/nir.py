@@ -37,7 +37,7 @@ import torch
 
 from hxgraph.errors import (ConversionError, HxGraphError, MissingDependencyError, ParameterError,
                             SerializationError, UnknownNameError, check_choice, did_you_mean, known)
-from hxgraph.files import target_path, write_bytes
+from hxgraph.files import source_path, target_path, write_bytes
 from hxgraph.graph import Dense, Graph, Mixed, Placement, Population, Projection, Sparse, model_value
 from hxgraph.graph.graph import check_dt
 from hxgraph.graph.memory import check_allocation
@@ -264,12 +264,7 @@ def read_nir(path: Union[str, "os.PathLike[str]"], dt: Optional[float] = None, n
     `SerializationError` naming the file.
     """
     nir = _nir()
-    try:
-        path = target_path(path, "read_nir: the path")
-    except ParameterError as exc:
-        raise SerializationError(str(exc)) from None
-    if path.is_dir():
-        raise SerializationError(f"{str(path)!r} is a directory, not a NIR file")
+    path = source_path(path, "read_nir: the path", "a NIR file")
     if not path.is_file():
         raise SerializationError(f"no NIR file at {str(path)!r}")
     try:

@@ -736,6 +736,46 @@ def _needs_traces(*params: Param) -> bool:
     return any(isinstance(v, torch.Tensor) and v.requires_grad for v in params)
 
 
+class _Refractory:
+    """Which neurons are refractory at each step of a kernel's forward loop.
+
+    A spike clamps a neuron for `refractory_steps` following steps. With one step everywhere
+    (the default 1 µs at dt = 1 µs) the mask of step t is the spikes of step t - 1 and nothing is
+    stored; otherwise `masks` (T, B, N) records them (neuron refractory at t iff its last spike
+    s satisfies s >= t - steps).
+    """
+
+    def __init__(self, refractory_time: Param, dt: float, x: torch.Tensor):
+        steps, _, size = x.shape
+        self.active = _is_refractory(refractory_time)
+        self.one_step = False
+        self.masks: Optional[torch.Tensor] = None
+        if not self.active:
+            return
+        counts = refractory_steps(refractory_time, dt, dtype=x.dtype, max_steps=steps + 1).to(x.device)
+        counts = counts.reshape(-1).expand(size)
+        self.one_step = bool((counts == 1).all())
+        if not self.one_step:
+            self.masks = torch.empty_like(x)
+            self._last_spike = torch.full_like(x[0], -float(int(counts.max()) + 1))
+            times = torch.arange(steps, dtype=x.dtype, device=x.device)
+            self._earliest = (times[:, None] - counts.to(x.dtype)[None, :]).unbind(0)
+            self._times = times.unbind(0)
+
+    def mask(self, t: int, spikes: torch.Tensor) -> Optional[torch.Tensor]:
+        """The refractory mask of step t (None: nobody), given the spikes (T, B, N) filled up to t - 1."""
+        if self.one_step:
+            return spikes[t - 1] if t else None
+        if self.masks is None:
+            return None
+        return torch.ge(self._last_spike, self._earliest[t], out=self.masks[t])
+
+    def record(self, t: int, spiked: torch.Tensor) -> None:
+        """Remember the spikes of step t (needed when the period is longer than one step)."""
+        if self.masks is not None:
+            torch.lerp(self._last_spike, self._times[t].expand_as(self._last_spike), spiked, out=self._last_spike)
+
+
 class _LIFFunction(torch.autograd.Function):
     """LIF integration with a hand-written BPTT adjoint (see :func:`lif_integration`).
 
@@ -764,44 +804,24 @@ class _LIFFunction(torch.autograd.Function):
         membrane = torch.empty_like(x)
         spikes = torch.empty_like(x)
 
-        # refractoriness: a spike clamps the neuron for `ref_steps` following steps
-        ref_steps = None
-        if _is_refractory(refractory_time):
-            ref_steps = refractory_steps(refractory_time, dt, dtype=x.dtype,
-                                         max_steps=steps + 1).to(x.device)
-            ref_steps = ref_steps.reshape(-1).expand(size)
-        one_step = ref_steps is not None and bool((ref_steps == 1).all())
-        masks = None
-        if ref_steps is not None and not one_step:
-            # refractory at step t iff the last spike s satisfies s >= t - ref_steps
-            masks = torch.empty_like(x)
-            mask_rows = masks.unbind(0)
-            last_spike = torch.full_like(x[0], -float(int(ref_steps.max()) + 1))
-            times = torch.arange(steps, dtype=x.dtype, device=x.device)
-            earliest = (times[:, None] - ref_steps.to(x.dtype)[None, :]).unbind(0)
-            time_rows = times.unbind(0)
+        refractory = _Refractory(refractory_time, dt, x)
+        one_step, masks = refractory.one_step, refractory.masks
         # a reset at or above threshold would make the clamped value spike: mask explicitly
-        mask_spikes = ref_steps is not None and bool((reset_v >= threshold_v).any())
+        mask_spikes = refractory.active and bool((reset_v >= threshold_v).any())
 
         p_rows, v_rows, z_rows = potential.unbind(0), membrane.unbind(0), spikes.unbind(0)
         for t in range(steps):
             p_t, z_t = p_rows[t], z_rows[t]
             if t:
                 p_t.addcmul_(k.alpha_m, v_rows[t - 1])
-            refractory_mask = None
-            if one_step:
-                refractory_mask = z_rows[t - 1] if t else None
-            elif masks is not None:
-                refractory_mask = mask_rows[t]
-                torch.ge(last_spike, earliest[t], out=refractory_mask)
+            refractory_mask = refractory.mask(t, spikes)
             if refractory_mask is not None:
                 torch.lerp(p_t, reset_v, refractory_mask, out=p_t)
             torch.gt(p_t, threshold_v, out=z_t)
             if mask_spikes and refractory_mask is not None:
                 z_t.mul_(1 - refractory_mask)
             torch.lerp(p_t, reset_v, z_t, out=v_rows[t])
-            if masks is not None:
-                torch.lerp(last_spike, time_rows[t], z_t, out=last_spike)
+            refractory.record(t, z_t)
 
         surrogate = None
         if any(ctx.needs_input_grad):
@@ -975,17 +995,8 @@ class _AdExFunction(torch.autograd.Function):
         adaptation = torch.empty_like(x)
         scratch = torch.empty_like(x[0])
 
-        ref_steps = None
-        if _is_refractory(q.refractory_time):
-            ref_steps = refractory_steps(q.refractory_time, dt, dtype=x.dtype, max_steps=steps + 1).to(x.device)
-            ref_steps = ref_steps.reshape(-1).expand(size)
-        one_step = ref_steps is not None and bool((ref_steps == 1).all())
-        masks = None
-        if ref_steps is not None and not one_step:
-            masks = torch.empty_like(x)
-            last_spike = torch.full_like(x[0], -float(int(ref_steps.max()) + 1))
-            times = torch.arange(steps, dtype=x.dtype, device=x.device)
-            earliest = (times[:, None] - ref_steps.to(x.dtype)[None, :])
+        refractory = _Refractory(q.refractory_time, dt, x)
+        one_step, masks = refractory.one_step, refractory.masks
 
         p_rows, v_rows, z_rows, w_rows = potential.unbind(0), membrane.unbind(0), spikes.unbind(0), adaptation.unbind(0)
         previous = k.leak.expand_as(x[0])
@@ -997,12 +1008,7 @@ class _AdExFunction(torch.autograd.Function):
                 torch.addcmul(exp_offset, previous, inv_slope, out=scratch).clamp_(EXPONENT_FLOOR, EXPONENT_CAP).exp_()
                 p_t.addcmul_(exp_gain, scratch)
             torch.gt(p_t, threshold_v, out=z_t)
-            mask = None
-            if one_step:
-                mask = z_rows[t - 1] if t else None
-            elif masks is not None:
-                mask = masks[t]
-                torch.ge(last_spike, earliest[t], out=mask)
+            mask = refractory.mask(t, spikes)
             if mask is not None:
                 z_t.mul_(1 - mask)
             # adaptation from the membrane capped at the threshold, and the emitted spikes
@@ -1010,8 +1016,7 @@ class _AdExFunction(torch.autograd.Function):
             w = w.mul(decay_w).addcmul_(strength, scratch).sub_(w_rest).addcmul_(increment, z_t)
             w_rows[t].copy_(w)
             torch.lerp(p_t, reset_v, z_t if mask is None else torch.maximum(z_t, mask), out=v_rows[t])
-            if masks is not None:
-                torch.lerp(last_spike, times[t].expand_as(last_spike), z_t, out=last_spike)
+            refractory.record(t, z_t)
             previous = v_rows[t]
 
         if any(ctx.needs_input_grad):

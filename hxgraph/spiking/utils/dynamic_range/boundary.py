@@ -18,31 +18,22 @@ from hxgraph.spiking.modules import Synapse
 from hxgraph.spiking.morphology import SingleCompartmentNeuron
 from hxgraph.spiking.run import run as run_experiment
 from hxgraph.spiking.utils.dynamic_range.helper import (ConstantCurrentReadoutNeuron, ConstantCurrentType,
-                                                         chip_experiment, module_kwargs, neurons_on_chip)
+                                                         Measurement, chip_experiment, module_kwargs)
 
 __all__ = ["Boundaries", "get_dynamic_range"]
 
 
-class Boundaries:
+class Boundaries(Measurement):
     """Measures the baseline and the upper and lower membrane boundaries of the (emulated) chip.
 
     `params`: neuron parameters of the `LI` neurons (hxtorch's keywords; those an LI does not
-    take are ignored). `calib_path` must be None: the emulated chip's calibration is
-    `hxgraph.chip.Calibration`. Keyword-only `experiment_options` go to `Experiment` (e.g.
-    `chip_seed=`, `analog=`: which emulated chip is measured).
+    take are ignored); the other arguments as `helper.Measurement`'s.
     """
 
     def __init__(self, params: Optional[dict] = None, calib_path: Optional[str] = None, batch_size: int = 100,
                  neuron_structure: Any = SingleCompartmentNeuron(1), **experiment_options: Any):
-        self.calib_path = calib_path
-        self.batch_size = batch_size
-        self.neuron_structure = neuron_structure
-        self.params = dict(params or {})
-        self.experiment_options = experiment_options
-        self.time_length = 100
+        super().__init__(params, calib_path, batch_size, neuron_structure, **experiment_options)
         self.input_size = 20
-        self.output_size = neurons_on_chip(neuron_structure)
-        self.hw_neurons: Optional[torch.Tensor] = None
         self.neuron: Optional[ConstantCurrentReadoutNeuron] = None
 
     def build_model(self, inputs: torch.Tensor, exp: Experiment, current_type: Any = None,

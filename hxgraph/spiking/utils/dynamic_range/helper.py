@@ -16,7 +16,8 @@ from hxgraph.spiking.experiment import Experiment
 from hxgraph.spiking.modules import LI, LIF
 from hxgraph.spiking.morphology import SingleCompartmentNeuron
 
-__all__ = ["ConstantCurrentType", "ConstantCurrentMixin", "ConstantCurrentNeuron", "ConstantCurrentReadoutNeuron"]
+__all__ = ["ConstantCurrentType", "ConstantCurrentMixin", "ConstantCurrentNeuron", "ConstantCurrentReadoutNeuron",
+           "Measurement"]
 
 
 class ConstantCurrentType(enum.Enum):
@@ -61,6 +62,26 @@ class ConstantCurrentReadoutNeuron(ConstantCurrentMixin, LI):
 
 
 # ---------------------------------------------------------------------------- shared by the measurements
+
+class Measurement:
+    """What hxtorch's measurement classes share: parameters, calibration path, batch, neurons filling the chip.
+
+    `params`: the neuron parameters (hxtorch's keywords); `calib_path` must be None (the
+    emulated chip's calibration is `hxgraph.chip.Calibration`); keyword-only
+    `experiment_options` go to the chip's `Experiment` (e.g. `chip_seed=`, `analog=`).
+    """
+
+    def __init__(self, params: Optional[dict] = None, calib_path: Optional[str] = None, batch_size: int = 100,
+                 neuron_structure: Any = SingleCompartmentNeuron(1), **experiment_options: Any):
+        self.calib_path = calib_path
+        self.batch_size = batch_size
+        self.neuron_structure = neuron_structure
+        self.params = dict(params or {})
+        self.experiment_options = experiment_options
+        self.time_length = 100
+        self.output_size = neurons_on_chip(neuron_structure)
+        self.hw_neurons: Optional[Any] = None
+
 
 def neurons_on_chip(neuron_structure: Any) -> int:
     """How many neurons of `neuron_structure` (a `SingleCompartmentNeuron` or a circuit count) fill the chip."""

@@ -18,29 +18,21 @@ from hxgraph.spiking.handles import LIFObservables, TensorHandle
 from hxgraph.spiking.modules import Synapse
 from hxgraph.spiking.morphology import SingleCompartmentNeuron
 from hxgraph.spiking.run import run as run_experiment
-from hxgraph.spiking.utils.dynamic_range.helper import (ConstantCurrentNeuron, chip_experiment, module_kwargs,
-                                                         neurons_on_chip)
+from hxgraph.spiking.utils.dynamic_range.helper import (ConstantCurrentNeuron, Measurement, chip_experiment,
+                                                         module_kwargs)
 
 __all__ = ["Threshold", "get_trace_scaling"]
 
 
-class Threshold:
+class Threshold(Measurement):
     """Measures the thresholds of the (emulated) chip's neurons relative to their baseline.
 
-    `params`: the `LIF` parameters (hxtorch's keywords). `calib_path` must be None (see
-    `Boundaries`); keyword-only `experiment_options` go to `Experiment`.
+    `params`: the `LIF` parameters (hxtorch's keywords); the other arguments as `helper.Measurement`'s.
     """
 
     def __init__(self, params: Optional[dict] = None, calib_path: Optional[str] = None, batch_size: int = 100,
                  neuron_structure: Any = SingleCompartmentNeuron(1), **experiment_options: Any):
-        self.calib_path = calib_path
-        self.batch_size = batch_size
-        self.neuron_structure = neuron_structure
-        self.params = dict(params or {})
-        self.experiment_options = experiment_options
-        self.time_length = 100
-        self.output_size = neurons_on_chip(neuron_structure)
-        self.hw_neurons: Optional[torch.Tensor] = None
+        super().__init__(params, calib_path, batch_size, neuron_structure, **experiment_options)
         self.neuron: Optional[ConstantCurrentNeuron] = None
         self.traces = self.thresholds = self.thresholds_mean = None
 

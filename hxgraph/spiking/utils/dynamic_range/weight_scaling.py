@@ -18,19 +18,18 @@ from hxgraph.spiking.handles import LIFObservables
 from hxgraph.spiking.modules import LI, Synapse
 from hxgraph.spiking.morphology import SingleCompartmentNeuron
 from hxgraph.spiking.run import run as run_experiment
-from hxgraph.spiking.utils.dynamic_range.helper import (chip_experiment, module_kwargs, neurons_on_chip,
+from hxgraph.spiking.utils.dynamic_range.helper import (Measurement, chip_experiment, module_kwargs,
                                                          slope_through_origin)
 from hxgraph.spiking.utils.dynamic_range.threshold import Threshold
 
 __all__ = ["WeightScaling", "get_weight_scaling"]
 
 
-class WeightScaling:
+class WeightScaling(Measurement):
     """Measures hardware and model PSP heights per weight unit and their ratio.
 
     `params`: the neuron parameters (hxtorch's keywords; those an `LI` does not take are
-    ignored). `trace_scale` is the LI modules'. `calib_path` must be None (see
-    `boundary.Boundaries`); keyword-only `experiment_options` go to the chip's `Experiment`.
+    ignored); `trace_scale` is the LI modules'; the other arguments as `helper.Measurement`'s.
     """
 
     max_weight = 63
@@ -39,15 +38,8 @@ class WeightScaling:
     def __init__(self, params: Optional[dict] = None, calib_path: Optional[str] = None, batch_size: int = 100,
                  trace_scale: float = 1., neuron_structure: Any = SingleCompartmentNeuron(1),
                  **experiment_options: Any):
-        self.calib_path = calib_path
-        self.batch_size = batch_size
-        self.neuron_structure = neuron_structure
+        super().__init__(params, calib_path, batch_size, neuron_structure, **experiment_options)
         self.trace_scale = trace_scale
-        self.params = dict(params or {})
-        self.experiment_options = experiment_options
-        self.time_length = 100
-        self.output_size = neurons_on_chip(neuron_structure)
-        self.hw_neurons: Optional[torch.Tensor] = None
         self.baselines: Any = 0.
 
     def execute(self, weight: float, mock: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
