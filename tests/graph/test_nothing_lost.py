@@ -5,6 +5,8 @@ import math
 
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import hxgraph as hx
 from hxgraph.errors import AllocationError, InputError, ParameterError, WeightError
@@ -142,3 +144,29 @@ def test_mock_options_are_checked_with_their_name(options, words):
 def test_cuda_on_a_machine_without_it_is_refused_by_name():
     with pytest.raises(ParameterError, match="no CUDA device"):
         hx.mock(excitatory_net(), device="cuda")
+
+
+_ANY = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True, allow_infinity=True),
+                 st.text(max_size=8), st.lists(st.integers(0, 3), max_size=3), st.dictionaries(st.text(max_size=3),
+                                                                                                st.integers(), max_size=2))
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(option=st.sampled_from(["device", "funcs", "hardware_aware", "dtype", "seed", "record"]), value=_ANY)
+def test_random_mock_options_are_accepted_or_refused_by_an_hxgraph_error(option, value):
+    graph = excitatory_net()
+    try:
+        net = hx.mock(graph, **{option: value})
+        net({"x": torch.zeros(3, 1, 8)})
+    except hx.HxGraphError:
+        pass  # refused with hxgraph's error: what the test wants of a bad value
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(value=_ANY)
+def test_random_mock_inputs_are_run_or_refused_by_an_hxgraph_error(value):
+    net = hx.mock(excitatory_net())
+    try:
+        net({"x": value})
+    except hx.HxGraphError:
+        pass
