@@ -4,7 +4,9 @@
 (hidden → readout sparse; inputs repeated 5×, every neuron of 2 circuits), trains it
 hardware-aware in the mock, maps it onto the emulated chip (the calibration derives chip
 values and weight scale), evaluates it on 5 emulated chips, fine-tunes it with one chip in
-the loop, and writes every figure and a JSON summary. Progress goes to stderr, results to stdout.
+the loop, and writes every figure and a JSON summary. Results go to stdout; progress bars to
+stderr, and only when stderr is a terminal (a log file or pipe gets no bar frames); `--quiet`
+prints nothing but errors.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from hxgraph.errors import HxGraphError, MappingError, check_choice
 
@@ -51,8 +53,12 @@ DEMO_FILES = ("graph.png", "placement.png", "raster.png", "traces.png", "trainin
               "yinyang.json")
 
 
-def _step(number: int, total: int, text: str) -> None:
-    print(f"\n[{number}/{total}] {text}", flush=True)
+def _step(number: int, total: int, text: str, say: Callable[..., None] = print) -> None:
+    say(f"\n[{number}/{total}] {text}", flush=True)
+
+
+def _silent(*args: Any, **kwargs: Any) -> None:
+    """`print` for `--quiet`: says nothing."""
 
 
 def mapping_resources(mapping: Any) -> dict[str, Any]:
@@ -117,68 +123,70 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _run_demo(args: argparse.Namespace) -> int:
     import torch
-    from tqdm.auto import tqdm
 
     import hxgraph as hx
     from hxgraph import viz
     from hxgraph.datasets import YinYangDataset
     from hxgraph.files import write_text
+    from hxgraph.progress import progress_bar
     from hxgraph.tasks import yinyang
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    progress = not args.quiet
+    # Bars by default only where a person watches (hxgraph.progress); --quiet: no output at all.
+    progress = False if args.quiet else None
+    say = _silent if args.quiet else print
+    chip_quiet = {"progress": False} if args.quiet else {}  # the emulator's bar, for long runs
     started = time.perf_counter()
     seconds: dict[str, float] = {}
-    log = print
     total = 6
-    common = dict(train_size=args.train_size, test_size=args.test_size, seed=args.seed, progress=progress, log=log,
-                  batch_size=min(50, args.train_size))
+    common = dict(train_size=args.train_size, test_size=args.test_size, seed=args.seed, progress=progress,
+                  log=None if args.quiet else print, batch_size=min(50, args.train_size))
 
-    _step(1, total, "Build the yin-yang experiment with the fluent builder (model values only)")
+    _step(1, total, "Build the yin-yang experiment with the fluent builder (model values only)", say)
     graph = yinyang.build_experiment(sparse=DEMO_SPARSE, seed=args.seed, repeat=DEMO_REPEAT,
                                      hidden_circuits=DEMO_CIRCUITS, readout_circuits=DEMO_CIRCUITS).graph
-    print(graph.summary())
+    say(graph.summary())
     viz.save_figure(viz.plot_graph(graph), out / "graph.png")
 
     _step(2, total, f"Train in the mock, hardware-aware ({args.epochs} + {DEMO_POLISH_EPOCHS} epochs on "
-                    f"{args.train_size} samples: 6-bit weights, a chip's imperfections drawn anew every batch)")
+                    f"{args.train_size} samples: 6-bit weights, a chip's imperfections drawn anew every batch)", say)
     t = time.perf_counter()
     mock_history = yinyang.train_for_chip(epochs=args.epochs, polish_epochs=DEMO_POLISH_EPOCHS, graph=graph, **common)
     seconds["mock_training"] = time.perf_counter() - t
     mock_on_mock = mock_history["test_accuracy"][-1]
 
-    _step(3, total, "Place and route onto the emulated chip")
+    _step(3, total, "Place and route onto the emulated chip", say)
     mapping = hx.place_and_route(graph)
-    print(mapping.summary())
+    say(mapping.summary())
     viz.save_figure(viz.plot_placement(mapping), out / "placement.png")
 
     chip_seeds = list(range(args.chip_seed, args.chip_seed + args.chips))
     _step(4, total, f"Evaluate the mock-trained network on {args.chips} emulated chips (seeds {chip_seeds[0]}–"
-                    f"{chip_seeds[-1]}: each with its own mismatch)")
+                    f"{chip_seeds[-1]}: each with its own mismatch)", say)
     t = time.perf_counter()
-    mock_on_chips = [yinyang.evaluate(graph, "chip", test_size=args.test_size, chip_seed=seed)
-                     for seed in tqdm(chip_seeds, desc="chips", unit="chip", disable=not progress, leave=False)]
+    mock_on_chips = [yinyang.evaluate(graph, "chip", test_size=args.test_size, chip_seed=seed, **chip_quiet)
+                     for seed in progress_bar(chip_seeds, progress=progress, desc="chips", unit="chip", leave=False)]
     seconds["chip_evaluation"] = time.perf_counter() - t
-    print(f"test accuracy: {mock_on_mock:.3f} on the mock; on the emulated chips "
+    say(f"test accuracy: {mock_on_mock:.3f} on the mock; on the emulated chips "
           + ", ".join(f"{a:.3f}" for a in mock_on_chips))
 
-    _step(5, total, f"Fine-tune with emulated chip {args.chip_seed} in the loop ({args.loop_epochs} epochs)")
+    _step(5, total, f"Fine-tune with emulated chip {args.chip_seed} in the loop ({args.loop_epochs} epochs)", say)
     t = time.perf_counter()
     loop_history = (yinyang.train(epochs=args.loop_epochs, backend="in_the_loop", graph=graph,
                                   chip_seed=args.chip_seed, **common)
                     if args.loop_epochs else None)
     seconds["in_the_loop_training"] = time.perf_counter() - t
-    loop_on_chip = yinyang.evaluate(graph, "chip", test_size=args.test_size, chip_seed=args.chip_seed)
+    loop_on_chip = yinyang.evaluate(graph, "chip", test_size=args.test_size, chip_seed=args.chip_seed, **chip_quiet)
     loop_on_mock = yinyang.evaluate(graph, "mock", test_size=args.test_size)
 
-    _step(6, total, "Record one test batch on both back ends and draw the figures")
+    _step(6, total, "Record one test batch on both back ends and draw the figures", say)
     samples = YinYangDataset(size=8, seed=40)
     classifier = yinyang.Classifier(hx.mock(graph), repeat=yinyang.input_repeat(graph))
     spikes = classifier.spikes(samples.samples)
     with torch.no_grad():
         mock_run = hx.mock(graph)({"x": spikes})
-    chip_run = hx.emulate(graph, seed=args.chip_seed)({"x": spikes})
+    chip_run = hx.emulate(graph, seed=args.chip_seed, **chip_quiet)({"x": spikes})
     label = int(samples.labels[0])
     phases = {"mock": mock_history}
     marks: dict[str, Any] = {f"mock-trained, on {args.chips} chips (mean)": (len(mock_history["test_accuracy"]),
@@ -196,7 +204,7 @@ def _run_demo(args: argparse.Namespace) -> int:
         "training.png": lambda: viz.plot_training(phases, marks=marks, title="Yin-yang: trained hardware-aware in the mock, "
                                                   "fine-tuned with the emulated chip in the loop"),
     }
-    for name, draw in tqdm(figures.items(), desc="figures", unit="figure", disable=not progress, leave=False):
+    for name, draw in progress_bar(figures.items(), progress=progress, desc="figures", unit="figure", leave=False):
         viz.save_figure(draw(), out / name)
     graph.save(out / "yinyang.json", indent=1)
     seconds["total"] = time.perf_counter() - started
@@ -231,8 +239,8 @@ def _run_demo(args: argparse.Namespace) -> int:
     }
     write_text(out / "summary.json", json.dumps(summary, indent=1) + "\n")
 
-    print("\n" + accuracy_table(args.test_size, args.loop_epochs, mock_on_mock, mock_on_chips, loop_on_chip))
-    print(f"\nWrote {', '.join(DEMO_FILES)} to {out}/ in {seconds['total']:.0f} s")
+    say("\n" + accuracy_table(args.test_size, args.loop_epochs, mock_on_mock, mock_on_chips, loop_on_chip))
+    say(f"\nWrote {', '.join(DEMO_FILES)} to {out}/ in {seconds['total']:.0f} s")
     return 0
 
 
@@ -361,7 +369,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--chip-seed", type=_any_integer, default=0,
                       help="the first emulated chip (mismatch, noise); the one fine-tuned in the loop")
     demo.add_argument("--chips", type=_positive, default=5, help="emulated chips the mock-trained network is tested on")
-    demo.add_argument("--quiet", action="store_true", help="no progress bars")
+    demo.add_argument("--quiet", action="store_true",
+                      help="print nothing but errors (no steps, tables or progress bars); the results are in "
+                           "OUT/summary.json. Without it, progress bars are drawn only when stderr is a terminal")
     demo.set_defaults(run=_demo)
     summary = commands.add_parser("summary", help="print the summary of a graph JSON file")
     summary.add_argument("file", help="a graph written by Graph.save / to_json (e.g. out/yinyang.json)")

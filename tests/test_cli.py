@@ -17,9 +17,10 @@ from hxgraph.cli import DEMO_FILES, accuracy_table, build_parser, main
 def test_demo_writes_every_file_and_a_consistent_summary(tmp_path, capsys):
     out = tmp_path / "out"
     status = main(["demo", "--out", str(out), "--epochs", "1", "--loop-epochs", "1", "--train-size", "50",
-                   "--test-size", "50", "--chips", "2", "--quiet"])
+                   "--test-size", "50", "--chips", "2"])
     assert status == 0
-    printed = capsys.readouterr().out
+    printed, errors = capsys.readouterr()
+    assert "\r" not in errors  # stderr is not a terminal here: no progress-bar frames (--quiet: tests/test_progress.py)
     assert sorted(p.name for p in out.iterdir()) == sorted(DEMO_FILES)
     for name in DEMO_FILES:
         if name.endswith(".png"):

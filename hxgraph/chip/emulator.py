@@ -29,13 +29,13 @@ from typing import Any, Mapping, Optional, Sequence
 import attrs
 import networkx as nx
 import torch
-from tqdm.auto import tqdm
 
 from hxgraph.chip.analog import AnalogModel, ChipInstance
 from hxgraph.chip.calibration import CAPACITANCE_CODE, MODEL_CAPACITANCE
 from hxgraph.chip.config import ChipConfig
 from hxgraph.chip.delivery import Delivery, compile_delivery
 from hxgraph.errors import InputError, ParameterError, UnknownNameError, did_you_mean, known
+from hxgraph.progress import progress_bar
 
 # The AdEx exponent (v - V_T) / ΔT is clamped as in the mock (hxgraph.mock.functional.EXPONENT_CAP/_FLOOR;
 # back ends do not import each other): a membrane that far above V_T spikes in this step anyway.
@@ -244,7 +244,8 @@ class Emulator:
     CADC: a sample every `cadc_interval` seconds (default the chip's ~1.7 µs) with a random
     jitter of `cadc_jitter` seconds (std), at most the chip's 100 samples per run unless
     `long_recording`. `madc`: up to two (population, neuron) pairs recorded at 29.4 MSa/s.
-    `progress`: a bar over the batch chunks (None: only for long runs). Every option is
+    `progress`: a bar over the batch chunks (None: only for long runs, and only when stderr is
+    a terminal or a notebook; True forces it, False hides it). Every option is
     checked before any work: an unknown keyword or a value of the wrong type or range (a
     float seed, a NaN jitter, `long_recording="no"`) is a `ParameterError` naming the option.
     """
@@ -390,9 +391,11 @@ class Emulator:
         self._runs += 1
         cadc_times = self._cadc_schedule(batch, steps, generator)
         chunk = max(1, 2**24 // max(1, steps * sum(n.leak.numel() for n in self._neurons.values())))
-        show = self.progress if self.progress is not None else batch > 4 * chunk
+        # By default a bar only for runs of many chunks, and then only where a person watches.
+        progress = self.progress if self.progress is not None or batch > 4 * chunk else False
         parts = []
-        for start in tqdm(range(0, batch, chunk), desc="emulating", unit="chunk", disable=not show, leave=False):
+        for start in progress_bar(range(0, batch, chunk), progress=progress, desc="emulating", unit="chunk",
+                                  leave=False):
             stop = min(batch, start + chunk)
             parts.append(self._run_chunk({k: v[:steps, start:stop] for k, v in spikes_in.items()}, steps,
                                          cadc_times[start:stop], generator, start, cadc_populations))

@@ -17,11 +17,11 @@ import time
 from typing import Any, Callable, Optional, Union
 
 import torch
-from tqdm.auto import tqdm
 
 import hxgraph as hx
 from hxgraph.datasets import YinYangDataset
 from hxgraph.mock import HardwareAware
+from hxgraph.progress import progress_bar, show_progress
 from hxgraph.transforms import CoordinatesToSpikes, LinearSaturating, MaxOverTime
 
 # Encoding (as in hxtorch's example): a coordinate x in [0, 1] spikes at 2 µs + x · 24 µs,
@@ -165,7 +165,7 @@ def train(epochs: int = 20, sparse: str = "none", density: float = 0.5, train_si
           gamma: float = 0.9, readout_scale: float = 10.0, rate_reg: float = 0.0,
           hidden_init: tuple[float, float] = (1.0, 1.0), out_init: tuple[float, float] = (0.0, 0.1),
           repeat: int = 1, weight_scale: Optional[float] = None, backend: str = "mock",
-          graph: Optional[hx.Graph] = None, progress: bool = True,
+          graph: Optional[hx.Graph] = None, progress: Optional[bool] = None,
           log: Optional[Callable[[str], Any]] = print, chip_seed: int = 0,
           hardware_aware: Union[bool, HardwareAware, None] = None, average: bool = False,
           **chip_options: Any) -> dict[str, Any]:
@@ -177,8 +177,10 @@ def train(epochs: int = 20, sparse: str = "none", density: float = 0.5, train_si
     network (e.g. fine-tuning a mock-trained one in the loop); otherwise one is built from
     the options. `lr` decays by `gamma` after every epoch. `rate_reg` weighs a penalty on
     the mean squared hidden spike count per neuron (0 disables it). `log` receives one line
-    per epoch (None: silent); `progress` shows a tqdm bar per epoch. `chip_seed` picks the
-    emulated chip and `chip_options` go to it (`analog`, ...).
+    per epoch; `progress` draws a tqdm bar per epoch (None: only when stderr is a terminal or
+    a notebook, so logs and pipes get no bar frames; True forces the bars, False hides them).
+    `log=None` silences the run: no lines, and no bars unless `progress=True`. `chip_seed`
+    picks the emulated chip and `chip_options` go to it (`analog`, ...).
 
     `hardware_aware` (mock backend; True for `hx.hardware_aware()`, or a `HardwareAware`)
     trains for the chip: 6-bit weights (straight-through), the analog spread drawn anew every
@@ -199,6 +201,9 @@ def train(epochs: int = 20, sparse: str = "none", density: float = 0.5, train_si
     if hardware_aware is not None and backend != "mock":
         raise hx.ParameterError("hardware_aware applies to training in the mock; with the chip in the loop the "
                                 "chip itself supplies quantization and imperfections")
+    bars = _bars(progress, log)
+    if backend != "mock":  # the emulator's own bar (long runs only) follows the same rule
+        chip_options = {"progress": None if bars else False, **chip_options}
     torch.manual_seed(seed)
     trainset = YinYangDataset(size=train_size, seed=42)
     testset = YinYangDataset(size=test_size, seed=40)
@@ -223,7 +228,7 @@ def train(epochs: int = 20, sparse: str = "none", density: float = 0.5, train_si
         order = torch.randperm(train_size, generator=shuffle)
         batches = [order[k:k + batch_size] for k in range(0, train_size - batch_size + 1, batch_size)]
         total_loss, correct, seen = 0.0, 0, 0
-        bar = tqdm(batches, desc=f"epoch {epoch}/{epochs}", unit="batch", leave=False, disable=not progress)
+        bar = progress_bar(batches, progress=bars, desc=f"epoch {epoch}/{epochs}", unit="batch", leave=False)
         for index in bar:
             samples, labels = trainset.samples[index], trainset.labels[index]
             scores = model(samples)
@@ -261,6 +266,13 @@ def train(epochs: int = 20, sparse: str = "none", density: float = 0.5, train_si
     history["graph"] = graph
     history["model"] = model
     return history
+
+
+def _bars(progress: Optional[bool], log: Optional[Callable[[str], Any]]) -> bool:
+    """Epoch bars: as `progress` says; by default only where a person watches, and not in a silent run."""
+    if progress is None and log is None:
+        return False
+    return show_progress(progress)
 
 
 def train_for_chip(epochs: int = 10, polish_epochs: int = 4, lr: float = 1e-2, polish_lr: float = 1e-3,
