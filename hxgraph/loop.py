@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from hxgraph.chip.analog import AnalogModel
-from hxgraph.chip.emulator import Emulator, Recording, check_emulator_options, check_seed
+from hxgraph.chip.emulator import Emulator, Recording, check_emulator_options, check_run_memory, check_seed
 from hxgraph.chip.mapping import ChipMapping, place_and_route
 from hxgraph.chip.placement import NeuronPlacement, check_strategy
 from hxgraph.chip.routing import check_routing
@@ -77,9 +77,37 @@ class EmulatedNetwork:
     def __call__(self, inputs: Mapping[str, torch.Tensor]) -> Run:
         self.sync()
         read = [name for name in self.mapping.config.populations if "membrane" in self.graph.population(name).record]
+        self._check_memory(inputs, read)
         recording = self.emulator.run(inputs, cadc=read)
         self.last_recording = recording
         return self.observables(recording, inputs)
+
+    def _check_memory(self, inputs: Any, read: list[str]) -> None:
+        """Refuse a run whose recording and `Run` would not fit in memory, before the emulator starts.
+
+        (Malformed inputs are left to the emulator, which names what is wrong with them.)
+        """
+        shapes = [tuple(v.shape[:2]) for v in inputs.values() if isinstance(v, torch.Tensor) and v.dim() == 3] \
+            if isinstance(inputs, Mapping) else []
+        if not shapes:
+            return
+        steps, batch = shapes[0]
+        if steps < 1 or batch < 1:
+            return
+        self.emulator.cadc_samples(steps)  # more samples than the chip stores: that error comes first
+
+        def needed(s: int, b: int) -> dict[str, float]:
+            return {**self.emulator.memory_needed(s, b, read), "traces on the grid": self._grid_bytes(s, b, read)}
+
+        check_run_memory(needed, steps, batch, f"hx.emulate of graph {self.graph.name!r}")
+
+    def _grid_bytes(self, steps: int, batch: int, read: list[str]) -> float:
+        """Bytes of the `Run` on the user's grid: float32 spike counts of every spiking population, and for
+        every membrane read its interpolation (about 8 float32 temporaries per value and 7 float64 or int64
+        index arrays per sample time and entry)."""
+        spiking = sum(p.size for p in self.graph.populations.values() if not p.is_input and p.neuron_model.spiking)
+        membranes = sum(self.graph.population(name).size for name in read)
+        return 4.0 * steps * batch * (spiking + 8 * membranes) + 56.0 * steps * batch * len(read)
 
     def observables(self, recording: Recording, inputs: Mapping[str, torch.Tensor]) -> Run:
         """Map a recording to the user's grid and model units (same layout as the mock's `Run`)."""

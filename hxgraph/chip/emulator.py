@@ -24,7 +24,7 @@ import hashlib
 import math
 import numbers
 import operator
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import attrs
 import networkx as nx
@@ -35,6 +35,7 @@ from hxgraph.chip.calibration import CAPACITANCE_CODE, MODEL_CAPACITANCE
 from hxgraph.chip.config import ChipConfig
 from hxgraph.chip.delivery import Delivery, compile_delivery
 from hxgraph.errors import InputError, ParameterError, UnknownNameError, did_you_mean, known
+from hxgraph.graph.memory import check_allocation, format_bytes, memory_limit
 from hxgraph.progress import progress_bar
 
 # The AdEx exponent (v - V_T) / ΔT is clamped as in the mock (hxgraph.mock.functional.EXPONENT_CAP/_FLOOR;
@@ -46,6 +47,12 @@ EXPONENT_FLOOR = -80.0
 # `hx.in_the_loop` check them with `check_emulator_options` before placing and routing.
 EMULATOR_OPTIONS = ("cadc_interval", "cadc_jitter", "long_recording", "madc", "progress")
 SEED_LIMIT = 2**64  # torch's generators take seeds up to 2**64 - 1
+
+# Bytes per value of the run's buffers, and the float temporaries of reading one sample of one
+# neuron (`_membrane_between` and `_sample`: the state before, the net current, decay and PSC
+# integral terms, the membrane, noise, codes — about a dozen), for `Emulator.memory_needed`.
+_FLOAT, _DOUBLE = 4, 8
+_SAMPLE_TEMPORARIES = 12
 
 
 # ---------------------------------------------------------------------- option checks
@@ -132,6 +139,54 @@ def check_emulator_options(options: Mapping[str, Any], who: str = "Emulator", ot
             raise ParameterError(f"{who}: unknown option {name!r}{did_you_mean(name, valid)}{extra}; options: "
                                  f"{known(valid)}")
     return {name: _OPTION_CHECKS[name](value) for name, value in options.items()}
+
+
+def check_run_memory(needed: Callable[[int, int], Mapping[str, float]], steps: int, batch: int, what: str) -> None:
+    """Refuse a run of `steps` × `batch` whose buffers (`needed(steps, batch)`: bytes by part) exceed the
+    memory limit (`hxgraph.graph.memory`), before anything is allocated; the error says how much it would
+    need, where most of it goes, and what fits: the largest batch per call, or else the longest runtime."""
+    parts = needed(steps, batch)
+    total = sum(parts.values())
+    limit = memory_limit()
+    if total <= limit:
+        return
+    largest = max(parts, key=parts.__getitem__)
+
+    def fits(s: int, b: int) -> bool:
+        return sum(needed(s, b).values()) <= limit
+
+    batch_fits = _largest(lambda b: fits(steps, b), batch - 1)
+    if batch_fits:
+        remedy = (f"run the batch in calls of at most {batch_fits:,} entries (each entry is an independent run), "
+                  "or fewer steps")
+    else:
+        steps_fit = _largest(lambda s: fits(s, 1), steps - 1)
+        remedy = (f"shorten the run to at most {steps_fit:,} step{'s' if steps_fit > 1 else ''} (at batch 1)" if steps_fit else
+                  "even one step of one entry does not fit: use fewer neurons")
+    if largest in ("CADC samples", "MADC traces"):
+        remedy += "; or record less (a longer cadc_interval, fewer populations recording 'membrane', no MADC)"
+    check_allocation(total, f"{what}: {steps:,} steps × batch {batch:,} (mostly {largest}: "
+                            f"{format_bytes(parts[largest])})", remedy)
+
+
+def _largest(fits: Callable[[int], bool], upper: int) -> int:
+    """The largest n in 1..upper with fits(n), 0 if none; `fits` must be monotone (true up to some n)."""
+    if upper < 1 or not fits(1):
+        return 0
+    low, high = 1, upper
+    while low < high:
+        middle = (low + high + 1) // 2
+        if fits(middle):
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _padded(spikes: Mapping[str, torch.Tensor], steps: int) -> dict[str, torch.Tensor]:
+    """Inputs with zeros appended up to `steps` (a runtime longer than the given spike trains)."""
+    return {k: torch.cat([v, v.new_zeros(steps - v.shape[0], *v.shape[1:])]) if v.shape[0] < steps else v
+            for k, v in spikes.items()}
 
 
 @attrs.frozen(eq=False)
@@ -382,15 +437,15 @@ class Emulator:
         keep (default: all; the chip samples every circuit, but reading fewer is cheaper here).
         """
         spikes_in, steps, batch = self._checked_inputs(inputs, steps)
-        cadc_populations = self.config.populations if cadc is None else tuple(cadc)
-        for name in cadc_populations:
-            if name not in self._neurons:
-                raise UnknownNameError(f"no on-chip population {name!r} to read with the CADC"
-                                       f"{did_you_mean(name, self._neurons)}; on-chip: {known(self._neurons)}")
+        cadc_populations = self._checked_cadc(cadc)
+        count = self.cadc_samples(steps)
+        check_run_memory(lambda s, b: self.memory_needed(s, b, cadc_populations), steps, batch,
+                         f"an emulated run on {self._neuron_count():,} neurons")
+        spikes_in = _padded(spikes_in, steps)
         generator = torch.Generator().manual_seed(self._run_seed())
         self._runs += 1
-        cadc_times = self._cadc_schedule(batch, steps, generator)
-        chunk = max(1, 2**24 // max(1, steps * sum(n.leak.numel() for n in self._neurons.values())))
+        cadc_times = self._cadc_schedule(batch, steps, count, generator)
+        chunk = self._chunk(steps)
         # By default a bar only for runs of many chunks, and then only where a person watches.
         progress = self.progress if self.progress is not None or batch > 4 * chunk else False
         parts = []
@@ -408,18 +463,65 @@ class Emulator:
         digest = hashlib.sha256(f"{self.seed}:run:{self._runs}".encode()).digest()
         return int.from_bytes(digest[:8], "little") & (2**63 - 1)
 
-    def _cadc_schedule(self, batch: int, steps: int, generator: torch.Generator) -> torch.Tensor:
-        runtime = (steps - 1) * self.dt
+    def _checked_cadc(self, cadc: Optional[Sequence[str]]) -> tuple[str, ...]:
+        populations = self.config.populations if cadc is None else tuple(cadc)
+        for name in populations:
+            if name not in self._neurons:
+                raise UnknownNameError(f"no on-chip population {name!r} to read with the CADC"
+                                       f"{did_you_mean(name, self._neurons)}; on-chip: {known(self._neurons)}")
+        return tuple(populations)
+
+    def _samples(self, steps: int) -> int:
+        """CADC samples per run of `steps` time steps."""
         # + 1e-9: 25e-6 // 1e-6 is 24 in floats. The cap turns an absurdly short interval (1e-320 s)
-        # into an absurd count, refused below, instead of an overflow of inf.
-        count = int(math.floor(min(runtime / self.cadc_interval, 1e18) + 1e-9)) + 1
+        # into an absurd count, refused by the caller, instead of an overflow of inf.
+        return int(math.floor(min((steps - 1) * self.dt / self.cadc_interval, 1e18) + 1e-9)) + 1
+
+    def cadc_samples(self, steps: int) -> int:
+        """CADC samples per run; more than the chip stores is an `InputError` unless `long_recording`."""
+        count = self._samples(steps)
         if count > self.spec.cadc_max_samples and not self.long_recording:
-            raise InputError(f"a runtime of {steps} steps ({runtime * 1e6:g} µs) needs {count} CADC samples, the "
-                             f"chip stores at most {self.spec.cadc_max_samples} per run; pass long_recording=True "
-                             "(samples stored in DRAM) or shorten the run")
+            raise InputError(f"a runtime of {steps} steps ({(steps - 1) * self.dt * 1e6:g} µs) needs {count} CADC "
+                             f"samples, the chip stores at most {self.spec.cadc_max_samples} per run; pass "
+                             "long_recording=True (samples stored in DRAM) or shorten the run")
+        return count
+
+    def _cadc_schedule(self, batch: int, steps: int, count: int, generator: torch.Generator) -> torch.Tensor:
+        runtime = (steps - 1) * self.dt
         base = torch.arange(count, dtype=torch.float64) * self.cadc_interval
         jitter = torch.randn(batch, count, generator=generator, dtype=torch.float64) * self.cadc_jitter
         return (base + jitter).clamp(0.0, runtime)
+
+    def _neuron_count(self) -> int:
+        return sum(n.leak.numel() for n in self._neurons.values())
+
+    def _chunk(self, steps: int) -> int:
+        """Batch entries emulated at once: about 2**24 traced values (steps × neurons × entries) per chunk."""
+        return max(1, 2**24 // max(1, steps * self._neuron_count()))
+
+    def memory_needed(self, steps: int, batch: int, cadc: Optional[Sequence[str]] = None) -> dict[str, float]:
+        """Bytes a run of `steps` × `batch` would hold at its peak, by part (an estimate of the largest buffers).
+
+        The batch is emulated in chunks (`recording buffers` and the sampling temporaries are per
+        chunk), but the CADC and MADC codes and the input spikes are kept for the whole batch.
+        Spike events are left out: they are a small fraction of the buffers they are read from.
+        """
+        cadc = self.config.populations if cadc is None else cadc
+        chunk = min(batch, self._chunk(steps))
+        per_step = sum((5 if n.adex is not None else 4) * n.leak.numel() for n in self._neurons.values())
+        samples, read = self._samples(steps), sum(self._neurons[name].leak.numel() for name in cadc)
+        madc = math.ceil(max(0, steps - 1) * self.dt * self.spec.madc_sample_rate) * len(self.madc)
+        return {
+            # float32 membrane, net current, clamp and spikes (and the AdEx drive) per step and neuron
+            "recording buffers": _FLOAT * steps * chunk * per_step,
+            # sample times (and their jitter) and uint8 codes (parts and their concatenation) for the batch;
+            # per chunk and sample: step and offset, and the readout's float temporaries per neuron read
+            "CADC samples": (2 * _DOUBLE + 2 * read) * batch * samples
+                            + (2 * _DOUBLE + _SAMPLE_TEMPORARIES * _FLOAT * read) * chunk * samples,
+            "MADC traces": (2 * 2 + _DOUBLE) * batch * madc + (2 * _DOUBLE + _SAMPLE_TEMPORARIES * _FLOAT) * chunk * madc,
+            # a float32 copy of the spikes, padded to the runtime
+            "input spikes": _FLOAT * steps * batch * sum(self.config.input_sizes.values()),
+        }
 
     def _checked_inputs(self, inputs: Mapping[str, torch.Tensor], steps: Optional[int]
                         ) -> tuple[dict[str, torch.Tensor], int, int]:
@@ -459,8 +561,6 @@ class Emulator:
             if late.numel():
                 raise InputError(f"input {name!r} has spikes at step {int(late[0, 0]) + steps}, beyond the runtime of "
                                  f"{steps} steps ({steps * self.dt * 1e6:g} µs); they cannot be sent")
-        if steps > total:
-            out = {k: torch.cat([v, v.new_zeros(steps - total, *v.shape[1:])]) for k, v in out.items()}
         return out, steps, (shape[1] if shape else 0)
 
     def _run_chunk(self, inputs: Mapping[str, torch.Tensor], steps: int, cadc_times: torch.Tensor,
