@@ -548,7 +548,13 @@ class Emulator:
             if not bool(torch.isfinite(s).all()) or bool((s < 0).any()):
                 raise InputError(f"input {name!r} must hold spike counts (finite, >= 0)")
             out[name] = s
-        total = shape[0] if shape else 0
+        if shape is None:
+            raise InputError("this configuration has no input population, so there is no batch to run; add one "
+                             "(its spikes may all be zero) to give the runs and their number")
+        if shape[1] == 0:
+            raise InputError(f"the batch is empty: inputs of shape {tuple(inputs[next(iter(sizes))].shape)}; give at "
+                             "least one entry (time, batch >= 1, neurons)")
+        total = shape[0]
         if steps is None:
             steps = total
         elif isinstance(steps, (bool, float)) or not isinstance(steps, numbers.Integral):
@@ -561,7 +567,7 @@ class Emulator:
             if late.numel():
                 raise InputError(f"input {name!r} has spikes at step {int(late[0, 0]) + steps}, beyond the runtime of "
                                  f"{steps} steps ({steps * self.dt * 1e6:g} µs); they cannot be sent")
-        return out, steps, (shape[1] if shape else 0)
+        return out, steps, shape[1]
 
     def _run_chunk(self, inputs: Mapping[str, torch.Tensor], steps: int, cadc_times: torch.Tensor,
                    generator: torch.Generator, batch_offset: int, cadc_populations: Sequence[str]):

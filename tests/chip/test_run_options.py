@@ -126,6 +126,14 @@ def test_run_steps_must_be_an_integer(steps):
         emulator.run(spikes(), steps=steps)
 
 
+def test_an_empty_batch_or_no_input_population_is_an_input_error_not_a_torch_error():
+    with pytest.raises(hx.InputError, match=r"the batch is empty: inputs of shape \(5, 0, 4\)"):
+        hx.emulate(small_graph())({"x": torch.zeros(5, 0, 4)})
+    no_inputs = hx.Experiment("alone").lif("h", 2, leak=0.0, reset=0.0, threshold=1.0).graph
+    with pytest.raises(hx.InputError, match="no input population"):
+        Emulator(hx.place_and_route(no_inputs).config).run({}, steps=5)
+
+
 def test_valid_options_still_run_and_numpy_integers_are_integers():
     graph = small_graph()
     a = hx.emulate(graph, seed=np.int64(3), madc=[["h", np.int64(0)]], long_recording=True, progress=None,
