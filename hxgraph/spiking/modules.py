@@ -90,6 +90,11 @@ class HXModule(nn.Module):
             if not isinstance(handle, TensorHandle):
                 raise GraphError(f"{self._who()}: inputs must be hxgraph.spiking handles (e.g. "
                                  f"LIFObservables(spikes=x) or another module's output); got {type(handle).__name__}")
+            # Here, at the call: at run time only the experiment that recorded this call could see it.
+            owner = handle._owner
+            if owner is not None and owner.experiment is not self.experiment:
+                raise GraphError(f"{self._who()}: its input is the output of {owner._who()}, which belongs to another "
+                                 "experiment; modules of one network must share their Experiment")
         self.experiment._connect(self, input)
         return self._output_handle
 
