@@ -55,7 +55,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
     history = train(epochs=args.epochs, sparse=args.sparse, density=args.density, train_size=args.train_size,
                     test_size=args.test_size, seed=args.seed, batch_size=args.batch_size, lr=args.lr,
                     gamma=args.gamma, readout_scale=args.readout_scale, rate_reg=args.rate_reg,
-                    progress=not args.quiet)
+                    progress=False if args.quiet else None)
     print(f"final test accuracy {history['test_accuracy'][-1]:.3f} after {args.epochs} epochs "
           f"({time.perf_counter() - start:.1f} s)")
     return history

@@ -32,7 +32,7 @@ CIRCUITS = 2
 
 
 def run(mock_epochs: int = 10, loop_epochs: int = 10, finetune: bool = False, seed: int = 0, chip_seed: int = 0,
-        train_size: int = 5000, test_size: int = 1000, hardware_aware: bool = True, progress: bool = True,
+        train_size: int = 5000, test_size: int = 1000, hardware_aware: bool = True, progress: Optional[bool] = None,
         log=print) -> dict[str, Any]:
     """Both steps; returns the accuracies and the histories."""
     common = dict(seed=seed, train_size=train_size, test_size=test_size, progress=progress, log=log)
@@ -72,7 +72,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     return run(args.mock_epochs, args.loop_epochs, args.finetune, args.seed, args.chip_seed, args.train_size,
-               args.test_size, hardware_aware=not args.plain, progress=not args.quiet)
+               args.test_size, hardware_aware=not args.plain, progress=False if args.quiet else None)
 
 
 if __name__ == "__main__":

@@ -545,8 +545,11 @@ class Emulator:
                 raise InputError(f"inputs must share (time, batch); {name!r} has {tuple(s.shape[:2])}, others {shape}")
             shape = tuple(s.shape[:2])
             s = s.detach().to("cpu", torch.float32)
-            if not bool(torch.isfinite(s).all()) or bool((s < 0).any()):
-                raise InputError(f"input {name!r} must hold spike counts (finite, >= 0)")
+            if not bool(torch.isfinite(s).all()) or bool((s < 0).any()) or bool((s != s.round()).any()):
+                bad = s[~torch.isfinite(s) | (s < 0) | (s != s.round())][0]
+                # the chip sends events: so many spikes per neuron and step, never a fraction of one
+                raise InputError(f"input {name!r} must hold spike counts (whole numbers >= 0), as the chip sends "
+                                 f"events; found {float(bad):g} (the mock also takes graded values, the chip not)")
             out[name] = s
         if shape is None:
             raise InputError("this configuration has no input population, so there is no batch to run; add one "

@@ -170,3 +170,14 @@ def test_random_mock_inputs_are_run_or_refused_by_an_hxgraph_error(value):
         net({"x": value})
     except hx.HxGraphError:
         pass
+
+
+@pytest.mark.parametrize("value", [0.5, -1.0, math.nan])
+def test_the_emulated_chip_takes_spike_counts_only(value):
+    graph = excitatory_net()
+    x = torch.zeros(10, 1, 8)
+    x[3, 0, 2] = value
+    with pytest.raises(InputError, match="must hold spike counts .*whole numbers"):
+        hx.emulate(graph)({"x": x})
+    x[3, 0, 2] = 2.0  # two spikes of one source in one step: a count the chip can send
+    hx.emulate(graph)({"x": x})
