@@ -33,7 +33,7 @@ class Experiment:
         with _calling("Experiment", name, dt=dt, seed=seed):
             self.name = check_name(name, "experiment")
             self.dt = check_dt(dt)
-            self.seed = check_count(seed, "seed", minimum=0)
+            self.seed = check_count(seed, "seed", minimum=0, maximum=2**63 - 1)
         self._populations: dict[str, Population] = {}
         self._projections: dict[str, Projection] = {}
 
@@ -127,7 +127,7 @@ class Experiment:
         if seed is None:
             seed = derive_seed(self.seed, name)
         else:
-            seed = check_count(seed, "seed", minimum=0)
+            seed = check_count(seed, "seed", minimum=0, maximum=2**63 - 1)  # torch generators take int64 seeds
         given = weight is not None or isinstance(init, FromTensor)
         w = make_weight(connectivity, receptor, init, weight, seed, f"projection {name!r}")
         projection = Projection(name=name, source=source, target=target, connectivity=connectivity, weight=w,

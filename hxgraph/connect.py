@@ -8,7 +8,8 @@ import torch
 
 from hxgraph.errors import ParameterError
 from hxgraph.graph.connectivity import Sparse
-from hxgraph.graph.population import check_count
+from hxgraph.graph.memory import check_allocation
+from hxgraph.graph.population import MAX_COUNT, check_count
 
 
 def pairs(sources: Any, targets: Any, in_size: int, out_size: int) -> torch.Tensor:
@@ -27,8 +28,12 @@ def random(in_size: int, out_size: int, density: float, seed: int = 0) -> torch.
     if isinstance(density, bool) or not isinstance(density, (int, float)) or not 0 < density <= 1:
         raise ParameterError(f"density must be a number in (0, 1]; got {density!r}")
     total = in_size * out_size
+    if total > MAX_COUNT:
+        raise ParameterError(f"connect.random: {in_size} × {out_size} possible pairs are more than a torch index "
+                             f"can number ({MAX_COUNT}); use smaller populations")
     count = max(1, round(density * total))
-    generator = torch.Generator().manual_seed(check_count(seed, "seed", minimum=0))
+    check_allocation(8.0 * count, f"connect.random: {count:,} connections", "lower the density")
+    generator = torch.Generator().manual_seed(check_count(seed, "seed", minimum=0, maximum=2**63 - 1))
     if count > total // 2:  # dense enough that a permutation is cheaper than rejection
         chosen = torch.randperm(total, generator=generator)[:count]
     else:

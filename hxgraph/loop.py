@@ -279,6 +279,7 @@ class InTheLoop(nn.Module):
         self.chip = EmulatedNetwork(graph, chip, analog=analog, seed=seed, **named, **options)
 
     def forward(self, inputs: Mapping[str, torch.Tensor]) -> Run:
+        inputs = self.mock._checked_inputs(inputs)  # the mock's checks first: they name what is wrong
         measured = self.chip({k: v.detach().cpu() for k, v in inputs.items()})
         device = self.mock.device
         measured = Run({name: Observables(*(None if t is None else t.to(device) for t in obs))

@@ -125,6 +125,10 @@ class ChipConfig:
                                        f"{did_you_mean(name, self.neuron_circuits)}; on-chip populations: "
                                        f"{known(self.neuron_circuits)}")
             circuits = self.neuron_circuits[name]
+            if isinstance(value, bool) or not isinstance(value, (int, torch.Tensor)) or (
+                    isinstance(value, int) and abs(value) > limit):
+                raise ParameterError(f"constant current of {name!r} must be an integer DAC code in -{limit}..{limit} "
+                                     f"(negative sinks) or a tensor of {circuits.shape[0]} such codes; got {value!r}")
             value = torch.as_tensor(value)
             if value.dim() > 1 or value.numel() not in (1, circuits.shape[0]) or value.is_complex() or (
                     value.is_floating_point() and not bool((value == value.round()).all())) or value.dtype == torch.bool:

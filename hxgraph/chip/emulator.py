@@ -464,8 +464,14 @@ class Emulator:
         return int.from_bytes(digest[:8], "little") & (2**63 - 1)
 
     def _checked_cadc(self, cadc: Optional[Sequence[str]]) -> tuple[str, ...]:
+        if cadc is not None and (isinstance(cadc, str) or not isinstance(cadc, (list, tuple))):
+            raise ParameterError(f"cadc must be None (every on-chip population) or a list of population names; "
+                                 f"got {cadc!r}")
         populations = self.config.populations if cadc is None else tuple(cadc)
         for name in populations:
+            if not isinstance(name, str):
+                raise UnknownNameError(f"cadc names on-chip populations by name; got {name!r}; on-chip: "
+                                       f"{known(self._neurons)}")
             if name not in self._neurons:
                 raise UnknownNameError(f"no on-chip population {name!r} to read with the CADC"
                                        f"{did_you_mean(name, self._neurons)}; on-chip: {known(self._neurons)}")

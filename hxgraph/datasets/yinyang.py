@@ -67,8 +67,8 @@ class YinYangDataset(Dataset):
             raise ParameterError(
                 f"r_small must lie in (0, r_big / 2) = (0, {r_big / 2:g}) so the dots fit "
                 f"inside the mid circles, got {r_small!r}.")
-        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size <= 0:
-            raise ParameterError(f"size must be a positive integer, got {size!r}.")
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not 0 < size <= 2**40:
+            raise ParameterError(f"size must be a positive integer (at most 2**40 samples), got {size!r}.")
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise ParameterError(f"seed must be a non-negative integer, got {seed!r}.")
         if transform is not None and not callable(transform):

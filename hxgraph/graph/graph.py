@@ -52,6 +52,11 @@ def check_projection_endpoints(projection: Projection, populations: Mapping[str,
                          f"{target.name!r} has {target.size} and {source.name!r} has {source.size} neurons")
 
 
+def _check_name_type(name: Any, kind: str, names: Mapping[str, Any]) -> None:
+    if not isinstance(name, str):
+        raise UnknownNameError(f"{kind} names are strings; got {name!r} ({type(name).__name__}); known: {known(names)}")
+
+
 class Graph:
     """An experiment as data: populations (nodes) and projections (keyed edges), plus `dt`.
 
@@ -99,12 +104,14 @@ class Graph:
         return _ReadOnly(self._projections)
 
     def population(self, name: str) -> Population:
+        _check_name_type(name, "population", self._populations)
         if name not in self._populations:
             raise UnknownNameError(f"graph {self._name!r} has no population {name!r}"
                                    f"{did_you_mean(name, self._populations)}; known: {known(self._populations)}")
         return self._populations[name]
 
     def projection(self, name: str) -> Projection:
+        _check_name_type(name, "projection", self._projections)
         if name not in self._projections:
             raise UnknownNameError(f"graph {self._name!r} has no projection {name!r}"
                                    f"{did_you_mean(name, self._projections)}; known: {known(self._projections)}")

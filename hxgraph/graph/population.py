@@ -23,8 +23,12 @@ def check_name(name: Any, what: str) -> str:
     return name
 
 
-def check_count(value: Any, what: str, minimum: int = 1) -> int:
-    """An integer (python, numpy or 0-d integer tensor) of at least `minimum`; floats are refused."""
+#: The largest count a tensor dimension or index can hold (int64) with room for products of two.
+MAX_COUNT = 2**62
+
+
+def check_count(value: Any, what: str, minimum: int = 1, maximum: int = MAX_COUNT) -> int:
+    """An integer (python, numpy or 0-d integer tensor) in minimum..maximum; floats are refused."""
     try:
         if isinstance(value, (bool, float)):
             raise TypeError
@@ -33,6 +37,8 @@ def check_count(value: Any, what: str, minimum: int = 1) -> int:
         raise GraphError(f"{what} must be an integer >= {minimum}; got {value!r}") from None
     if count < minimum:
         raise GraphError(f"{what} must be an integer >= {minimum}; got {count}")
+    if count > maximum:
+        raise GraphError(f"{what} must be at most {maximum} (what a torch tensor can index); got {count}")
     return count
 
 
@@ -96,7 +102,8 @@ def as_placement(value: Any) -> Optional[Placement]:
         return Placement(hemisphere=_HEMISPHERES[value])
     if isinstance(value, Sequence) or hasattr(value, "tolist"):
         circuits = value.tolist() if hasattr(value, "tolist") else list(value)
-        return Placement(circuits=tuple(circuits))
+        if isinstance(circuits, list):  # a 0-d array's tolist() is a plain number, not circuits
+            return Placement(circuits=tuple(circuits))
     raise GraphError(f"placement must be 'top', 'bottom', a list of circuit indices or "
                      f"hxgraph.Placement(...); got {value!r}")
 
@@ -166,6 +173,9 @@ class Population:
     def _normalized_record(self, model: NeuronModel) -> frozenset:
         if self.record is None:
             return frozenset(model.observables)
+        if not isinstance(self.record, (str, Sequence, set, frozenset)):
+            raise ParameterError(f"population {self.name!r}: record must be an observable's name or a list of them "
+                                 f"({known(model.observables)}); got {self.record!r}")
         record = [self.record] if isinstance(self.record, str) else list(self.record)
         for item in record:
             if not isinstance(item, str) or item not in model.observables:

@@ -119,8 +119,13 @@ def to_nir(graph: Graph, outputs: Optional[Iterable[str]] = None, *,
                     f"population {pop.name!r} is AdEx, and NIR has no AdEx neuron: exporting it as a LIF would drop "
                     "its adaptation and exponential term; pass adex='lif_with_metadata' to write a CubaLIF that "
                     "hxgraph reads back as AdEx (other tools see the LIF part only)")
+    if outputs is not None and (isinstance(outputs, (str, bytes)) or not isinstance(outputs, Iterable)
+                                or isinstance(outputs, torch.Tensor)):
+        raise ParameterError(f"to_nir(outputs=...) takes a list of population names; got {outputs!r}")
     extra = set()
     for name in outputs or ():
+        if not isinstance(name, str):
+            raise UnknownNameError(f"to_nir(outputs=...): population names are strings; got {name!r}")
         if name not in graph.populations:
             raise UnknownNameError(f"to_nir(outputs=...): unknown population {name!r}"
                                    f"{did_you_mean(name, graph.populations)}; "

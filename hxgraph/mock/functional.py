@@ -68,6 +68,7 @@ __all__ = [
     "adex_step",
     "adex_integration",
     "adex_integration_reference",
+    "adex_args",
 ]
 
 #: A neuron parameter: a number, or a tensor of shape () / (1,) / (N,) (per neuron).
@@ -420,10 +421,11 @@ EXPONENT_CAP = 40.0
 EXPONENT_FLOOR = -80.0
 
 
-def _adex_args(x: torch.Tensor, leak: Param, reset: Param, threshold: Param, tau_mem: Param,
-               tau_syn: Param, capacitance: Param, refractory_time: Param, alpha: Param,
-               exp_slope: Param, exp_threshold: Param, a: Param, b: Param, tau_adap: Param,
-               dt: float) -> _AdExArgs:
+def adex_args(x: torch.Tensor, leak: Param, reset: Param, threshold: Param, tau_mem: Param,
+              tau_syn: Param, capacitance: Param, refractory_time: Param, alpha: Param,
+              exp_slope: Param, exp_threshold: Param, a: Param, b: Param, tau_adap: Param,
+              dt: float) -> _AdExArgs:
+    """Validate AdEx arguments against the input `x` (a `ParameterError` naming the parameter)."""
     return _AdExArgs(
         lif=_lif_args(x, leak, reset, threshold, tau_mem, tau_syn, capacitance, refractory_time, alpha, dt),
         exp_slope=_scalar_or_tensor(exp_slope, "exp_slope", x, minimum=0.0, strict=False),
@@ -482,7 +484,7 @@ def adex_step(x_t: torch.Tensor, state: AdExState, *, leak: Param = 80.0, reset:
               tau_adap: Param = 100e-6, dt: float = 1e-6) -> tuple[torch.Tensor, AdExState]:
     """Advance AdEx neurons by one step with input ``x_t`` (B, N); returns ``(z, state)``."""
     x_t = _check_step(x_t, state, AdExState)
-    p = _adex_args(x_t, leak, reset, threshold, tau_mem, tau_syn, capacitance, refractory_time, alpha,
+    p = adex_args(x_t, leak, reset, threshold, tau_mem, tau_syn, capacitance, refractory_time, alpha,
                    exp_slope, exp_threshold, a, b, tau_adap, dt)
     return _adex_step(x_t, state, p, _is_refractory(p.lif.refractory_time))
 
@@ -495,7 +497,7 @@ def adex_integration_reference(
         dt: float = 1e-6) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Integrate AdEx neurons step by step with autograd ops; returns ``(z, v, i, w)``, each (T, B, N)."""
     x = _check_input(x)
-    p = _adex_args(x, leak, reset, threshold, tau_mem, tau_syn, capacitance, refractory_time, alpha,
+    p = adex_args(x, leak, reset, threshold, tau_mem, tau_syn, capacitance, refractory_time, alpha,
                    exp_slope, exp_threshold, a, b, tau_adap, dt)
     refractory = _is_refractory(p.lif.refractory_time)
     state = initial_state("adex", x.shape[1], x.shape[2], {"leak": p.lif.leak}, x)
@@ -529,7 +531,7 @@ def adex_integration(
     lif = dict(leak=leak, reset=reset, threshold=threshold, tau_mem=tau_mem, tau_syn=tau_syn,
                capacitance=capacitance, refractory_time=refractory_time, alpha=alpha, dt=dt)
     x = _check_input(x)
-    p = _adex_args(x, exp_slope=exp_slope, exp_threshold=exp_threshold, a=a, b=b, tau_adap=tau_adap, **lif)
+    p = adex_args(x, exp_slope=exp_slope, exp_threshold=exp_threshold, a=a, b=b, tau_adap=tau_adap, **lif)
     if _is_zero(exp_slope) and _is_zero(a) and _is_zero(b):
         z, v, i = lif_integration(x, **lif)
         return z, v, i, torch.zeros_like(v)

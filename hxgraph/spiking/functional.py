@@ -9,13 +9,15 @@ step by step in the forward pass while gradients follow the model (Unterjubel).
 
 from __future__ import annotations
 
+import math
+
 from typing import Any, Optional, Sequence, Union
 
 import torch
 
 from hxgraph.errors import ParameterError, ShapeError
-from hxgraph.mock.functional import (EXPONENT_CAP, EXPONENT_FLOOR, Param, SuperSpike, adex_integration, li_integration, lif_integration,
-                                     superspike)
+from hxgraph.mock.functional import (EXPONENT_CAP, EXPONENT_FLOOR, Param, SuperSpike, adex_args, adex_integration,
+                                     li_integration, lif_integration, superspike)
 
 __all__ = ["linear", "linear_sparse", "cuba_lif_integration", "cuba_refractory_lif_integration", "cuba_li_integration",
            "cuba_aelif_integration",
@@ -251,6 +253,13 @@ def cuba_aelif_integration(input: Union[torch.Tensor, Sequence[torch.Tensor]], *
     if isinstance(input, (tuple, list)):
         input = torch.stack(list(input)).sum(0)  # noqa: A001
     g_l = 1. if g_l is None else g_l
+    # every parameter checked as the mock's kernels check them (names in the message)
+    adex_args(input, leak=leak, reset=reset, threshold=threshold, tau_mem=1.0, tau_syn=tau_syn, capacitance=c_mem,
+              refractory_time=refractory_time, alpha=alpha, exp_slope=exp_slope, exp_threshold=exp_threshold,
+              a=subthreshold_adaptation_strength, b=spike_triggered_adaptation_increment, tau_adap=tau_adap, dt=dt)
+    if not isinstance(g_l, torch.Tensor) and (isinstance(g_l, bool) or not isinstance(g_l, (int, float))
+                                              or not g_l > 0 or not math.isfinite(g_l)):
+        raise ParameterError(f"cuba_aelif_integration: g_l must be a positive number or tensor; got {g_l!r}")
     a = subthreshold_adaptation_strength if subthreshold_adaptation else 0.
     b = spike_triggered_adaptation_increment if spike_triggered_adaptation else 0.
     slope = exp_slope if exponential else 0.

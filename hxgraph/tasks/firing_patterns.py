@@ -22,7 +22,8 @@ import torch
 
 from hxgraph.builder import Experiment
 from hxgraph.chip import AnalogModel, Calibration, Emulator, place_and_route
-from hxgraph.errors import UnknownNameError, did_you_mean, known
+from hxgraph.errors import ParameterError, UnknownNameError, did_you_mean, known
+from hxgraph.graph.memory import check_allocation
 from hxgraph.mock import functional as F
 
 __all__ = ["NAUD_2008", "DURATION", "DT", "SPEEDUP", "CHIP_CALIBRATION", "pattern_parameters", "run_mock",
@@ -58,7 +59,7 @@ class PatternRun:
 
 
 def _checked(name: str) -> tuple:
-    if name not in NAUD_2008:
+    if not isinstance(name, str) or name not in NAUD_2008:
         raise UnknownNameError(f"unknown firing pattern {name!r}{did_you_mean(name, NAUD_2008)}; patterns: "
                                f"{known(NAUD_2008)}")
     return NAUD_2008[name]
@@ -76,10 +77,22 @@ def pattern_parameters(name: str) -> tuple[dict, float]:
     return params, current * to_model
 
 
+def _steps(duration: float, dt: float) -> int:
+    """Time steps of a run, refusing what is not a positive duration and step, or would not fit in memory."""
+    for what, value in (("duration", duration), ("dt", dt)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            raise ParameterError(f"firing_patterns: {what} must be a positive number of seconds; got {value!r}")
+    steps = int(round(duration / dt))
+    if steps < 1:
+        raise ParameterError(f"firing_patterns: duration {duration:g} s is shorter than one step of {dt:g} s")
+    check_allocation(64.0 * steps, f"a firing-pattern run of {steps:,} steps", "a shorter duration or a larger dt")
+    return steps
+
+
 def run_mock(name: str, duration: float = DURATION, dt: float = DT) -> PatternRun:
     """The pattern in the mock (float64): the current enters as synaptic input with tau_syn = dt."""
     params, current = pattern_parameters(name)
-    steps = int(round(duration / dt))
+    steps = _steps(duration, dt)
     x = torch.full((steps, 1, 1), current, dtype=torch.float64)
     z, v, _, w = F.adex_integration(x, tau_syn=dt, dt=dt, **params)
     times = torch.arange(steps, dtype=torch.float64) * dt
@@ -92,8 +105,10 @@ def run_chip(name: str, duration: float = DURATION, dt: float = DT, analog: Opti
     MADC records the membrane. `analog` (default: the ideal chip in `CHIP_CALIBRATION`) and `seed` pick the chip."""
     params, current = pattern_parameters(name)
     analog = AnalogModel.ideal(calibration=CHIP_CALIBRATION) if analog is None else analog
+    if not isinstance(analog, AnalogModel):
+        raise ParameterError(f"firing_patterns.run_chip: analog must be an hxgraph.chip.AnalogModel; got {analog!r}")
     cal = analog.calibration
-    steps = int(round(duration / dt))
+    steps = _steps(duration, dt)
     graph = (Experiment(name, dt=dt).input("x", 1).adex("n", 1, **params)
              .dense("x", "n", weight=torch.zeros(1, 1))).graph
     config = place_and_route(graph, calibration=cal).config
@@ -112,6 +127,14 @@ def run_chip(name: str, duration: float = DURATION, dt: float = DT, analog: Opti
 
 def classify(times: list, duration: float) -> str:
     """The firing pattern from the inter-spike intervals, in Naud et al.'s categories."""
+    if isinstance(times, torch.Tensor):
+        times = times.flatten().tolist()
+    if not isinstance(times, (list, tuple)) or not all(isinstance(t, (int, float)) and math.isfinite(t)
+                                                        for t in times):
+        raise ParameterError(f"classify takes a list of spike times in seconds; got {times!r:.80}")
+    times = sorted(times)
+    if any(t1 <= t0 for t0, t1 in zip(times, times[1:])):
+        raise ParameterError("classify: spike times must be distinct (one neuron's spikes)")
     if len(times) < 2 or (len(times) <= 3 and times[-1] < duration / 2):
         return "transient"
     isi = [t1 - t0 for t0, t1 in zip(times, times[1:])]

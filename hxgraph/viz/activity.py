@@ -140,6 +140,8 @@ def plot_traces(observables: Union[RunLike, Mapping[str, RunLike]], population: 
     as ticks along the top in the colour of their run. `threshold` draws a dashed line.
     """
     runs = _runs(observables)
+    if not isinstance(population, str):
+        raise ParameterError(f"plot_traces: population must be a population's name; got {population!r}")
     if quantity not in QUANTITIES[:2]:
         raise ParameterError(f"plot_traces: quantity must be 'membrane' or 'current'; got {quantity!r}")
     traces: dict[str, np.ndarray] = {}

@@ -181,3 +181,21 @@ def test_the_emulated_chip_takes_spike_counts_only(value):
         hx.emulate(graph)({"x": x})
     x[3, 0, 2] = 2.0  # two spikes of one source in one step: a count the chip can send
     hx.emulate(graph)({"x": x})
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda: excitatory_net().population(["h"]), "population names are strings"),
+    (lambda: excitatory_net().projection(None), "projection names are strings"),
+    (lambda: hx.Experiment("e").lif("h", 3, record=True), "record must be"),
+    (lambda: hx.Experiment("e").lif("h", 3, placement=torch.tensor(1.5)), "placement must be"),
+    (lambda: hx.Experiment("e").input("x", 2).lif("h", 3).dense("x", "h", seed=10**20), "seed must be at most"),
+    (lambda: hx.Experiment("e", seed=2**64), "seed must be at most"),
+    (lambda: hx.connect.random(2**40, 2**40, 0.5), "more than a torch index"),
+    (lambda: hx.io.to_nir(excitatory_net(), outputs=True), "list of population names"),
+    (lambda: hx.place_and_route(excitatory_net()).config.with_constant_current({"h": None}), "integer DAC code"),
+    (lambda: hx.in_the_loop(excitatory_net())({"x": None}), "must be a torch.Tensor"),
+])
+def test_found_by_the_bad_input_survey_now_an_hxgraph_error(call, words):
+    # Each of these escaped as TypeError, ValueError, RuntimeError or AttributeError before.
+    with pytest.raises(hx.HxGraphError, match=words):
+        call()
