@@ -287,15 +287,7 @@ class MockNetwork(nn.Module):
         return out
 
     def _integrate_layer(self, pop: Population, x: torch.Tensor) -> Observables:
-        params = self._params(pop)
-        if pop.model == "lif":
-            z, v, i = F.lif_integration(x, dt=self.graph.dt, **params)
-            return Observables(spikes=z, membrane=v, current=i)
-        if pop.model == "adex":
-            z, v, i, w = F.adex_integration(x, dt=self.graph.dt, **params)
-            return Observables(spikes=z, membrane=v, current=i, adaptation=w)
-        v, i = F.li_integration(x, dt=self.graph.dt, **params)
-        return Observables(membrane=v, current=i)
+        return integrate(pop.model, x, self.graph.dt, **self._params(pop))
 
     def _integrate_recurrent(self, group: list[str], results: Mapping[str, Observables],
                              steps: int, batch: int) -> dict[str, Observables]:
@@ -397,6 +389,18 @@ def _substitute(model: Observables, measured: Observables, name: str) -> Observa
     return Observables(spikes=pick(model.spikes, measured.spikes), membrane=pick(model.membrane, measured.membrane),
                        adaptation=pick(model.adaptation, measured.adaptation),
                        current=pick(model.current, measured.current))
+
+
+def integrate(model: str, x: torch.Tensor, dt: float, **params: Any) -> Observables:
+    """A whole run of one population of `model` ("lif", "adex" or "li") on its summed input x (T, B, N)."""
+    if model == "lif":
+        z, v, i = F.lif_integration(x, dt=dt, **params)
+        return Observables(spikes=z, membrane=v, current=i)
+    if model == "adex":
+        z, v, i, w = F.adex_integration(x, dt=dt, **params)
+        return Observables(spikes=z, membrane=v, current=i, adaptation=w)
+    v, i = F.li_integration(x, dt=dt, **params)
+    return Observables(membrane=v, current=i)
 
 
 def check_device(device: Any, who: str) -> Optional[torch.device]:

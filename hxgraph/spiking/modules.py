@@ -305,7 +305,7 @@ class _Neuron(_Population):
         called with them, and takes `spikes`, `membrane_cadc` and `current` from what it
         returns. The emulated chip runs its own circuits and refuses overrides.
         """
-        from hxgraph.mock import functional as F  # the mock's kernels: one numerics for module and graph
+        from hxgraph.mock.network import integrate  # the mock's kernels: one numerics for module and graph
 
         if not input:
             raise GraphError(f"{self._who()}.forward_func needs at least one synapse handle")
@@ -314,14 +314,14 @@ class _Neuron(_Population):
             x = x + handle.graded_spikes
         params = {k: (v.model if isinstance(v, Mixed) else v) for k, v in self.population().params.items()}
         params = {k: v.to(x) if isinstance(v, torch.Tensor) else v for k, v in params.items()}
-        if self._model == "lif":
-            z, v, i = F.lif_integration(x, dt=self.experiment.dt, **params)
-            return LIFObservables(spikes=z, membrane_cadc=v, current=i)
-        if self._model == "adex":
-            z, v, i, w = F.adex_integration(x, dt=self.experiment.dt, **params)
-            return AELIFObservables(spikes=z, membrane_cadc=v, current=i, adaptation_cadc=w)
-        v, i = F.li_integration(x, dt=self.experiment.dt, **params)
-        return LIObservables(membrane_cadc=v, current=i)
+        obs = integrate(self._model, x, self.experiment.dt, **params)
+        fields = dict(membrane_cadc=obs.membrane, current=obs.current)
+        if obs.spikes is not None:
+            fields["spikes"] = obs.spikes
+        if obs.adaptation is not None:
+            fields["adaptation_cadc"] = obs.adaptation
+        handle = {"lif": LIFObservables, "adex": AELIFObservables, "li": LIObservables}[self._model]
+        return handle(**fields)
 
     @property
     def overrides_forward_func(self) -> bool:
