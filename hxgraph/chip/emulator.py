@@ -243,26 +243,31 @@ class _Adaptation:
     """Per-neuron AdEx terms of one population in hardware units, mismatch applied (float32).
 
     Per step, from the previous grid point's v and w: the membrane gains
-    `leak_gain · slope · exp((v - v_t) / slope) - input_gain · w` (`leak_gain` = dt/tau_mem;
-    slope 0: no exponential term); after the spike check
-    `w ← decay · w + gain · a · (min(v, threshold) - leak) + b · z` with v before the reset.
+    `dt/tau_mem · slope · exp((v - v_t) / slope) - input_gain · w` (slope 0: no exponential
+    term); after the spike check `w ← decay · w + gain · a · (min(v, threshold) - leak) + b · z`
+    with v before the reset. The exponential's constants are per neuron, fixed per configuration.
     """
 
-    slope: torch.Tensor
-    v_t: torch.Tensor
+    exp_gain: torch.Tensor      # dt/tau_mem · slope (with mismatch; 0 where the term is off)
+    inv_slope: torch.Tensor     # 1 / slope (0 where the term is off)
+    exp_offset: torch.Tensor    # -v_t / slope
     a: torch.Tensor
     b: torch.Tensor
     decay: torch.Tensor         # 1 - dt / tau_adap
     gain: torch.Tensor          # dt / tau_adap
-    leak_gain: torch.Tensor     # dt / tau_mem (with mismatch)
+
+    @classmethod
+    def of(cls, slope: torch.Tensor, v_t: torch.Tensor, leak_gain: torch.Tensor, **terms: torch.Tensor
+           ) -> "_Adaptation":
+        on = slope > 0
+        inv_slope = torch.where(on, 1 / torch.where(on, slope, torch.ones_like(slope)), torch.zeros_like(slope))
+        return cls(exp_gain=(leak_gain * slope).float(), inv_slope=inv_slope.float(),
+                   exp_offset=(-v_t * inv_slope).float(), **{k: v.float() for k, v in terms.items()})
 
     def drive(self, v: torch.Tensor, w: torch.Tensor, input_gain: torch.Tensor) -> torch.Tensor:
         """What the exponential term and the adaptation add to the membrane in one step."""
-        on = self.slope > 0
-        slope = torch.where(on, self.slope, torch.ones_like(self.slope))
-        exponential = torch.where(on, slope * torch.exp(((v - self.v_t) / slope).clamp(EXPONENT_FLOOR, EXPONENT_CAP)),
-                                  torch.zeros_like(v))
-        return self.leak_gain * exponential - input_gain * w
+        exponential = torch.addcmul(self.exp_offset, v, self.inv_slope).clamp_(EXPONENT_FLOOR, EXPONENT_CAP).exp_()
+        return exponential.mul_(self.exp_gain).addcmul_(input_gain, w, value=-1)
 
 
 def _psc_integral(x: torch.Tensor, tau_mem: torch.Tensor, tau_syn: torch.Tensor,
@@ -404,11 +409,9 @@ class Emulator:
                 raise ParameterError(f"population {name!r}: tau_adap (with mismatch) down to "
                                      f"{float(tau_adap.min()):.3g} s is not longer than dt = {dt:g} s")
             strength = per_neuron(inst.adaptation_factor)
-            adex = _Adaptation(slope=params["exp_slope"].float(),
-                               v_t=(params["exp_threshold"] + per_neuron(inst.exp_threshold_offset)).float(),
-                               a=(params["a"] * strength).float(), b=(params["b"] * strength).float(),
-                               decay=(1 - dt / tau_adap).float(), gain=(dt / tau_adap).float(),
-                               leak_gain=(dt / tau_mem).float())
+            adex = _Adaptation.of(params["exp_slope"], params["exp_threshold"] + per_neuron(inst.exp_threshold_offset),
+                                  dt / tau_mem, a=params["a"] * strength, b=params["b"] * strength,
+                                  decay=1 - dt / tau_adap, gain=dt / tau_adap)
         return _Neurons(spiking=spiking, low=low, high=high, adex=adex, **{k: v.float() for k, v in fields.items()})
 
     def _update_order(self) -> list[list[str]]:
