@@ -9,8 +9,10 @@ mode they behave like plain `LIF` / `LI` (as in hxtorch).
 from __future__ import annotations
 
 import enum
+import inspect
 from typing import Any, Optional
 
+from hxgraph.chip.spec import HICANN_X
 from hxgraph.errors import ParameterError, check_choice
 from hxgraph.spiking.experiment import Experiment
 from hxgraph.spiking.modules import LI, LIF
@@ -85,8 +87,6 @@ class Measurement:
 
 def neurons_on_chip(neuron_structure: Any) -> int:
     """How many neurons of `neuron_structure` (a `SingleCompartmentNeuron` or a circuit count) fill the chip."""
-    from hxgraph.chip.spec import HICANN_X
-
     circuits = neuron_structure.size if isinstance(neuron_structure, SingleCompartmentNeuron) else neuron_structure
     if isinstance(circuits, bool) or not isinstance(circuits, int) or circuits < 1:
         raise ParameterError(f"neuron_structure must be a morphology.SingleCompartmentNeuron or a number of "
@@ -104,8 +104,6 @@ def chip_experiment(calib_path: Optional[str], dt: float, options: dict) -> Expe
 
 def module_kwargs(module: type, params: Optional[dict]) -> dict:
     """The neuron parameters in `params` that `module` takes (an LI has no threshold or reset; hxtorch ignores them)."""
-    import inspect
-
     params = dict(params or {})
     accepted = inspect.signature(module.__init__).parameters
     return {k: v for k, v in params.items() if k in accepted}
