@@ -6,7 +6,7 @@ a torch mock or onto the emulated chip.
 
 from hxgraph.errors import (
     DuplicateNameError, GraphError, HxGraphError, InputError, ParameterError, SerializationError, ShapeError,
-    UnknownNameError, WeightError, MappingError, ConsistencyWarning,
+    UnknownNameError, WeightError, MappingError, RoutingUndecidedError, ConsistencyWarning,
 )
 from hxgraph.graph import Dense, Graph, Mixed, Placement, Population, Projection, Sparse
 from hxgraph.builder import Experiment
@@ -33,5 +33,5 @@ def __getattr__(name: str) -> object:
 __all__ = [
     "Experiment", "Graph", "chip", "place_and_route", "emulate", "in_the_loop", "hardware_aware", "ConsistencyWarning", "EmulatedNetwork", "InTheLoop", "mock", "MockNetwork", "Observables", "Run", "transforms", "datasets", "Population", "Projection", "Dense", "Sparse", "Mixed", "Placement", "init", "connect", "viz",
     "HxGraphError", "GraphError", "UnknownNameError", "DuplicateNameError", "ShapeError", "ParameterError",
-    "WeightError", "SerializationError", "InputError", "MappingError",
+    "WeightError", "SerializationError", "InputError", "MappingError", "RoutingUndecidedError",
 ]

@@ -101,3 +101,12 @@ class MappingError(HxGraphError):
         self.needed = needed
         self.available = available
         self.partial = partial
+
+
+class RoutingUndecidedError(MappingError):
+    """Neither a routing nor a proof that none exists was found in the time allowed.
+
+    Raised when the greedy router fails and the exact router (`hxgraph.chip.exact_routing`)
+    runs out of time or is not installed. Unlike its parent, it does not say that the network
+    does not fit: a longer `exact_time_limit` may still find a routing.
+    """

@@ -20,8 +20,8 @@ from hxgraph.chip.calibration import Calibration, Inconsistency, TraceScales, ch
 from hxgraph.chip.config import ChipConfig, circuit_parameters
 from hxgraph.chip.placement import (NeuronPlacement, check_circuit_budget, check_placement, check_strategy, place,
                                     placement_candidates)
-from hxgraph.chip.routing import (Demand, Routing, check_fan_in, check_fan_in_bound, check_routing, connection_demand,
-                                  route)
+from hxgraph.chip.routing import (EXACT_TIME_LIMIT, Demand, Routing, check_fan_in, check_fan_in_bound, check_routing,
+                                  check_time_limit, connection_demand, route)
 from hxgraph.chip.spec import HICANN_X, ChipSpec
 from hxgraph.errors import ConsistencyWarning, MappingError, ParameterError
 from hxgraph.graph import Graph
@@ -171,7 +171,8 @@ def _check_graph(graph: Any) -> None:
 def place_and_route(graph: Graph, chip: Optional[ChipSpec] = None,
                     placement: Union[str, NeuronPlacement] = "balanced", routing: str = "shared",
                     previous: Optional[ChipMapping] = None, *, calibration: Optional[Calibration] = None,
-                    trace_scale: Optional[TraceScales] = None) -> ChipMapping:
+                    trace_scale: Optional[TraceScales] = None, exact_time_limit: float = EXACT_TIME_LIMIT
+                    ) -> ChipMapping:
     """Place and route `graph` onto `chip` (default HICANN-X); raises `MappingError` if it does not fit.
 
     `placement`: "balanced" (default: balances synapse-row load between hemispheres and spreads
@@ -186,6 +187,10 @@ def place_and_route(graph: Graph, chip: Optional[ChipSpec] = None,
     scale contradicts the model — compared in model units, with `trace_scale[population]`
     where given (the scale its membranes are read back with) — a `ConsistencyWarning` names
     the population or projection once, and `mapping.consistency` lists it.
+
+    When the greedy router fails on a placement, the exact router searches for up to
+    `exact_time_limit` seconds (per placement tried; 0 skips it): it finds a routing or proves
+    that none exists; when time runs out, `RoutingUndecidedError` says that it is undecided.
     """
     _check_graph(graph)
     graph.project_signs_()  # an optimizer step may have taken a fixed-sign weight across 0
@@ -199,6 +204,7 @@ def place_and_route(graph: Graph, chip: Optional[ChipSpec] = None,
     if not isinstance(spec, ChipSpec):
         raise ParameterError(f"chip must be a hxgraph.chip.ChipSpec (or None for HICANN-X); got {chip!r}")
     check_routing(routing)
+    exact_time_limit = check_time_limit(exact_time_limit)
     if not isinstance(placement, NeuronPlacement):
         check_strategy(placement)
     if previous is not None:
@@ -211,7 +217,7 @@ def place_and_route(graph: Graph, chip: Optional[ChipSpec] = None,
                 and previous.structure_hash == graph.structure_hash() and previous.calibration == calibration
                 and _same_scales(previous.trace_scale, scales)):
             return previous.update(graph)
-    return _place_and_route(graph, spec, placement, routing, calibration, scales)
+    return _place_and_route(graph, spec, placement, routing, calibration, scales, exact_time_limit=exact_time_limit)
 
 
 def _same_scales(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
@@ -235,7 +241,7 @@ def checked_consistency(graph: Graph, calibration: Calibration, trace_scale: Map
 
 def _place_and_route(graph: Graph, spec: ChipSpec, placement: Union[str, NeuronPlacement], routing: str,
                      calibration: Calibration, trace_scale: Mapping[str, Any],
-                     demand: Optional[Demand] = None) -> ChipMapping:
+                     demand: Optional[Demand] = None, exact_time_limit: float = EXACT_TIME_LIMIT) -> ChipMapping:
     check_circuit_budget(graph, spec)
     try:
         check_fan_in_bound(graph, spec)
@@ -256,7 +262,7 @@ def _place_and_route(graph: Graph, spec: ChipSpec, placement: Union[str, NeuronP
     failures: list[tuple[NeuronPlacement, MappingError]] = []
     for candidate in candidates:
         try:
-            result = route(graph, candidate, demand, spec, routing)
+            result = route(graph, candidate, demand, spec, routing, exact_time_limit)
         except MappingError as exc:
             logger.debug("placement %s does not route: %s", candidate.strategy, exc)
             failures.append((candidate, exc))

@@ -40,12 +40,21 @@ from hxgraph.chip.calibration import Calibration
 from hxgraph.chip.config import ROW_EXCITATORY, ROW_INHIBITORY
 from hxgraph.chip.placement import NeuronPlacement
 from hxgraph.chip.spec import ChipSpec
-from hxgraph.errors import MappingError, WeightError, check_choice
+from hxgraph.errors import MappingError, ParameterError, WeightError, check_choice
 from hxgraph.graph import Dense, Graph, Projection
 
 logger = logging.getLogger(__name__)
 
 ROUTINGS = ("shared", "simple")
+EXACT_TIME_LIMIT = 10.0  # seconds the exact router may search after a greedy failure (per placement tried)
+
+
+def check_time_limit(value: Any) -> float:
+    """`exact_time_limit`: seconds, a finite number >= 0 (0: no exact search)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise ParameterError(f"exact_time_limit must be a finite number of seconds >= 0 (0 skips the exact "
+                             f"router); got {value!r}")
+    return float(value)
 
 
 def check_routing(routing: Any) -> str:
@@ -340,6 +349,14 @@ class _RouteFailure(Exception):
     def __init__(self, unit: _Unit, label_blocked: set[int], best: Optional[tuple[int, int, int, int]]):
         super().__init__()
         self.unit, self.label_blocked, self.best = unit, label_blocked, best  # best: (cost, capacity, h, k)
+
+
+class GreedyFailure(Exception):
+    """The greedy assignment found no routing; `error` says where it got stuck (not a proof)."""
+
+    def __init__(self, error: MappingError):
+        super().__init__(str(error))
+        self.error = error
 
 
 class _Router:
@@ -708,10 +725,10 @@ class _Router:
             blocked = set().union(*(f.label_blocked for f in failures))
             grow = [k for k in sorted(blocked) if blocks[k] < self.DPB]
             if not grow:
-                raise self._failure_error(failures[0], blocks) from None
+                raise GreedyFailure(self._failure_error(failures[0], blocks)) from None
             logger.debug("routing: out of labels on buses %s with blocks %s; doubling", grow, blocks.tolist())
             blocks[grow] *= 2
-        raise self._failure_error(failures[0], blocks)
+        raise GreedyFailure(self._failure_error(failures[0], blocks))
 
     def _build(self, st: dict[str, Any], blocks: np.ndarray) -> Routing:
         spec, dm = self.spec, self.demand
@@ -738,20 +755,14 @@ class _Router:
             for n, s in enumerate(srcs):
                 label[(s, h)] = base + n
         # Expand connections into synapses.
-        pair = self.conn_pair
-        ch, ccol = st["pair_h"][pair], st["pair_col"][pair]
-        assign = st["assign"]
-        src_h = dm.src * H + ch
-        keys = np.unique(src_h)
-        kb = np.array([assign[(int(x) // H, int(x) % H)] for x in keys], dtype=np.int64).reshape(-1, 2)
-        pos = np.searchsorted(keys, src_h)
-        ck, cb = kb[pos, 0], kb[pos, 1]
-        clab = np.array([label[(int(x) // H, int(x) % H)] for x in keys], dtype=np.int64)[pos] if keys.size else pos
-        n_e, n_i = dm.exc_synapses, dm.inh_synapses
-        conn = np.concatenate([np.repeat(np.arange(dm.src.size), n_e), np.repeat(np.arange(dm.src.size), n_i)])
-        sign = np.concatenate([np.zeros(int(n_e.sum()), dtype=np.int64), np.ones(int(n_i.sum()), dtype=np.int64)])
-        copy = np.concatenate([_ranges(n_e), _ranges(n_i)])
-        sh, sk, sb, scol = ch[conn], ck[conn], cb[conn], ccol[conn]
+        conn, sign, copy = synapse_table(dm)
+        if "syn_h" in st:  # the exact router places every synapse itself (hxgraph.chip.exact_routing)
+            sh, scol = st["syn_h"], st["syn_col"]
+            sk, sb, slab = self._lookup(st["assign"], label, dm.src[conn] * H + sh)
+        else:  # one hemisphere and column per (source, target) pair
+            ch, ccol = st["pair_h"][self.conn_pair], st["pair_col"][self.conn_pair]
+            ck, cb, clab = self._lookup(st["assign"], label, dm.src * H + ch)
+            sh, sk, sb, scol, slab = ch[conn], ck[conn], cb[conn], ccol[conn], clab[conn]
         group = ((sh * B + sk) * DPB + sb) * 2 + sign
         if self.mode == "simple":
             # A row of its own per (projection, source, sign, copy) within the block.
@@ -778,7 +789,7 @@ class _Router:
         lab = np.zeros((H, R, C), dtype=np.uint8)
         magnitude = np.where(sign == 0, dm.exc[conn], dm.inh[conn])
         weight[sh, srow, scol] = copy_weight(magnitude, copy, spec.max_weight)
-        lab[sh, srow, scol] = clab[conn]
+        lab[sh, srow, scol] = slab
         # Row modes, drivers.
         row_mode = np.zeros((H, R), dtype=np.uint8)
         driver_enable = np.zeros((H, spec.drivers_per_hemisphere), dtype=bool)
@@ -802,6 +813,16 @@ class _Router:
         return Routing(self.mode, t(weight), t(lab), t(row_mode), t(driver_enable), t(driver_mask), *xbar, neuron_label,
                        input_routes, sh, srow, scol, conn, sign, copy, dm.exc_synapses.copy(), dm.inh_synapses.copy(),
                        tuple(int(x) for x in blocks), st["nlab"].sum(2))
+
+    def _lookup(self, assign: dict[tuple[int, int], tuple[int, int]], label: dict[tuple[int, int], int],
+                src_h: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Bus, block and label of every (source * H + hemisphere) in `src_h`."""
+        H = self.H
+        keys = np.unique(src_h)
+        kb = np.array([assign[(int(x) // H, int(x) % H)] for x in keys], dtype=np.int64).reshape(-1, 2)
+        pos = np.searchsorted(keys, src_h)
+        lab = np.array([label[(int(x) // H, int(x) % H)] for x in keys], dtype=np.int64)[pos] if keys.size else pos
+        return kb[pos, 0], kb[pos, 1], lab
 
     def _labels(self, st: dict[str, Any], blocks: np.ndarray, label: dict[tuple[int, int], int]):
         """Event labels of on-chip neurons, input routes, and the crossbar nodes they need."""
@@ -859,6 +880,15 @@ class _Router:
         return neuron_label, input_routes, (enable, mask, target)
 
 
+def synapse_table(demand: Demand) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(connection, sign, copy) of every synapse: all excitatory synapses first, then the inhibitory ones."""
+    n_e, n_i = demand.exc_synapses, demand.inh_synapses
+    idx = np.arange(demand.src.size)
+    conn = np.concatenate([np.repeat(idx, n_e), np.repeat(idx, n_i)])
+    sign = np.concatenate([np.zeros(int(n_e.sum()), dtype=np.int64), np.ones(int(n_i.sum()), dtype=np.int64)])
+    return conn, sign, np.concatenate([_ranges(n_e), _ranges(n_i)])
+
+
 def _ranges(counts: np.ndarray) -> np.ndarray:
     """[0..c0-1, 0..c1-1, ...] for counts c (copy index of each synapse)."""
     total = int(counts.sum())
@@ -868,7 +898,20 @@ def _ranges(counts: np.ndarray) -> np.ndarray:
     return np.arange(total, dtype=np.int64) - starts
 
 
-def route(graph: Graph, placement: NeuronPlacement, demand: Demand, spec: ChipSpec, mode: str = "shared") -> Routing:
-    """Route every projection of `graph` on `placement`; raises `MappingError` when it does not fit."""
+def route(graph: Graph, placement: NeuronPlacement, demand: Demand, spec: ChipSpec, mode: str = "shared",
+          exact_time_limit: float = EXACT_TIME_LIMIT) -> Routing:
+    """Route every projection of `graph` on `placement`; raises `MappingError` when it does not fit.
+
+    The greedy assignment runs first. If it fails, the exact router (`hxgraph.chip.exact_routing`)
+    searches for up to `exact_time_limit` seconds: it returns a routing, proves that none exists
+    (`MappingError` naming the binding constraint) or raises `RoutingUndecidedError` when time
+    runs out. `exact_time_limit=0` skips the exact search (a greedy failure is then undecided).
+    """
     check_routing(mode)
-    return _Router(graph, placement, demand, spec, mode).run()
+    limit = check_time_limit(exact_time_limit)
+    router = _Router(graph, placement, demand, spec, mode)
+    try:
+        return router.run()
+    except GreedyFailure as failure:
+        from hxgraph.chip.exact_routing import route_exactly  # the solver loads only when greedy fails
+        return route_exactly(router, failure.error, limit)
