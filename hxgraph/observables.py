@@ -20,6 +20,9 @@ class Observables:
     membrane: Optional[torch.Tensor] = None
     current: Optional[torch.Tensor] = None
     adaptation: Optional[torch.Tensor] = None  # AdEx populations' adaptation current (not part of iteration)
+    # With gradient="eventprop": the exact time (seconds from the run's start) of the spike in each step,
+    # differentiable; the step's end where there is none. Not part of iteration.
+    spike_times: Optional[torch.Tensor] = None
 
     def __iter__(self) -> Iterator[Optional[torch.Tensor]]:
         return iter((self.spikes, self.membrane, self.current))

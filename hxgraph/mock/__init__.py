@@ -40,15 +40,16 @@ from hxgraph.mock.network import MockNetwork, lower
 
 
 class _CallableModule(_types.ModuleType):
-    def __call__(self, graph, device=None, funcs=None, hardware_aware=None, **unknown) -> MockNetwork:
+    def __call__(self, graph, device=None, funcs=None, hardware_aware=None, gradient="surrogate",
+                 **unknown) -> MockNetwork:
         """Lower `graph` to a `MockNetwork`; see `hxgraph.mock.network.lower`."""
         if unknown:
             from hxgraph.errors import ParameterError, did_you_mean
             name = sorted(unknown)[0]
             raise ParameterError(f"hx.mock: unknown option {name!r}"
-                                 f"{did_you_mean(name, ('device', 'funcs', 'hardware_aware'))}; "
-                                 "options: device, funcs, hardware_aware")
-        return lower(graph, device=device, funcs=funcs, hardware_aware=hardware_aware)
+                                 f"{did_you_mean(name, ('device', 'funcs', 'hardware_aware', 'gradient'))}; "
+                                 "options: device, funcs, hardware_aware, gradient")
+        return lower(graph, device=device, funcs=funcs, hardware_aware=hardware_aware, gradient=gradient)
 
 
 _sys.modules[__name__].__class__ = _CallableModule

@@ -21,6 +21,7 @@ from hxgraph.errors import GraphError, InputError, ParameterError, UnknownNameEr
 from hxgraph.graph import Graph, Population, Projection, Sparse, model_value
 from hxgraph.graph.memory import check_allocation
 from hxgraph.graph.projection import project_sign_
+from hxgraph.mock import eventprop
 from hxgraph.mock import functional as F
 from hxgraph.mock.hardware_aware import HardwareAware
 from hxgraph.mock.sparse import SparsePattern, dense_from_values, sparse_linear
@@ -33,7 +34,7 @@ PopulationFunc = Callable[[Mapping[str, torch.Tensor]], Observables]
 
 def lower(graph: Graph, device: Union[str, torch.device, None] = None,
           funcs: Optional[Mapping[str, ProjectionFunc]] = None,
-          hardware_aware: Optional[HardwareAware] = None) -> "MockNetwork":
+          hardware_aware: Optional[HardwareAware] = None, gradient: str = "surrogate") -> "MockNetwork":
     """Lower `graph` to a `MockNetwork` (a `torch.nn.Module`) on `device` (default: where the weights are).
 
     `funcs` optionally maps projection names to a forward function `func(input, weight)`
@@ -41,8 +42,11 @@ def lower(graph: Graph, device: Union[str, torch.device, None] = None,
     the (T, B, in) spikes and the (out, in) weight (zero off the connections for sparse).
     `hardware_aware` (e.g. `hxgraph.hardware_aware()`) trains for the chip: weights on its
     6-bit grid, and in training mode the analog spread of a chip drawn anew every pass.
+    `gradient="eventprop"` runs the event-exact model and gives exact gradients
+    (`hxgraph.mock.eventprop`); the default "surrogate" runs hxtorch's Euler numerics with
+    SuperSpike surrogate gradients.
     """
-    return MockNetwork(graph, device=device, funcs=funcs, hardware_aware=hardware_aware)
+    return MockNetwork(graph, device=device, funcs=funcs, hardware_aware=hardware_aware, gradient=gradient)
 
 
 class MockNetwork(nn.Module):
@@ -52,12 +56,14 @@ class MockNetwork(nn.Module):
     tensors, so training updates the graph itself; moving the module moves the graph's
     weights along. `hardware_aware` (a `HardwareAware`, or None for the exact model; may be
     set at any time) makes it train for the chip (see `hxgraph.mock.hardware_aware`).
+    `gradient` ("surrogate" or "eventprop"; may be set at any time) picks the numerics and
+    gradients (see `lower`).
     """
 
     def __init__(self, graph: Graph, device: Union[str, torch.device, None] = None,
                  funcs: Optional[Mapping[str, ProjectionFunc]] = None,
                  hardware_aware: Optional[HardwareAware] = None,
-                 population_funcs: Optional[Mapping[str, PopulationFunc]] = None):
+                 population_funcs: Optional[Mapping[str, PopulationFunc]] = None, gradient: str = "surrogate"):
         super().__init__()
         if not isinstance(graph, Graph):
             raise ParameterError(f"hxgraph.mock expects an hxgraph.Graph (e.g. experiment.graph); got {type(graph).__name__}")
@@ -95,6 +101,7 @@ class MockNetwork(nn.Module):
                                  "use smaller populations")
                 self._patterns[proj.name] = SparsePattern(proj.connectivity.indices, proj.shape).to(proj.weight.device)
         self._groups = _integration_groups(graph)
+        self.gradient = gradient
 
     # --------------------------------------------------------------- devices
     def _apply(self, fn: Callable, *args: Any, **kwargs: Any) -> "MockNetwork":
@@ -123,6 +130,18 @@ class MockNetwork(nn.Module):
                 raise ParameterError(f"population_funcs[{name!r}] must be a callable for an on-chip population; got "
                                      f"{func!r} for a {pop.neuron_model.label} population")
         self._population_funcs = value
+
+    @property
+    def gradient(self) -> str:
+        """"surrogate" (Euler grid, SuperSpike) or "eventprop" (event-exact model, exact gradients)."""
+        return self._gradient
+
+    @gradient.setter
+    def gradient(self, value: str) -> None:
+        value = eventprop.check_gradient(value, "hxgraph.mock")
+        if value == "eventprop":
+            eventprop.check_applicable(self.graph, self.funcs, self.population_funcs)
+        self._gradient = value
 
     @property
     def hardware_aware(self) -> Optional[HardwareAware]:
@@ -176,6 +195,8 @@ class MockNetwork(nn.Module):
         self._check_memory(steps, batch)
         for proj in self.graph.projections.values():  # the chip's sign constraint: projected gradient descent
             project_sign_(self.weights[proj.name], proj.receptor)
+        if self.gradient == "eventprop":
+            return self._forward_events(spikes, steps, batch, measured)
         results: dict[str, Observables] = {name: Observables(spikes=s) for name, s in spikes.items()}
         for group in self._groups:
             if len(group) == 1 and not self._is_recurrent(group):
@@ -200,6 +221,18 @@ class MockNetwork(nn.Module):
                 for name in group:
                     if name in measured:
                         results[name] = _substitute(results[name], measured[name], name)
+        return Run({name: results[name] for name in self.graph.populations}, self.graph.dt)
+
+    def _forward_events(self, spikes: dict[str, torch.Tensor], steps: int, batch: int,
+                        measured: Optional[Mapping[str, Observables]]) -> Run:
+        """The event-exact model; measured values replace each population's outputs (not what later ones integrate)."""
+        eventprop.check_applicable(self.graph, self.funcs, self.population_funcs)  # both may have changed since
+        results = eventprop.EventNetwork(self).run(spikes, steps, batch)
+        if measured is not None:
+            for name in self.graph.populations:
+                if name in measured and not self.graph.population(name).is_input:
+                    results[name] = attrs.evolve(_substitute(results[name], measured[name], name),
+                                                 spike_times=results[name].spike_times)
         return Run({name: results[name] for name in self.graph.populations}, self.graph.dt)
 
     def _check_memory(self, steps: int, batch: int) -> None:
