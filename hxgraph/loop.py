@@ -263,10 +263,16 @@ class InTheLoop(nn.Module):
     (`model + (measured - model).detach()`), so later populations integrate the measured
     spikes, while backward follows the model. Its parameters are the mock's (the graph's
     weights); the chip configuration follows them after every optimizer step.
+
+    With `gradient="eventprop"` the model is the event-exact one (`hxgraph.mock.eventprop`):
+    its exact gradients are taken at the model's own spike times, and the measured values
+    replace each population's outputs only (later populations integrate the model's spikes,
+    whose exact times the chip does not report).
     """
 
     def __init__(self, graph: Graph, chip: Optional[ChipSpec] = None, *, seed: int = 0,
-                 analog: Optional[AnalogModel] = None, device: Union[str, torch.device, None] = None, **options: Any):
+                 analog: Optional[AnalogModel] = None, device: Union[str, torch.device, None] = None,
+                 gradient: str = "surrogate", **options: Any):
         super().__init__()
         # All options first: the mock moves the graph's weights to `device` when it is built.
         device = check_device(device, "hx.in_the_loop")
@@ -274,8 +280,8 @@ class InTheLoop(nn.Module):
         check_run_options(graph, chip, seed=seed, analog=analog, placement=named.get("placement", "balanced"),
                           routing=named.get("routing", "shared"), trace_offset=named.get("trace_offset"),
                           trace_scale=named.get("trace_scale"), options=options, who="hx.in_the_loop",
-                          others=("device",))
-        self.mock = MockNetwork(graph, device=device)
+                          others=("device", "gradient"))
+        self.mock = MockNetwork(graph, device=device, gradient=gradient)
         self.chip = EmulatedNetwork(graph, chip, analog=analog, seed=seed, **named, **options)
 
     def forward(self, inputs: Mapping[str, torch.Tensor]) -> Run:

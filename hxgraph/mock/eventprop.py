@@ -59,11 +59,11 @@ def check_gradient(gradient: Any, who: str) -> str:
     return gradient
 
 
-def _scalar_time_constant(pop: Population, key: str, value: Any) -> float:
+def _scalar_time_constant(name: str, key: str, value: Any) -> float:
     if isinstance(value, torch.Tensor):
         flat = value.detach().reshape(-1)
         if flat.numel() == 0 or not bool((flat == flat[0]).all()):
-            raise GraphError(f"gradient='eventprop' needs one {key} per population; population {pop.name!r} has "
+            raise GraphError(f"gradient='eventprop' needs one {key} per population; population {name!r} has "
                              f"{key} varying per neuron ({flat[:4].tolist()}...). Give it a single value, or train it "
                              "with gradient='surrogate'")
         return float(flat[0])
@@ -89,39 +89,38 @@ def check_applicable(graph: Graph, funcs: Mapping[str, Any], population_funcs: M
 
 # --------------------------------------------------------------------------- kernels
 
-def _phi(x: torch.Tensor) -> torch.Tensor:
-    """(1 - exp(-x)) / x, continued to 1 at x = 0 (tau_mem = tau_syn)."""
-    small = x.abs() < 1e-4
-    safe = torch.where(small, torch.ones_like(x), x)
-    return torch.where(small, 1.0 - x / 2.0 + x * x / 6.0, -torch.expm1(-safe) / safe)
-
-
 class _Neurons:
-    """The exact solution of one population's linear dynamics over lags within a step."""
+    """One population's parameters and the exact solution of its linear dynamics over a lag."""
 
-    def __init__(self, pop: Population, params: Mapping[str, Any], like: torch.Tensor):
-        self.pop = pop
-        self.spiking = pop.model == "lif"
-        self.tau_mem = _scalar_time_constant(pop, "tau_mem", params["tau_mem"])
-        self.tau_syn = _scalar_time_constant(pop, "tau_syn", params["tau_syn"])
+    def __init__(self, name: str, model: str, params: Mapping[str, Any], like: torch.Tensor):
+        self.spiking = model == "lif"
+        self.tau_mem = _scalar_time_constant(name, "tau_mem", params["tau_mem"])
+        self.tau_syn = _scalar_time_constant(name, "tau_syn", params["tau_syn"])
         self.rate_gap = 1.0 / self.tau_syn - 1.0 / self.tau_mem
         self.inv_c = 1.0 / _as(params["capacitance"], like)
         self.leak = _as(params["leak"], like)
         if self.spiking:
             self.threshold = _as(params["threshold"], like)
             self.reset = _as(params["reset"], like)
-            refractory = params["refractory_time"]
-            self.refractory = _scalar_time_constant(pop, "refractory_time", refractory)
+            self.refractory = _scalar_time_constant(name, "refractory_time", params["refractory_time"])
 
     def current_decay(self, lag: torch.Tensor) -> torch.Tensor:
-        return torch.exp(-lag / self.tau_syn)
+        return torch.exp(lag * (-1.0 / self.tau_syn))
 
     def membrane_decay(self, lag: torch.Tensor) -> torch.Tensor:
-        return torch.exp(-lag / self.tau_mem)
+        return torch.exp(lag * (-1.0 / self.tau_mem))
 
-    def psp(self, lag: torch.Tensor) -> torch.Tensor:
-        """Membrane response at `lag` to a unit current step at lag 0, without 1/C."""
-        return torch.exp(-lag / self.tau_mem) * lag * _phi(lag * self.rate_gap)
+    def psp(self, lag: torch.Tensor, current_decay: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Membrane response at `lag` to a unit current step at lag 0, without 1/C:
+        ∫ e^{-(lag-s)/tau_mem} e^{-s/tau_syn} ds = e^{-lag/tau_mem} (1 - e^{-lag·gap}) / gap, gap = 1/tau_syn - 1/tau_mem
+        (lag · e^{-lag/tau} when the time constants are equal). `current_decay`, if given, is e^{-lag/tau_syn}."""
+        m = self.membrane_decay(lag)
+        if self.rate_gap == 0.0:
+            return m * lag
+        if abs(self.rate_gap) * self.tau_mem < 1e-3:  # nearly equal: the form without cancellation
+            return m * torch.expm1(lag * -self.rate_gap) * (-1.0 / self.rate_gap)
+        s = self.current_decay(lag) if current_decay is None else current_decay
+        return (m - s) * (1.0 / self.rate_gap)
 
 
 def _as(value: Any, like: torch.Tensor) -> torch.Tensor:
@@ -143,13 +142,51 @@ class _Events(NamedTuple):
     weight: torch.Tensor     # (N, S)
 
 
-class _Pairs(NamedTuple):
-    """The (batch, neuron) pairs whose membrane needs the within-step solution."""
+class _Segment:
+    """Membrane and current of (batch, neuron) pairs within one step, as functions of the time t.
 
-    b: torch.Tensor
-    n: torch.Tensor
-    amplitude_weight: torch.Tensor  # (P, S): weight × amplitude of each event for the pair's neuron
-    time: torch.Tensor              # (P, S)
+    Each pair's membrane is free from `start` (the step's beginning, or where its
+    refractory time ends) at `start_v`; its current is `i0` at the step's beginning `t0`
+    and jumps by weight × amplitude at every event. Events up to `start` act through the
+    current at `start`, later ones through the membrane kernel.
+    """
+
+    def __init__(self, n: _Neurons, index: torch.Tensor, weight: torch.Tensor, time: torch.Tensor, t0: float,
+                 i0: torch.Tensor, start: torch.Tensor, start_v: torch.Tensor):
+        self.n, self.t0, self.i0, self.start, self.start_v = n, t0, i0, start, start_v
+        self.weight, self.time = weight, time  # (P, S): weight × amplitude of each event, arrival time
+        self.leak, self.inv_c = _pick(n.leak, index), _pick(n.inv_c, index)
+        before = time <= start[:, None]
+        # lags clamped at 0 for events that have not arrived: their terms are masked, but must stay finite
+        early = (weight * n.current_decay((start[:, None] - time).clamp(min=0)) * before).sum(1)
+        self.i_start = i0 * n.current_decay(start - t0) + early
+        self.weight_later = weight * ~before
+
+    def at(self, t: torch.Tensor, current: bool = False) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """Membrane (and, if asked, current) at times `t` (P,) in [start, end of step]."""
+        n = self.n
+        lag = t[:, None] - self.time
+        arrived = lag >= 0
+        lag = lag.clamp(min=0)
+        decay = n.current_decay(lag)
+        since = t - self.start
+        v = (self.leak + (self.start_v - self.leak) * n.membrane_decay(since)
+             + self.inv_c * (self.i_start * n.psp(since) + (self.weight_later * n.psp(lag, decay) * arrived).sum(1)))
+        if not current:
+            return v, None
+        return v, self.i0 * n.current_decay(t - self.t0) + (self.weight * decay * arrived).sum(1)
+
+    def slope(self, v: torch.Tensor, i: torch.Tensor) -> torch.Tensor:
+        """dV/dt = (E_l - V) / tau_mem + I / C."""
+        return (self.leak - v) * (1.0 / self.n.tau_mem) + self.inv_c * i
+
+    def subset(self, f: torch.Tensor, index: torch.Tensor, start: torch.Tensor, start_v: torch.Tensor) -> "_Segment":
+        """Pairs `f` (positions), free from a new `start` at `start_v`."""
+        return _Segment(self.n, index, self.weight[f], self.time[f], self.t0, self.i0[f], start, start_v)
+
+    def detached(self, index: torch.Tensor) -> "_Segment":
+        return _Segment(self.n, index, self.weight.detach(), self.time.detach(), self.t0, self.i0.detach(),
+                        self.start.detach(), self.start_v.detach())
 
 
 class EventNetwork:
@@ -184,7 +221,8 @@ class EventNetwork:
 
     def _run_group(self, pops: list[Population], group: set[str], events: Mapping[str, tuple],
                    steps: int, batch: int, like: torch.Tensor) -> dict[str, Observables]:
-        neurons = {p.name: _Neurons(p, self.net._params(p), like) for p in pops}
+        neurons = {p.name: _Neurons(p.name, p.model, self.net._params(p), like) for p in pops}
+        stepper = _Stepper(self.dt)
         incoming = {p.name: [(q, q.source in group) for q in self.graph.projections_into(p.name)] for p in pops}
         weights = {q.name: self._dense_weight(q) for p in pops for q, _ in incoming[p.name]}
         zeros = torch.zeros(batch, 0, dtype=like.dtype, device=like.device)
@@ -212,7 +250,7 @@ class EventNetwork:
                                           torch.cat([w for _, _, w in parts], 1))
                 else:
                     step_events = _Events(zeros, zeros, torch.zeros(p.size, 0, dtype=like.dtype, device=like.device))
-                z, time, state[p.name] = self._step(neurons[p.name], state[p.name], step_events, k)
+                z, time, state[p.name] = stepper.step(neurons[p.name], state[p.name], step_events, k)
                 tr = traces[p.name]
                 tr["z"].append(z)
                 tr["time"].append(time)
@@ -234,8 +272,14 @@ class EventNetwork:
         patterns = self.net._patterns
         return dense_from_values(w, patterns[proj.name]) if proj.name in patterns else w
 
-    # ------------------------------------------------------------------ one step
-    def _step(self, n: _Neurons, state: tuple, ev: _Events, k: int) -> tuple:
+
+class _Stepper:
+    """One step of one population: exact integration, threshold crossings, reset and refractory time."""
+
+    def __init__(self, dt: float):
+        self.dt = dt
+
+    def step(self, n: _Neurons, state: tuple, ev: _Events, k: int) -> tuple:
         v, i, free_at = state
         t0, t1 = k * self.dt, (k + 1) * self.dt
         dt = torch.tensor(self.dt, dtype=v.dtype, device=v.device)
@@ -255,27 +299,27 @@ class EventNetwork:
             return z, t_end, (v_next, i_next, free_at)
 
         b, idx = torch.nonzero(partial | crossing_free, as_tuple=True)
-        pairs = _Pairs(b, idx, ev.weight[idx] * ev.amplitude[b], ev.time[b])
         is_partial = partial[b, idx]
-        start = torch.where(is_partial, free_at[b, idx], torch.full_like(b, 0, dtype=v.dtype) + t0)
+        start = torch.where(is_partial, free_at[b, idx], torch.full_like(v_free[b, idx], t0))
         start_v = torch.where(is_partial, _pick(n.reset, idx), v[b, idx])
-        i_start = i[b, idx]
+        seg = _Segment(n, idx, ev.weight[idx] * ev.amplitude[b], ev.time[b], t0, i[b, idx], start, start_v)
         end = torch.full_like(start, t1)
-        v_end, _ = self._solution(n, pairs, t0, i_start, start, start_v, end)
+        # Pairs free all step have their end-of-step membrane already; those whose refractory time ends
+        # inside the step need the within-step solution (and fire if it ends above threshold).
+        v_end = torch.where(is_partial, seg.at(end)[0], v_free[b, idx])
         threshold = _pick(n.threshold, idx)
-        fires = torch.where(is_partial, v_end >= threshold, torch.ones_like(is_partial))
-        # Pairs that do not fire: the within-step solution is their membrane (refractory ends inside the step).
+        fires = ~is_partial | (v_end >= threshold)
         v_pair = v_end
         free_pair = free_at[b, idx]
         spike_time = end
         if bool(fires.any()):
             f = fires.nonzero(as_tuple=True)[0]
-            sub = _Pairs(b[f], idx[f], pairs.amplitude_weight[f], pairs.time[f])
-            t_star = self._crossing(n, sub, t0, i_start[f], start[f], start_v[f], threshold[f])
+            firing = seg.subset(f, idx[f], start[f], start_v[f])
+            t_star = self._crossing(firing, idx[f], v_end[f] - threshold[f], threshold[f])
             after = t_star + n.refractory
             resumes = after < t1
             reset = _pick(n.reset, idx[f])
-            v_after, _ = self._solution(n, sub, t0, i_start[f], torch.where(resumes, after, end[f]), reset, end[f])
+            v_after = firing.subset(torch.arange(len(f)), idx[f], torch.where(resumes, after, end[f]), reset).at(end[f])[0]
             v_after = torch.where(resumes, v_after, reset)
             v_pair = v_pair.index_put((f,), v_after)
             free_pair = free_pair.index_put((f,), after)
@@ -286,62 +330,70 @@ class EventNetwork:
         time = t_end.index_put((b, idx), spike_time)
         return z, time, (v_next, i_next, free_next)
 
-    def _solution(self, n: _Neurons, pairs: _Pairs, t0: float, i0: torch.Tensor, start: torch.Tensor,
-                  start_v: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Membrane and current at times `t` (P,) of neurons free from `start` at membrane `start_v`.
+    def _crossing(self, seg: _Segment, index: torch.Tensor, g_end: torch.Tensor,
+                  threshold: torch.Tensor) -> torch.Tensor:
+        """Threshold-crossing times in [start, end of step], differentiable: t* - (V(t*) - θ) / V'(t*).
 
-        The current starts at `i0` at the step's beginning `t0` and jumps at every event;
-        events up to `start` act through the current at `start`, later ones through the
-        membrane kernel.
+        `g_end` is V - θ at the step's end (≥ 0, up to rounding). The root is found without
+        gradients by Newton's method kept inside a shrinking bracket (bisection where Newton
+        would leave it); the implicit-function step then gives t* the derivative
+        -(dV/dp) / V' without changing its value.
         """
-        leak = _pick(n.leak, pairs.n)
-        inv_c = _pick(n.inv_c, pairs.n)
-        w, te = pairs.amplitude_weight, pairs.time
-        before = (te <= start[:, None]).to(w.dtype)
-        arrived = (te <= t[:, None]).to(w.dtype)
-        # clamp lags at 0 for events that have not arrived: their terms are masked, but must stay finite
-        i_start = i0 * n.current_decay(start - t0) + (w * before * n.current_decay((start[:, None] - te).clamp(min=0))).sum(1)
-        i_t = i0 * n.current_decay(t - t0) + (w * arrived * n.current_decay((t[:, None] - te).clamp(min=0))).sum(1)
-        later = arrived * (1.0 - before)
-        v_t = (leak + (start_v - leak) * n.membrane_decay(t - start)
-               + inv_c * (i_start * n.psp(t - start) + (w * later * n.psp((t[:, None] - te).clamp(min=0))).sum(1)))
-        return v_t, i_t
-
-    def _crossing(self, n: _Neurons, pairs: _Pairs, t0: float, i0: torch.Tensor, start: torch.Tensor,
-                  start_v: torch.Tensor, threshold: torch.Tensor) -> torch.Tensor:
-        """Threshold-crossing times in (start, end of step], differentiable: t* - (V(t*) - θ) / V'(t*).
-
-        The root is found without gradients by Newton's method kept inside a shrinking
-        bracket (bisection where Newton would leave it); the implicit-function step then
-        gives t* the derivative -(dV/dp) / V' without changing its value.
-        """
-        t1 = t0 + self.dt
-        leak, inv_c = _pick(n.leak, pairs.n), _pick(n.inv_c, pairs.n)
+        t1 = seg.t0 + self.dt
+        eps = torch.finfo(seg.start.dtype).eps
         with torch.no_grad():
-            s_t, s_v, s_i = start.detach(), start_v.detach(), i0.detach()
-            lo, hi = s_t.clone(), torch.full_like(start, t1)
-            dp = _Pairs(pairs.b, pairs.n, pairs.amplitude_weight.detach(), pairs.time.detach())
-            g_lo = self._solution(n, dp, t0, s_i, s_t, s_v, lo)[0] - threshold
+            plain = seg.detached(index)
+            lo, hi = plain.start.clone(), torch.full_like(plain.start, t1)
+            g_lo, g_hi = plain.start_v - threshold, g_end.detach()  # V(start) is start_v
             already = g_lo >= 0  # still above threshold after a reset in the previous step: fires at once
-            g_hi = self._solution(n, dp, t0, s_i, s_t, s_v, hi)[0] - threshold
             t = torch.where(already, lo, hi - g_hi * (hi - lo) / (g_hi - g_lo).clamp(min=1e-300))
-            tol = 64 * torch.finfo(start.dtype).eps * float(threshold.abs().max().clamp(min=1.0))
+            tol = 64 * eps * float(threshold.abs().max().clamp(min=1.0))
             for _ in range(_NEWTON_ITERATIONS):
-                v_t, i_t = self._solution(n, dp, t0, s_i, s_t, s_v, t)
+                v_t, i_t = plain.at(t, current=True)
                 g = v_t - threshold
-                slope = (leak - v_t) / n.tau_mem + inv_c * i_t
+                slope = plain.slope(v_t, i_t)
                 below = g < 0
                 lo = torch.where(below, t, lo)
                 hi = torch.where(below, hi, t)
                 newton = t - g / torch.where(slope > 0, slope, torch.ones_like(slope))
                 ok = (slope > 0) & (newton >= lo) & (newton <= hi)
-                done = (g.abs() <= tol) | already | (hi - lo <= 4 * torch.finfo(t.dtype).eps * t1)
+                done = (g.abs() <= tol) | already | (hi - lo <= 4 * eps * t1)
                 t = torch.where(done, t, torch.where(ok, newton, (lo + hi) / 2))
                 if bool(done.all()):
                     break
-            slope = ((leak - v_t) / n.tau_mem + inv_c * i_t).clamp(min=torch.finfo(t.dtype).tiny)
+            slope = slope.clamp(min=torch.finfo(t.dtype).tiny)
         if not torch.is_grad_enabled():
             return t
-        v_root, _ = self._solution(n, pairs, t0, i0, start, start_v, t)
-        implicit = t - (v_root - threshold) / slope
-        return torch.where(already, start, implicit)
+        implicit = t - (seg.at(t)[0] - threshold) / slope
+        return torch.where(already, seg.start, implicit)
+
+
+def integrate(model: str, x: torch.Tensor, dt: float, **params: Any) -> Observables:
+    """One LIF or LI population of the event-exact model driven directly by `x` (T, B, N).
+
+    `x[k]` arrives at the end of step k as a jump of the synaptic current (a spike through
+    weight `x[k]`, as an input population's spikes through an identity projection). `params`
+    as for the mock (leak, reset, threshold, tau_mem, tau_syn, capacitance, refractory_time;
+    LI: leak, tau_mem, tau_syn, capacitance). Gradients reach `x` and, through the spike
+    times, everything they depend on.
+    """
+    if model not in EVENTPROP_MODELS:
+        raise ParameterError(f"the event-exact model integrates {EVENTPROP_MODELS}; got {model!r}")
+    if not isinstance(x, torch.Tensor) or x.dim() != 3 or not x.is_floating_point():
+        raise ParameterError(f"x must be a floating-point tensor (time, batch, neurons); got {x!r:.80}")
+    steps, batch, size = x.shape
+    n = _Neurons("the population", model, params, x)
+    stepper = _Stepper(float(dt))
+    v = (n.leak if n.leak.dim() else n.leak.expand(size)).expand(batch, size).clone()
+    state = (v, torch.zeros_like(v), torch.zeros_like(v))
+    eye = torch.eye(size, dtype=x.dtype, device=x.device)
+    traces: dict[str, list] = {"z": [], "time": [], "v": [], "i": []}
+    for k in range(steps):
+        arrival = torch.full_like(v, (k + 1) * float(dt))
+        z, time, state = stepper.step(n, state, _Events(x[k], arrival, eye), k)
+        for key, value in zip(("z", "time", "v", "i"), (z, time, state[0], state[1])):
+            traces[key].append(value)
+    empty = x.new_zeros(0, batch, size)
+    stack = {key: torch.stack(v) if v and v[0] is not None else empty for key, v in traces.items()}
+    return Observables(spikes=stack["z"] if n.spiking else None, membrane=stack["v"], current=stack["i"],
+                       spike_times=stack["time"] if n.spiking else None)

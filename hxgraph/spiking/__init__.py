@@ -18,8 +18,8 @@ from hxgraph.spiking import datasets, functional, halco, morphology, transforms
 from hxgraph.spiking.experiment import ExecutionInstance, Experiment
 from hxgraph.spiking.handles import (AELIFObservables, Handle, LIFObservables, LIObservables, NeuronHandle, ReadoutNeuronHandle,
                                      SynapseHandle, TensorHandle)
-from hxgraph.spiking.modules import (AELIF, LI, LIF, SILENT_THRESHOLD, BatchDropout, HXModule, HXModuleWrapper,
-                                     InputNeuron, Synapse)
+from hxgraph.spiking.modules import (AELIF, LI, LIF, SILENT_THRESHOLD, BatchDropout, EventPropLIF, EventPropSynapse,
+                                     HXModule, HXModuleWrapper, InputNeuron, Synapse)
 from hxgraph.spiking.parameter import (HXBaseParameter, HXParameter, HXTransformedModelParameter,
                                        MixedHXModelParameter, ModelParameter)
 from hxgraph.spiking.run import run
@@ -27,7 +27,8 @@ from hxgraph.spiking.sparse_synapse import SparseSynapse
 from hxgraph.spiking.utils import ConversionConfig, from_nir, from_nir_data, to_nir, to_nir_data
 
 __all__ = [
-    "Experiment", "ExecutionInstance", "run", "InputNeuron", "LIF", "AELIF", "LI", "Synapse", "SparseSynapse", "BatchDropout", "HXModuleWrapper",
+    "Experiment", "ExecutionInstance", "run", "InputNeuron", "LIF", "AELIF", "EventPropLIF", "LI", "Synapse",
+    "EventPropSynapse", "SparseSynapse", "BatchDropout", "HXModuleWrapper",
     "HXModule", "Handle", "LIFObservables", "AELIFObservables", "LIObservables", "SynapseHandle", "NeuronHandle", "ReadoutNeuronHandle",
     "TensorHandle", "HXBaseParameter", "HXParameter", "MixedHXModelParameter", "HXTransformedModelParameter",
     "ModelParameter", "SILENT_THRESHOLD", "transforms", "datasets", "functional", "halco", "morphology",

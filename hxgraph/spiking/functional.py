@@ -15,14 +15,15 @@ from typing import Any, Optional, Sequence, Union
 
 import torch
 
-from hxgraph.errors import ParameterError, ShapeError
+from hxgraph.errors import GraphError, ParameterError, ShapeError
+from hxgraph.mock import eventprop
 from hxgraph.mock.functional import (EXPONENT_CAP, EXPONENT_FLOOR, Param, SuperSpike, adex_args, adex_integration,
                                      li_integration, lif_integration, superspike)
 
 __all__ = ["linear", "linear_sparse", "cuba_lif_integration", "cuba_refractory_lif_integration", "cuba_li_integration",
            "cuba_aelif_integration",
            "superspike", "superspike_func", "SuperSpike", "linear_exponential_clamp",
-           "batch_dropout"]
+           "batch_dropout", "EventPropLIFFunction", "EventPropSynapseFunction"]
 
 
 def linear(input: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor] = None  # noqa: A002
@@ -310,3 +311,78 @@ def cuba_aelif_integration(input: Union[torch.Tensor, Sequence[torch.Tensor]], *
             trace.append(value)
     v, i, w, z = (torch.stack(trace) if trace else x.new_zeros(x.shape) for trace in traces)
     return v, madc, i, w, adaptation_madc, z
+
+
+class _NoSpikeTimeGradient(torch.autograd.Function):
+    """The spikes of `EventPropLIFFunction`: their values, and an error if a loss needs their gradient.
+
+    A (T, B, N) spike tensor cannot carry the exact spike times that EventProp's gradients
+    flow through, so a later layer fed from it would silently learn nothing upstream.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, spikes: torch.Tensor) -> torch.Tensor:
+        return spikes.clone()
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        if bool((grad != 0).any()):
+            raise GraphError("EventPropLIFFunction: a loss depends on its spikes, but a (time, batch, neurons) spike "
+                             "tensor does not carry the exact spike times EventProp differentiates. Build the network "
+                             "from hxgraph.spiking modules (EventPropSynapse, EventPropLIF), which run the whole "
+                             "network event-exactly, or use hx.mock(graph, gradient='eventprop')")
+        return torch.zeros_like(grad)
+
+
+class EventPropLIFFunction:
+    """hxtorch's `EventPropLIFFunction.apply(input, leak, reset, threshold, tau_syn, tau_mem, hw_data, dt)`.
+
+    `input` is `EventPropSynapseFunction`'s stacked (2, T, B, N) output (or a (T, B, N)
+    tensor); `input[0][k]` is the synaptic current's jump at the end of step k. Returns
+    `(spikes, membrane, current)`, each (T, B, N), of the event-exact LIF (exact integration,
+    spikes at their exact threshold crossings; `hxgraph.mock.eventprop`) with hxtorch's input
+    gain `dt / tau_mem` and no refractory time, as its EventProp neuron. Gradients are exact
+    and reach the input and, through it, the weights. hxtorch's version integrates on the
+    grid and back-propagates a discretised adjoint (docs/migration.md). The spikes cannot
+    carry their exact times to a further layer: a loss that depends on them raises an error
+    in backward. `hw_data` (hxtorch's `Handle(voltage, adaptation, spikes)` or a tuple
+    `(spikes, membrane)`) replaces the values in the forward pass (gradients: the model's).
+    """
+
+    @staticmethod
+    def apply(input: torch.Tensor, leak: Param, reset: Param, threshold: Param,  # noqa: A002
+              tau_syn: Param, tau_mem: Param, hw_data: Any = None, dt: float = 1e-6) -> tuple:
+        if not isinstance(input, torch.Tensor) or input.dim() not in (3, 4):
+            raise ShapeError(f"EventPropLIFFunction: input must be EventPropSynapseFunction's (2, time, batch, neurons)"
+                             f" output or a (time, batch, neurons) tensor; got {getattr(input, 'shape', type(input))}")
+        x = input[0] if input.dim() == 4 else input
+        obs = eventprop.integrate("lif", x, dt, leak=leak, reset=reset, threshold=threshold, tau_mem=tau_mem,
+                                  tau_syn=tau_syn, capacitance=tau_mem, refractory_time=0.0)
+        spikes_hw, membrane_hw = _event_prop_hw(hw_data)
+        spikes = _NoSpikeTimeGradient.apply(obs.spikes) if torch.is_grad_enabled() else obs.spikes
+        return (_unterjubel(spikes, spikes_hw), _unterjubel(obs.membrane, membrane_hw), obs.current)
+
+
+def _event_prop_hw(hw_data: Any) -> tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
+    if hw_data is None:
+        return None, None
+    if isinstance(hw_data, (tuple, list)):
+        spikes, membrane = (list(hw_data) + [None, None])[:2]
+        return spikes, membrane
+    return _hw_trace(hw_data, "spikes"), _hw_trace(hw_data, "voltage", "cadc")
+
+
+class EventPropSynapseFunction:
+    """hxtorch's `EventPropSynapseFunction.apply(input, weight, bias=None)`: `stack((input @ weight.T, zeros))`.
+
+    The second entry is hxtorch's placeholder for its adjoint's second channel; with exact
+    gradients one channel carries them, so the placeholder gets none.
+    """
+
+    @staticmethod
+    def apply(input: torch.Tensor, weight: torch.Tensor, _: Any = None) -> torch.Tensor:  # noqa: A002
+        if _ is not None:
+            raise ParameterError("EventPropSynapseFunction: a bias is not supported (hxtorch ignores it; hxgraph "
+                                 "refuses rather than drop it)")
+        output = torch.nn.functional.linear(input, weight)
+        return torch.stack((output, torch.zeros_like(output)))

@@ -26,7 +26,7 @@ from hxgraph.errors import GraphError, InputError, ShapeError
 from hxgraph.graph import Dense, Graph, Projection
 from hxgraph.observables import Observables
 from hxgraph.spiking.handles import LIFObservables, SynapseHandle, TensorHandle
-from hxgraph.spiking.modules import LIF, BatchDropout, HXModule, InputNeuron, _Neuron, _Population, _Projection
+from hxgraph.spiking.modules import LIF, BatchDropout, EventPropLIF, HXModule, InputNeuron, _Neuron, _Population, _Projection
 from hxgraph.spiking.sparse_synapse import SparseSynapse
 
 if TYPE_CHECKING:
@@ -48,6 +48,7 @@ class Lowered:
     neurons: list[_Neuron]                                 # LIF / LI modules, graph order
     sources: dict[_Projection, tuple[_Population, Optional[torch.Tensor]]]  # synapse → (source, dropout mask)
     dropouts: dict[BatchDropout, LIF]
+    gradient: str = "surrogate"                            # "eventprop" when the neurons are EventPropLIF
 
 
 def lower(experiment: "Experiment") -> Lowered:
@@ -133,7 +134,21 @@ def lower(experiment: "Experiment") -> Lowered:
     graph = Graph(experiment.name, experiment.dt, populations, projections)
     population_funcs = {n.name: _population_func(n, [h._owner.name for h in used[n]])
                         for n in neurons if n.overrides_forward_func}
-    return Lowered(graph, funcs, population_funcs, {m: inputs[m] for m in input_modules}, neurons, sources, dropouts)
+    return Lowered(graph, funcs, population_funcs, {m: inputs[m] for m in input_modules}, neurons, sources, dropouts,
+                   _gradient(neurons))
+
+
+def _gradient(neurons: list[_Neuron]) -> str:
+    """EventProp for a run of EventPropLIF modules; one method per run."""
+    eventprop = [n for n in neurons if isinstance(n, EventPropLIF)]
+    if not eventprop:
+        return "surrogate"
+    surrogate = [n for n in neurons if isinstance(n, LIF) and not isinstance(n, EventPropLIF)]
+    if surrogate:
+        raise GraphError(f"{eventprop[0]._who()} is an EventPropLIF but {surrogate[0]._who()} is a "
+                         f"{type(surrogate[0]).__name__}: one run computes its gradients one way — make every "
+                         "spiking neuron module an EventPropLIF (LI readouts may stay) or none")
+    return "eventprop"
 
 
 def _both(a: Optional[torch.Tensor], b: Optional[torch.Tensor]) -> Optional[torch.Tensor]:

@@ -498,6 +498,21 @@ class AELIF(LIF):
         return super()._run_state() + tuple(getattr(self, flag) for flag, _ in self._FLAGS)
 
 
+class EventPropLIF(LIF):
+    """LIF neurons trained with EventProp (hxtorch's `EventPropLIF`; same signature and parameters as `LIF`).
+
+    A run whose neuron modules are EventPropLIF (and LI readouts) runs the whole network on
+    the event-exact model (`hxgraph.mock.eventprop`: exact integration, spikes at their exact
+    threshold crossings) and back-propagates exact gradients through the spike times. A run
+    cannot mix EventPropLIF with surrogate-gradient LIF modules. On the chip (`mock=False`)
+    the measured values replace the model's outputs and the gradients are the event-exact
+    model's. Unlike hxtorch's mock EventPropLIF, `membrane_capacitance` and
+    `refractory_time` are honoured (docs/migration.md).
+    """
+
+    _kind = "eventprop_lif"
+
+
 class LI(_Neuron):
     """Leaky integrators (non-spiking readout); output `LIObservables(membrane_cadc, membrane_madc, current)`."""
 
@@ -651,6 +666,17 @@ class Synapse(_Projection):
 
 
 # ---------------------------------------------------------------------------- dropout and wrapper
+
+class EventPropSynapse(Synapse):
+    """hxtorch's `EventPropSynapse` (same signature as `Synapse`): the synapse in front of an `EventPropLIF`.
+
+    hxtorch needs it to route its two adjoint channels; in hxgraph the event-exact model
+    delivers every spike through the weights itself, so it acts exactly like `Synapse` (and
+    a plain `Synapse` in front of an `EventPropLIF` works the same).
+    """
+
+    _kind = "eventprop_synapse"
+
 
 class BatchDropout(HXModule):
     """Drops the neurons of the spiking population it follows, with one mask per batch (run).

@@ -145,6 +145,7 @@ def _mock(experiment: Experiment, lowered: Lowered) -> MockNetwork:
         net._spiking_key = key
     net.funcs = dict(lowered.funcs)
     net.population_funcs = lowered.population_funcs
+    net.gradient = lowered.gradient
     experiment._mock_network = net
     return net
 

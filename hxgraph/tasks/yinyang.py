@@ -116,20 +116,24 @@ class Classifier(torch.nn.Module):
 
 
 def make_network(graph: hx.Graph, backend: str, chip_seed: int = 0,
-                 hardware_aware: Optional[HardwareAware] = None, **chip_options: Any) -> Callable[..., hx.Run]:
+                 hardware_aware: Optional[HardwareAware] = None, gradient: str = "surrogate",
+                 **chip_options: Any) -> Callable[..., hx.Run]:
     """The network a `Classifier` runs: the mock, the chip with the mock in the loop, or the chip.
 
     `chip_seed` picks the emulated chip (mismatch and noise); `chip_options` go to `hx.emulate`;
-    `hardware_aware` to the mock.
+    `hardware_aware` and `gradient` ("surrogate" or "eventprop") to the mock.
     """
     if backend == "mock":
         if chip_options:
             raise hx.ParameterError(f"options {sorted(chip_options)} only apply to the chip backends")
-        return hx.mock(graph, hardware_aware=hardware_aware)
+        return hx.mock(graph, hardware_aware=hardware_aware, gradient=gradient)
     if hardware_aware is not None:
         raise hx.ParameterError("hardware_aware applies to the mock backend; on the chip the chip itself is the noise")
     if backend == "in_the_loop":
-        return hx.in_the_loop(graph, seed=chip_seed, **chip_options)
+        return hx.in_the_loop(graph, seed=chip_seed, gradient=gradient, **chip_options)
+    if gradient != "surrogate":
+        raise hx.ParameterError(f"gradient={gradient!r} applies to training (mock or in_the_loop); the chip alone "
+                                "computes no gradients")
     if backend == "chip":
         return hx.emulate(graph, seed=chip_seed, **chip_options)
     raise hx.ParameterError(f"unknown backend {backend!r}; use one of {TRAIN_BACKENDS + EVAL_BACKENDS[1:]}")
@@ -168,7 +172,7 @@ def train(epochs: int = 20, sparse: str = "none", density: float = 0.5, train_si
           graph: Optional[hx.Graph] = None, progress: Optional[bool] = None,
           log: Optional[Callable[[str], Any]] = print, chip_seed: int = 0,
           hardware_aware: Union[bool, HardwareAware, None] = None, average: bool = False,
-          **chip_options: Any) -> dict[str, Any]:
+          gradient: str = "surrogate", **chip_options: Any) -> dict[str, Any]:
     """Train the network; returns the history and the trained graph and model.
 
     Keys: `train_loss`, `train_accuracy`, `test_accuracy` (one entry per epoch, the test
@@ -189,6 +193,11 @@ def train(epochs: int = 20, sparse: str = "none", density: float = 0.5, train_si
     loop, weights are clipped to the chip's range after every step and end on its grid as well. `average` ends
     with the mean of the weights after every step of this run (stochastic weight averaging:
     flatter, more robust solutions than the last noisy step).
+
+    `gradient="eventprop"` trains with exact gradients of the event-exact model
+    (`hxgraph.mock.eventprop`) instead of surrogate gradients; the test accuracy is then
+    measured on that model too (mock backend). Spike counts have no gradient there, so
+    `rate_reg` is refused with it.
     """
     if backend not in TRAIN_BACKENDS:
         raise hx.ParameterError(f"training backend must be one of {TRAIN_BACKENDS}; got {backend!r}")
@@ -201,6 +210,10 @@ def train(epochs: int = 20, sparse: str = "none", density: float = 0.5, train_si
     if hardware_aware is not None and backend != "mock":
         raise hx.ParameterError("hardware_aware applies to training in the mock; with the chip in the loop the "
                                 "chip itself supplies quantization and imperfections")
+    hx.mock.eventprop.check_gradient(gradient, "yinyang.train")
+    if gradient == "eventprop" and rate_reg:
+        raise hx.ParameterError("rate_reg penalises spike counts, which have no gradient with gradient='eventprop'; "
+                                "set rate_reg=0")
     bars = _bars(progress, log)
     if backend != "mock":  # the emulator's own bar (long runs only) follows the same rule
         chip_options = {"progress": None if bars else False, **chip_options}
@@ -209,7 +222,7 @@ def train(epochs: int = 20, sparse: str = "none", density: float = 0.5, train_si
     testset = YinYangDataset(size=test_size, seed=40)
     if graph is None:
         graph = build_experiment(sparse, density, seed, hidden_init, out_init, repeat, weight_scale).graph
-    network = make_network(graph, backend, chip_seed, hardware_aware, **chip_options)
+    network = make_network(graph, backend, chip_seed, hardware_aware, gradient, **chip_options)
     model = Classifier(network, input_repeat(graph), readout_scale)
     # The mock that holds the weights: clipping keeps them inside what the chip can send.
     mock = network if backend == "mock" else network.mock
