@@ -45,6 +45,9 @@ class Run(Mapping[str, Observables]):
     def __iter__(self) -> Iterator[str]:
         return iter(self._observables)
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._observables
+
     def __len__(self) -> int:
         return len(self._observables)
 

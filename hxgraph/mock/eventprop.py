@@ -346,7 +346,8 @@ class _Stepper:
             lo, hi = plain.start.clone(), torch.full_like(plain.start, t1)
             g_lo, g_hi = plain.start_v - threshold, g_end.detach()  # V(start) is start_v
             already = g_lo >= 0  # still above threshold after a reset in the previous step: fires at once
-            t = torch.where(already, lo, hi - g_hi * (hi - lo) / (g_hi - g_lo).clamp(min=1e-300))
+            secant = hi - g_hi.clamp(min=0) * (hi - lo) / (g_hi - g_lo).clamp(min=eps)
+            t = torch.where(already, lo, torch.minimum(torch.maximum(secant, lo), hi))
             tol = 64 * eps * float(threshold.abs().max().clamp(min=1.0))
             for _ in range(_NEWTON_ITERATIONS):
                 v_t, i_t = plain.at(t, current=True)
@@ -361,7 +362,10 @@ class _Stepper:
                 t = torch.where(done, t, torch.where(ok, newton, (lo + hi) / 2))
                 if bool(done.all()):
                     break
-            slope = slope.clamp(min=torch.finfo(t.dtype).tiny)
+            # Near a tangent crossing the exact dt*/dp = -(dV/dp) / V' diverges; V' is bounded below at 1 % of
+            # the slope that crosses from leak to threshold in one membrane time constant.
+            floor = 0.01 * ((threshold - plain.leak).abs() / plain.n.tau_mem).clamp(min=torch.finfo(t.dtype).tiny)
+            slope = torch.maximum(slope, floor)
         if not torch.is_grad_enabled():
             return t
         implicit = t - (seg.at(t)[0] - threshold) / slope

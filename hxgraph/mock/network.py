@@ -230,7 +230,7 @@ class MockNetwork(nn.Module):
         results = eventprop.EventNetwork(self).run(spikes, steps, batch)
         if measured is not None:
             for name in self.graph.populations:
-                if name in measured and not self.graph.population(name).is_input:
+                if not self.graph.population(name).is_input and name in measured:
                     results[name] = attrs.evolve(_substitute(results[name], measured[name], name),
                                                  spike_times=results[name].spike_times)
         return Run({name: results[name] for name in self.graph.populations}, self.graph.dt)

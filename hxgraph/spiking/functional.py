@@ -321,17 +321,18 @@ class _NoSpikeTimeGradient(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx: Any, spikes: torch.Tensor) -> torch.Tensor:
+    def forward(ctx: Any, spikes: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
+        # `times` (differentiable) ties the spikes into the graph, so a loss through them reaches backward
         return spikes.clone()
 
     @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[None, torch.Tensor]:
         if bool((grad != 0).any()):
             raise GraphError("EventPropLIFFunction: a loss depends on its spikes, but a (time, batch, neurons) spike "
                              "tensor does not carry the exact spike times EventProp differentiates. Build the network "
                              "from hxgraph.spiking modules (EventPropSynapse, EventPropLIF), which run the whole "
                              "network event-exactly, or use hx.mock(graph, gradient='eventprop')")
-        return torch.zeros_like(grad)
+        return None, torch.zeros_like(grad)
 
 
 class EventPropLIFFunction:
@@ -359,7 +360,7 @@ class EventPropLIFFunction:
         obs = eventprop.integrate("lif", x, dt, leak=leak, reset=reset, threshold=threshold, tau_mem=tau_mem,
                                   tau_syn=tau_syn, capacitance=tau_mem, refractory_time=0.0)
         spikes_hw, membrane_hw = _event_prop_hw(hw_data)
-        spikes = _NoSpikeTimeGradient.apply(obs.spikes) if torch.is_grad_enabled() else obs.spikes
+        spikes = _NoSpikeTimeGradient.apply(obs.spikes, obs.spike_times) if torch.is_grad_enabled() else obs.spikes
         return (_unterjubel(spikes, spikes_hw), _unterjubel(obs.membrane, membrane_hw), obs.current)
 
 
