@@ -104,6 +104,14 @@ class _Neurons:
             self.reset = _as(params["reset"], like)
             self.refractory = _scalar_time_constant(name, "refractory_time", params["refractory_time"])
 
+    def step_constants(self, dt: float) -> tuple[float, float, float]:
+        """Over a whole step: current decay, membrane decay, membrane response to the current at its start."""
+        if getattr(self, "_step_dt", None) != dt:
+            lag = torch.tensor(dt, dtype=torch.float64)
+            self._step_dt = dt
+            self._step_constants = (math.exp(-dt / self.tau_syn), math.exp(-dt / self.tau_mem), float(self.psp(lag)))
+        return self._step_constants
+
     def current_decay(self, lag: torch.Tensor) -> torch.Tensor:
         return torch.exp(lag * (-1.0 / self.tau_syn))
 
@@ -132,6 +140,12 @@ def _as(value: Any, like: torch.Tensor) -> torch.Tensor:
 def _pick(value: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """Per-neuron values (scalar or (N,)) at neuron indices `index`."""
     return value.expand(index.shape) if value.dim() == 0 else value[index]
+
+
+def _cat(tensors: list, dim: int, empty: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
+    if not tensors:
+        return empty
+    return tensors[0] if len(tensors) == 1 else torch.cat(tensors, dim)
 
 
 class _Events(NamedTuple):
@@ -226,6 +240,8 @@ class EventNetwork:
         incoming = {p.name: [(q, q.source in group) for q in self.graph.projections_into(p.name)] for p in pops}
         weights = {q.name: self._dense_weight(q) for p in pops for q, _ in incoming[p.name]}
         zeros = torch.zeros(batch, 0, dtype=like.dtype, device=like.device)
+        empty_events = (dict.fromkeys(group, zeros), dict.fromkeys(group, zeros),
+                        {p.name: torch.zeros(p.size, 0, dtype=like.dtype, device=like.device) for p in pops})
         state = {}
         for p in pops:
             n = neurons[p.name]
@@ -236,21 +252,22 @@ class EventNetwork:
         traces: dict[str, dict[str, list]] = {p.name: {"z": [], "time": [], "v": [], "i": []} for p in pops}
         for k in range(steps):
             for p in pops:
-                parts = []
+                parts, at_end = [], []
                 for q, internal in incoming[p.name]:
                     if internal:  # inside a cycle: the previous step's spikes, one step later
                         if k == 0:
                             continue
-                        amp, time = traces[q.source]["z"][k - 1], traces[q.source]["time"][k - 1] + self.dt
+                        parts.append((traces[q.source]["z"][k - 1], traces[q.source]["time"][k - 1] + self.dt,
+                                      weights[q.name]))
+                    elif self.graph.population(q.source).is_input:  # given on the grid: at the step's end
+                        at_end.append((events[q.source][0][k], weights[q.name]))
                     else:
-                        amp, time = events[q.source][0][k], events[q.source][1][k]
-                    parts.append((amp, time, weights[q.name]))
-                if parts:
-                    step_events = _Events(torch.cat([a for a, _, _ in parts], 1), torch.cat([t for _, t, _ in parts], 1),
-                                          torch.cat([w for _, _, w in parts], 1))
-                else:
-                    step_events = _Events(zeros, zeros, torch.zeros(p.size, 0, dtype=like.dtype, device=like.device))
-                z, time, state[p.name] = stepper.step(neurons[p.name], state[p.name], step_events, k)
+                        parts.append((events[q.source][0][k], events[q.source][1][k], weights[q.name]))
+                step_events = _Events(*(_cat([part[j] for part in parts], 1, empty_events[j][p.name])
+                                        for j in range(3)))
+                end_events = None if not at_end else (_cat([a for a, _ in at_end], 1, None),
+                                                      _cat([w for _, w in at_end], 1, None))
+                z, time, state[p.name] = stepper.step(neurons[p.name], state[p.name], step_events, k, end_events)
                 tr = traces[p.name]
                 tr["z"].append(z)
                 tr["time"].append(time)
@@ -279,14 +296,22 @@ class _Stepper:
     def __init__(self, dt: float):
         self.dt = dt
 
-    def step(self, n: _Neurons, state: tuple, ev: _Events, k: int) -> tuple:
+    def step(self, n: _Neurons, state: tuple, ev: _Events, k: int,
+             at_end: Optional[tuple[torch.Tensor, torch.Tensor]] = None) -> tuple:
+        """Advance (v, i, free_at) over step k: `ev` arrive inside the step, `at_end` (amplitude, weight) at its end."""
         v, i, free_at = state
         t0, t1 = k * self.dt, (k + 1) * self.dt
-        dt = torch.tensor(self.dt, dtype=v.dtype, device=v.device)
-        lag = t1 - ev.time  # arrival → end of step, in [0, dt]
-        i_next = i * n.current_decay(dt) + torch.nn.functional.linear(ev.amplitude * n.current_decay(lag), ev.weight)
-        drive = torch.nn.functional.linear(ev.amplitude * n.psp(lag), ev.weight)
-        v_free = n.leak + (v - n.leak) * n.membrane_decay(dt) + n.inv_c * (i * n.psp(dt) + drive)
+        k_i, k_v, k_psp = n.step_constants(self.dt)
+        i_next = i * k_i
+        v_free = n.leak + (v - n.leak) * k_v + n.inv_c * (i * k_psp)
+        if ev.weight.shape[1]:
+            lag = t1 - ev.time  # arrival → end of step, in [0, dt]
+            decay = n.current_decay(lag)
+            i_next = i_next + torch.nn.functional.linear(ev.amplitude * decay, ev.weight)
+            v_free = v_free + n.inv_c * torch.nn.functional.linear(ev.amplitude * n.psp(lag, decay), ev.weight)
+        if at_end is not None:  # no effect on the membrane within this step (the kernel starts at 0)
+            amplitude, weight = at_end
+            i_next = i_next + (amplitude if weight is None else torch.nn.functional.linear(amplitude, weight))
         t_end = torch.full_like(v, t1)
         if not n.spiking:
             return None, None, (v_free, i_next, free_at)
@@ -390,11 +415,10 @@ def integrate(model: str, x: torch.Tensor, dt: float, **params: Any) -> Observab
     stepper = _Stepper(float(dt))
     v = (n.leak if n.leak.dim() else n.leak.expand(size)).expand(batch, size).clone()
     state = (v, torch.zeros_like(v), torch.zeros_like(v))
-    eye = torch.eye(size, dtype=x.dtype, device=x.device)
+    no_events = _Events(x.new_zeros(batch, 0), x.new_zeros(batch, 0), x.new_zeros(size, 0))
     traces: dict[str, list] = {"z": [], "time": [], "v": [], "i": []}
     for k in range(steps):
-        arrival = torch.full_like(v, (k + 1) * float(dt))
-        z, time, state = stepper.step(n, state, _Events(x[k], arrival, eye), k)
+        z, time, state = stepper.step(n, state, no_events, k, (x[k], None))
         for key, value in zip(("z", "time", "v", "i"), (z, time, state[0], state[1])):
             traces[key].append(value)
     empty = x.new_zeros(0, batch, size)
