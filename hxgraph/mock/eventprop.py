@@ -43,6 +43,7 @@ import torch
 
 from hxgraph.errors import GraphError, ParameterError
 from hxgraph.graph import Graph, Population
+from hxgraph.mock.sparse import dense_from_values
 from hxgraph.observables import Observables
 
 GRADIENTS = ("surrogate", "eventprop")
@@ -284,7 +285,6 @@ class EventNetwork:
         return out
 
     def _dense_weight(self, proj: Any) -> torch.Tensor:
-        from hxgraph.mock.sparse import dense_from_values
         w = self.net.effective_weight(proj)
         patterns = self.net._patterns
         return dense_from_values(w, patterns[proj.name]) if proj.name in patterns else w
