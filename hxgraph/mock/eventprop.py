@@ -37,7 +37,7 @@ the time constants keeps both rare).
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, NamedTuple, Optional, Union
+from typing import Any, Mapping, NamedTuple, Optional
 
 import torch
 
