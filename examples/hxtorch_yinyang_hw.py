@@ -9,6 +9,7 @@ the readout's `weight_transform` scale edited before every batch, as hxtorch doe
 
     python examples/hxtorch_yinyang_hw.py --mock          # the software model
     python examples/hxtorch_yinyang_hw.py                 # the emulated chip in the loop
+    python examples/hxtorch_yinyang_hw.py --mock --gradient-estimator eventprop   # EventProp
 
 hxtorch's defaults (weight scale 64, trace scale 1/50) are not those of the chip it runs on
 (its hardware CI uses 70 and 0.0147): on the chip the first run says so with a
@@ -68,7 +69,7 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--reg-readout", type=float, default=0.0004)
     parser.add_argument("--reg-weights-output", type=float, default=0.0)
     parser.add_argument("--gradient-estimator", type=str, default="surrogate_gradient",
-                        help="surrogate_gradient (EventProp is not available in hxgraph.spiking yet)")
+                        help="surrogate_gradient or eventprop")
     parser.add_argument("--readout-scaling", type=float, default=10.0)
     parser.add_argument("--weight-scale", type=float, default=64.)
     parser.add_argument("--trace-scale", type=float, default=1. / 50.)
@@ -82,17 +83,18 @@ class SNN(torch.nn.Module):
                  tau_syn: float = 8e-6, alpha: float = 50, trace_shift_hidden: int = 0, trace_shift_out: int = 0,
                  weight_init_hidden: Optional[tuple] = None, weight_init_output: Optional[tuple] = None,
                  weight_scale: float = 1., trace_scale: float = 1., input_repetitions: int = 1,
-                 hidden_cadc_recording: bool = False) -> None:
+                 hidden_cadc_recording: bool = False, synapse_type: type = hxsnn.Synapse,
+                 neuron_type: type = hxsnn.LIF) -> None:
         super().__init__()
         self.exp = hxsnn.Experiment(mock=mock, dt=dt)
         self.input_repetitions = input_repetitions
         to_chip = partial(weight_transforms.linear_saturating, scale=weight_scale)
-        self.linear_h = hxsnn.Synapse(n_in * input_repetitions, n_hidden, experiment=self.exp, transform=to_chip)
+        self.linear_h = synapse_type(n_in * input_repetitions, n_hidden, experiment=self.exp, transform=to_chip)
         if weight_init_hidden:
             w = torch.zeros(n_hidden, n_in)
             torch.nn.init.normal_(w, *weight_init_hidden)
             self.linear_h.weight.data = w.repeat(1, input_repetitions)
-        self.lif_h = hxsnn.LIF(
+        self.lif_h = neuron_type(
             n_hidden, experiment=self.exp, tau_mem=tau_mem, tau_syn=tau_syn, alpha=alpha,
             membrane_capacitance=hxsnn.HXTransformedModelParameter(tau_mem, partial(_capacitance, tau_mem=tau_mem)),
             leak=hxsnn.MixedHXModelParameter(0., 80), reset=hxsnn.MixedHXModelParameter(0., 80),
@@ -187,8 +189,12 @@ def test(model: Model, loader: DataLoader) -> float:
 
 def main(argv: Optional[Sequence[str]] = None, log: Any = print) -> dict[str, Any]:
     args = get_parser().parse_args(argv)
-    if args.gradient_estimator != "surrogate_gradient":
-        raise SystemExit(f"--gradient-estimator {args.gradient_estimator}: only surrogate_gradient is available")
+    # hxtorch's choice of module types per gradient estimator (EventProp: no hidden CADC recording)
+    estimators = {"surrogate_gradient": (hxsnn.Synapse, hxsnn.LIF, True),
+                  "eventprop": (hxsnn.EventPropSynapse, hxsnn.EventPropLIF, False)}
+    if args.gradient_estimator not in estimators:
+        raise SystemExit(f"--gradient-estimator {args.gradient_estimator}: use one of {sorted(estimators)}")
+    synapse_type, neuron_type, hidden_cadc_recording = estimators[args.gradient_estimator]
     torch.manual_seed(args.seed)
     trainset = YinYangDataset(size=args.trainset_size, seed=42)
     testset = YinYangDataset(size=args.testset_size, seed=41)
@@ -203,7 +209,8 @@ def main(argv: Optional[Sequence[str]] = None, log: Any = print) -> dict[str, An
             weight_init_hidden=(args.weight_init_hidden_mean, args.weight_init_hidden_std),
             weight_init_output=(args.weight_init_out_mean, args.weight_init_out_std),
             weight_scale=args.weight_scale, trace_scale=args.trace_scale,
-            input_repetitions=1 if args.mock else 5, hidden_cadc_recording=True),
+            input_repetitions=1 if args.mock else 5, hidden_cadc_recording=hidden_cadc_recording,
+            synapse_type=synapse_type, neuron_type=neuron_type),
         MaxOverTime(), args.readout_scaling)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=args.step_size, gamma=args.gamma)

@@ -42,3 +42,17 @@ def test_chip_run_places_the_readout_in_the_bottom_row_and_says_which_scales_dis
     # The readout's weight_transform scale was edited before the batch: what the chip ran.
     assert network.linear_o.weight_transform.keywords["scale"] <= 64.
     assert 0.0 <= history["test_accuracy"][0] <= 1.0
+
+
+def test_eventprop_estimator_uses_hxtorchs_eventprop_modules_and_learns(example):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        history = example.main(["--mock", "--gradient-estimator", "eventprop", "--epochs", "1", "--trainset-size",
+                                "1000", "--testset-size", "300", "--lr", "0.005", "--weight-init-hidden-mean", "1.0",
+                                "--weight-init-hidden-std", "0.5"], log=None)
+    network = history["model"].network
+    assert isinstance(network.lif_h, example.hxsnn.EventPropLIF)
+    assert isinstance(network.linear_h, example.hxsnn.EventPropSynapse)
+    assert history["test_accuracy"][-1] > 0.5  # one short epoch of exact gradients: above chance (1/3)
+    with pytest.raises(SystemExit, match="use one of"):
+        example.main(["--mock", "--gradient-estimator", "exact"], log=None)
