@@ -17,11 +17,15 @@ DT = 1e-6
 B2_DT = 5e-9  # Brian2 step
 
 
-def network(recurrent: bool, refractory: float, seed: int = 0) -> hx.Graph:
+def network(recurrent: bool, refractory: float, seed: int = 0, sparse: bool = False) -> hx.Graph:
     exp = (hx.Experiment("ep", dt=DT, seed=seed).input("x", 6)
            .lif("h", 8, tau_mem=6e-6, tau_syn=4e-6, leak=0.0, reset=-0.2, threshold=1.0, refractory_time=refractory)
            .li("o", 3, tau_mem=6e-6, tau_syn=5e-6, leak=0.0)
-           .dense("x", "h", init=hx.init.normal(1.0, 0.7)).dense("h", "o", init=hx.init.normal(0.5, 1.0)))
+           .dense("x", "h", init=hx.init.normal(1.0, 0.7)))
+    if sparse:  # hidden → readout through a sparse projection (one weight per connection)
+        exp.sparse("h", "o", hx.connect.random(8, 3, 0.6, seed=seed), init=hx.init.normal(0.5, 1.0))
+    else:
+        exp.dense("h", "o", init=hx.init.normal(0.5, 1.0))
     if recurrent:
         exp.dense("h", "h", init=hx.init.normal(0.0, 0.5))
     graph = exp.graph
@@ -38,11 +42,12 @@ def loss_of(net, x):
             + torch.sin(hidden.spike_times * 1e5).mul(hidden.spikes).sum())
 
 
-@pytest.mark.parametrize("recurrent", [False, True], ids=["feed-forward", "recurrent"])
+@pytest.mark.parametrize("recurrent, sparse", [(False, False), (True, False), (True, True)],
+                         ids=["feed-forward", "recurrent", "recurrent-sparse"])
 @pytest.mark.parametrize("refractory", [0.0, 2e-6, 0.5e-6])
-def test_gradients_agree_with_central_finite_differences(recurrent, refractory):
+def test_gradients_agree_with_central_finite_differences(recurrent, sparse, refractory):
     torch.manual_seed(1)
-    graph = network(recurrent, refractory)
+    graph = network(recurrent, refractory, sparse=sparse)
     net = hx.mock(graph, gradient="eventprop")
     x = (torch.rand(30, 3, 6, dtype=torch.float64) < 0.15).double()
     loss_of(net, x).backward()
