@@ -121,7 +121,8 @@ class _Neurons:
 
     def psp(self, lag: torch.Tensor, current_decay: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Membrane response at `lag` to a unit current step at lag 0, without 1/C:
-        ∫ e^{-(lag-s)/tau_mem} e^{-s/tau_syn} ds = e^{-lag/tau_mem} (1 - e^{-lag·gap}) / gap, gap = 1/tau_syn - 1/tau_mem
+        ∫ e^{-(lag-s)/tau_mem} e^{-s/tau_syn} ds = e^{-lag/tau_mem} (1 - e^{-lag·gap}) / gap,
+        gap = 1/tau_syn - 1/tau_mem
         (lag · e^{-lag/tau} when the time constants are equal). `current_decay`, if given, is e^{-lag/tau_syn}."""
         m = self.membrane_decay(lag)
         if self.rate_gap == 0.0:
@@ -297,7 +298,7 @@ class _Stepper:
         self.dt = dt
 
     def step(self, n: _Neurons, state: tuple, ev: _Events, k: int,
-             at_end: Optional[tuple[torch.Tensor, torch.Tensor]] = None) -> tuple:
+             at_end: Optional[tuple[torch.Tensor, Optional[torch.Tensor]]] = None) -> tuple:
         """Advance (v, i, free_at) over step k: `ev` arrive inside the step, `at_end` (amplitude, weight) at its end."""
         v, i, free_at = state
         t0, t1 = k * self.dt, (k + 1) * self.dt
@@ -344,7 +345,9 @@ class _Stepper:
             after = t_star + n.refractory
             resumes = after < t1
             reset = _pick(n.reset, idx[f])
-            v_after = firing.subset(torch.arange(len(f)), idx[f], torch.where(resumes, after, end[f]), reset).at(end[f])[0]
+            everyone = torch.arange(len(f), device=f.device)
+            resumed = firing.subset(everyone, idx[f], torch.where(resumes, after, end[f]), reset)
+            v_after = resumed.at(end[f])[0]
             v_after = torch.where(resumes, v_after, reset)
             v_pair = v_pair.index_put((f,), v_after)
             free_pair = free_pair.index_put((f,), after)
