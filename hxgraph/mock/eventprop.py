@@ -43,6 +43,7 @@ import torch
 
 from hxgraph.errors import GraphError, ParameterError
 from hxgraph.graph import Graph, Population
+from hxgraph.mock.functional import _check_dt, _li_args, _lif_args
 from hxgraph.mock.sparse import dense_from_values
 from hxgraph.observables import Observables
 
@@ -93,7 +94,7 @@ def check_applicable(graph: Graph, funcs: Mapping[str, Any], population_funcs: M
 class _Neurons:
     """One population's parameters and the exact solution of its linear dynamics over a lag."""
 
-    def __init__(self, name: str, model: str, params: Mapping[str, Any], like: torch.Tensor):
+    def __init__(self, name: str, model: str, params: Mapping[str, Any], like: torch.Tensor, dt: float):
         self.spiking = model == "lif"
         self.tau_mem = _scalar_time_constant(name, "tau_mem", params["tau_mem"])
         self.tau_syn = _scalar_time_constant(name, "tau_syn", params["tau_syn"])
@@ -104,14 +105,10 @@ class _Neurons:
             self.threshold = _as(params["threshold"], like)
             self.reset = _as(params["reset"], like)
             self.refractory = _scalar_time_constant(name, "refractory_time", params["refractory_time"])
-
-    def step_constants(self, dt: float) -> tuple[float, float, float]:
-        """Over a whole step: current decay, membrane decay, membrane response to the current at its start."""
-        if getattr(self, "_step_dt", None) != dt:
-            lag = torch.tensor(dt, dtype=torch.float64)
-            self._step_dt = dt
-            self._step_constants = (math.exp(-dt / self.tau_syn), math.exp(-dt / self.tau_mem), float(self.psp(lag)))
-        return self._step_constants
+        # Over a whole step: current decay, membrane decay, membrane response to the current at its start.
+        self.step_decay_syn = math.exp(-dt / self.tau_syn)
+        self.step_decay_mem = math.exp(-dt / self.tau_mem)
+        self.step_psp = float(self.psp(torch.tensor(dt, dtype=torch.float64)))
 
     def current_decay(self, lag: torch.Tensor) -> torch.Tensor:
         return torch.exp(lag * (-1.0 / self.tau_syn))
@@ -220,10 +217,9 @@ class EventNetwork:
         if aware is not None and net.training and aware.noisy:
             raise GraphError("gradient='eventprop' does not train with hardware-aware noise (its drawn time constants "
                              "differ per neuron); use hxgraph.hardware_aware(noise=False), or gradient='surrogate'")
-        grid_end = (torch.arange(steps, dtype=like.dtype, device=like.device) + 1.0) * self.dt
-        # Every population's events: amplitude (T, B, N) and time (T, B, N).
-        events: dict[str, tuple[torch.Tensor, torch.Tensor]] = {
-            name: (s, grid_end[:, None, None].expand_as(s)) for name, s in spikes.items()}
+        # Every population's events: amplitude (T, B, N) and time (T, B, N); inputs arrive at each step's end.
+        events: dict[str, tuple[torch.Tensor, Optional[torch.Tensor]]] = {
+            name: (s, None) for name, s in spikes.items()}
         results: dict[str, Observables] = {name: Observables(spikes=s) for name, s in spikes.items()}
         for group in net._groups:
             pops = [self.graph.population(name) for name in group]
@@ -237,9 +233,15 @@ class EventNetwork:
 
     def _run_group(self, pops: list[Population], group: set[str], events: Mapping[str, tuple],
                    steps: int, batch: int, like: torch.Tensor) -> dict[str, Observables]:
-        neurons = {p.name: _Neurons(p.name, p.model, self.net._params(p), like) for p in pops}
+        neurons = {p.name: _Neurons(p.name, p.model, self.net._params(p), like, self.dt) for p in pops}
         stepper = _Stepper(self.dt)
-        incoming = {p.name: [(q, q.source in group) for q in self.graph.projections_into(p.name)] for p in pops}
+
+        def arrival(source: str) -> str:
+            if source in group:
+                return "next step"  # inside a cycle: the previous step's spikes, one step later
+            return "step end" if self.graph.population(source).is_input else "spike time"
+
+        incoming = {p.name: [(q, arrival(q.source)) for q in self.graph.projections_into(p.name)] for p in pops}
         weights = {q.name: self._dense_weight(q) for p in pops for q, _ in incoming[p.name]}
         zeros = torch.zeros(batch, 0, dtype=like.dtype, device=like.device)
         empty_events = (dict.fromkeys(group, zeros), dict.fromkeys(group, zeros),
@@ -255,13 +257,12 @@ class EventNetwork:
         for k in range(steps):
             for p in pops:
                 parts, at_end = [], []
-                for q, internal in incoming[p.name]:
-                    if internal:  # inside a cycle: the previous step's spikes, one step later
-                        if k == 0:
-                            continue
-                        parts.append((traces[q.source]["z"][k - 1], traces[q.source]["time"][k - 1] + self.dt,
-                                      weights[q.name]))
-                    elif self.graph.population(q.source).is_input:  # given on the grid: at the step's end
+                for q, when in incoming[p.name]:
+                    if when == "next step":
+                        if k:
+                            parts.append((traces[q.source]["z"][k - 1], traces[q.source]["time"][k - 1] + self.dt,
+                                          weights[q.name]))
+                    elif when == "step end":  # given on the grid
                         at_end.append((events[q.source][0][k], weights[q.name]))
                     else:
                         parts.append((events[q.source][0][k], events[q.source][1][k], weights[q.name]))
@@ -302,9 +303,8 @@ class _Stepper:
         """Advance (v, i, free_at) over step k: `ev` arrive inside the step, `at_end` (amplitude, weight) at its end."""
         v, i, free_at = state
         t0, t1 = k * self.dt, (k + 1) * self.dt
-        k_i, k_v, k_psp = n.step_constants(self.dt)
-        i_next = i * k_i
-        v_free = n.leak + (v - n.leak) * k_v + n.inv_c * (i * k_psp)
+        i_next = i * n.step_decay_syn
+        v_free = n.leak + (v - n.leak) * n.step_decay_mem + n.inv_c * (i * n.step_psp)
         if ev.weight.shape[1]:
             lag = t1 - ev.time  # arrival → end of step, in [0, dt]
             decay = n.current_decay(lag)
@@ -414,8 +414,11 @@ def integrate(model: str, x: torch.Tensor, dt: float, **params: Any) -> Observab
     if not isinstance(x, torch.Tensor) or x.dim() != 3 or not x.is_floating_point():
         raise ParameterError(f"x must be a floating-point tensor (time, batch, neurons); got {x!r:.80}")
     steps, batch, size = x.shape
-    n = _Neurons("the population", model, params, x)
-    stepper = _Stepper(float(dt))
+    dt = _check_dt(dt)
+    # the surrogate kernels' argument checks: finite values, positive time constants, per-neuron shapes
+    checked = (_lif_args(x, alpha=0.0, dt=dt, **params) if model == "lif" else _li_args(x, dt=dt, **params))._asdict()
+    n = _Neurons("the population", model, checked, x, dt)
+    stepper = _Stepper(dt)
     v = (n.leak if n.leak.dim() else n.leak.expand(size)).expand(batch, size).clone()
     state = (v, torch.zeros_like(v), torch.zeros_like(v))
     no_events = _Events(x.new_zeros(batch, 0), x.new_zeros(batch, 0), x.new_zeros(size, 0))
