@@ -23,15 +23,18 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> object:
-    """`hx.viz` is imported on first use, so `import hxgraph` does not load matplotlib."""
+    """`hx.viz` and `hx.sweep` are imported on first use, so `import hxgraph` loads neither matplotlib
+    nor the sweep machinery (Dask itself is imported only when a sweep starts a cluster)."""
+    import importlib
     if name == "viz":
-        import importlib
         return importlib.import_module("hxgraph.viz")
+    if name == "sweep":
+        return importlib.import_module("hxgraph.distributed.sweeps").sweep
     raise AttributeError(f"module 'hxgraph' has no attribute {name!r}")
 
 
 __all__ = [
-    "Experiment", "Graph", "chip", "place_and_route", "emulate", "in_the_loop", "hardware_aware", "ConsistencyWarning", "EmulatedNetwork", "InTheLoop", "mock", "MockNetwork", "Observables", "Run", "transforms", "datasets", "Population", "Projection", "Dense", "Sparse", "Mixed", "Placement", "init", "connect", "viz",
+    "Experiment", "Graph", "chip", "place_and_route", "emulate", "in_the_loop", "hardware_aware", "ConsistencyWarning", "EmulatedNetwork", "InTheLoop", "mock", "MockNetwork", "Observables", "Run", "transforms", "datasets", "Population", "Projection", "Dense", "Sparse", "Mixed", "Placement", "init", "connect", "viz", "sweep",
     "HxGraphError", "GraphError", "UnknownNameError", "DuplicateNameError", "ShapeError", "ParameterError",
     "WeightError", "SerializationError", "InputError", "MappingError", "RoutingUndecidedError",
 ]

@@ -1,4 +1,4 @@
-"""The `hxgraph` command: `demo` (the whole workflow on yin-yang), `summary`, `place`.
+"""The `hxgraph` command: `demo` (the whole workflow on yin-yang), `summary`, `place`, `sweep`.
 
 `hxgraph demo` builds the yin-yang experiment with the fluent builder from model values
 (hidden → readout sparse; inputs repeated 5×, every neuron of 2 circuits), trains it
@@ -7,6 +7,10 @@ values and weight scale), evaluates it on 5 emulated chips, fine-tunes it with o
 the loop, and writes every figure and a JSON summary. Results go to stdout; progress bars to
 stderr, and only when stderr is a terminal (a log file or pipe gets no bar frames); `--quiet`
 prints nothing but errors.
+
+`hxgraph sweep` trains yin-yang at every point of a hyper-parameter grid and evaluates it on
+many emulated chips, on a local Dask cluster (or `--address`, or `$HXGRAPH_SCHEDULER`), and
+writes results.csv, results.json and sweep.png.
 """
 
 from __future__ import annotations
@@ -36,6 +40,10 @@ EPILOG = """examples:
                                           the public software's placement and row allocation; a
                                           network that does not fit exits with status 1 and the
                                           reason (and --out draws where it ran out)
+  hxgraph sweep --lr 0.01 0.02 --epochs 2 --train-size 1000 --chips 8 --out sweep
+                                          2 learning rates x 8 emulated chips on a local Dask
+                                          cluster (pip install 'hxgraph[distributed]'); --workers 0
+                                          runs them in this process
 
 exit status:
   0  success
@@ -273,6 +281,33 @@ def _place(args: argparse.Namespace) -> int:
     return 0
 
 
+# Grid options of `hxgraph sweep`: each takes one or more values (an axis of the grid).
+SWEEP_GRID = ("lr", "epochs", "train_size", "test_size", "batch_size", "seed", "sparse", "repeat", "hardware_aware")
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from hxgraph import viz
+    from hxgraph.distributed import sweep
+
+    grid = {name: getattr(args, name) for name in SWEEP_GRID if getattr(args, name) is not None}
+    if not grid:
+        raise UsageError("give at least one hyper-parameter to sweep, e.g. --lr 0.01 0.02 (grid options: "
+                         + ", ".join("--" + name.replace("_", "-") for name in SWEEP_GRID) + ")")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    say = _silent if args.quiet else print
+    result = sweep(args.task, chips=list(range(args.chip_seed, args.chip_seed + args.chips)),
+                   finetune_epochs=args.finetune_epochs, finetune_lr=args.finetune_lr,
+                   engine="serial" if args.workers == 0 else "dask", address=args.address, workers=args.workers,
+                   retries=args.retries, progress=False if args.quiet else None, **grid)
+    result.to_csv(out / "results.csv")
+    result.to_json(out / "results.json")
+    viz.save_figure(viz.plot_sweep(result), out / "sweep.png")
+    say(result.summary())
+    say(f"\nWrote results.csv, results.json, sweep.png to {out}/")
+    return 0
+
+
 # ------------------------------------------------------------------------------ arguments
 
 class UsageError(Exception):
@@ -306,6 +341,17 @@ def _integer(minimum: Optional[int], words: str):
 _positive = _integer(1, "a positive integer")
 _non_negative = _integer(0, "an integer >= 0")
 _any_integer = _integer(None, "an integer")
+
+
+def _positive_real(text: str) -> float:
+    """An argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number > 0; got {text!r}")
+    return value
 
 
 def _choice(choices: Sequence[str], what: str, valid: str):
@@ -351,7 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = _Parser(prog="hxgraph", description="Spiking-network experiments for an emulated "
                      "BrainScaleS-2-like chip.", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{demo,summary,place}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{demo,summary,place,sweep}")
     demo = commands.add_parser(
         "demo", help="yin-yang: build, train in the mock, map, evaluate on the chip, fine-tune in the loop",
         description="Build the yin-yang experiment (5 coordinates repeated 5x -> 120 LIF -> 3 LI, each neuron of 2 circuits, "
@@ -391,7 +437,62 @@ def build_parser() -> argparse.ArgumentParser:
     place.add_argument("--routing", default="shared", type=_choice(ROUTINGS, "routing", "valid routings"),
                        help="routing: shared (default) or simple")
     place.set_defaults(run=_place)
+    _add_sweep_parser(commands)
     return parser
+
+
+class _ShownDefaults(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows an option's default only where there is one to show (not None, not an unset flag)."""
+
+    def _get_help_string(self, action: argparse.Action) -> Optional[str]:
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
+def _add_sweep_parser(commands: Any) -> None:
+    from hxgraph.tasks.yinyang import SPARSE_CHOICES
+
+    sweep = commands.add_parser(
+        "sweep", help="yin-yang over a grid of hyper-parameters x emulated chips, on a Dask cluster",
+        description="Train the yin-yang network in the mock at every point of a hyper-parameter grid (each grid "
+                    "option takes one or more values), evaluate it on CHIPS emulated chips, optionally fine-tune it "
+                    "with each chip in the loop, and write results.csv, results.json and sweep.png into OUT. Runs on "
+                    "a local Dask cluster started for the run (pip install 'hxgraph[distributed]'), on the cluster at "
+                    "--address or $HXGRAPH_SCHEDULER, or with --workers 0 in this process; the results are the same. "
+                    "Omitted hyper-parameters keep the task's defaults (hxgraph.tasks.yinyang.train: 20 epochs, "
+                    "5000 training samples, lr 0.002, ...).",
+        formatter_class=_ShownDefaults)
+    sweep.add_argument("--task", default="yinyang", type=_choice(("yinyang",), "sweep task", "valid tasks"),
+                       help="the task")
+    grid = sweep.add_argument_group("grid (one or more values each)")
+    grid.add_argument("--lr", nargs="+", type=_positive_real, help="learning rates of the mock training")
+    grid.add_argument("--epochs", nargs="+", type=_positive, help="epochs of mock training")
+    grid.add_argument("--train-size", nargs="+", type=_positive, help="training samples")
+    grid.add_argument("--test-size", nargs="+", type=_positive, help="test samples (mock and chips)")
+    grid.add_argument("--batch-size", nargs="+", type=_positive, help="samples per batch")
+    grid.add_argument("--seed", nargs="+", type=_non_negative, help="seeds of weights and shuffling")
+    grid.add_argument("--sparse", nargs="+", type=_choice(SPARSE_CHOICES, "sparse choice", "valid choices"),
+                      help="which projection is sparse: none, hidden or input")
+    grid.add_argument("--repeat", nargs="+", type=_positive, help="times each input channel is sent")
+    grid.add_argument("--hardware-aware", action="store_const", const=True,
+                      help="train hardware-aware in the mock (6-bit weights, a chip's imperfections)")
+    chips = sweep.add_argument_group("chips")
+    chips.add_argument("--chips", type=_positive, default=8, help="emulated chips each trained network is tested on")
+    chips.add_argument("--chip-seed", type=_non_negative, default=0, help="the first chip's seed (then +1, +2, ...)")
+    chips.add_argument("--finetune-epochs", type=_non_negative, default=0,
+                       help="epochs of fine-tuning with each chip in the loop (0: none)")
+    chips.add_argument("--finetune-lr", type=_positive_real, help="fine-tuning learning rate (default: the point's lr)")
+    where = sweep.add_argument_group("where it runs")
+    where.add_argument("--workers", type=_non_negative,
+                       help="worker processes of the local cluster (default: one per core); 0 runs in this process")
+    where.add_argument("--address", help="scheduler of an existing Dask cluster, e.g. tcp://host:8786 (default: "
+                                         "$HXGRAPH_SCHEDULER, else a local cluster)")
+    where.add_argument("--retries", type=_non_negative, default=2,
+                       help="times a task that fails or loses its worker is run again")
+    sweep.add_argument("--out", default="sweep", type=_output_folder, help="folder for the results (created if needed)")
+    sweep.add_argument("--quiet", action="store_true", help="print nothing but errors (no table, no progress bars)")
+    sweep.set_defaults(run=_sweep)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
