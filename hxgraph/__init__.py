@@ -11,8 +11,8 @@ from hxgraph.errors import (
 from hxgraph.graph import Dense, Graph, Mixed, Placement, Population, Projection, Sparse
 from hxgraph.builder import Experiment
 from hxgraph import chip
-from hxgraph.chip import place_and_route
-from hxgraph.loop import EmulatedNetwork, InTheLoop, emulate, hardware_aware, in_the_loop
+from hxgraph.chip import Partition, partition, place_and_route
+from hxgraph.loop import EmulatedNetwork, InTheLoop, PartitionedNetwork, emulate, hardware_aware, in_the_loop
 from hxgraph import connect, datasets, init, transforms
 from hxgraph import mock
 from hxgraph import io  # NIR import/export; the 'nir' extra is needed only when called
@@ -34,7 +34,7 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
-    "Experiment", "Graph", "chip", "place_and_route", "emulate", "in_the_loop", "hardware_aware", "ConsistencyWarning", "EmulatedNetwork", "InTheLoop", "mock", "MockNetwork", "Observables", "Run", "transforms", "datasets", "Population", "Projection", "Dense", "Sparse", "Mixed", "Placement", "init", "connect", "viz", "sweep",
+    "Experiment", "Graph", "chip", "place_and_route", "partition", "Partition", "PartitionedNetwork", "emulate", "in_the_loop", "hardware_aware", "ConsistencyWarning", "EmulatedNetwork", "InTheLoop", "mock", "MockNetwork", "Observables", "Run", "transforms", "datasets", "Population", "Projection", "Dense", "Sparse", "Mixed", "Placement", "init", "connect", "viz", "sweep",
     "HxGraphError", "GraphError", "UnknownNameError", "DuplicateNameError", "ShapeError", "ParameterError",
     "WeightError", "SerializationError", "InputError", "MappingError", "RoutingUndecidedError",
 ]

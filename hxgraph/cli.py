@@ -36,6 +36,9 @@ EPILOG = """examples:
   hxgraph place out/yinyang.json --out placement.png
                                           map a saved graph onto the chip, print what it uses,
                                           draw it
+  hxgraph place big.json --partition --out partition.png --json partition.json
+                                          split a network larger than one chip over several,
+                                          print and draw the execution instances
   hxgraph place big.json --strategy first_fit --routing simple
                                           the public software's placement and row allocation; a
                                           network that does not fit exits with status 1 and the
@@ -47,7 +50,7 @@ EPILOG = """examples:
 
 exit status:
   0  success
-  1  the network does not fit the chip (hxgraph place)
+  1  the network does not fit the chip (hxgraph place), or cannot be partitioned (--partition)
   2  a usage or input error: a bad option, a missing, unreadable or malformed file, an
      output path that cannot be written; one line "hxgraph: error: ..." on stderr says which
   130  interrupted (Ctrl-C)
@@ -264,12 +267,16 @@ def _place(args: argparse.Namespace) -> int:
     from hxgraph.graph import Graph
 
     graph = Graph.load(args.file)
+    if args.partition or args.max_chips is not None or args.json is not None:
+        return _partition(graph, args)
     try:
         mapping = hx.place_and_route(graph, placement=args.strategy, routing=args.routing)
     except MappingError as error:
         print(f"hxgraph: {graph.name!r} does not fit the chip: {error}", file=sys.stderr)
         if error.resource is not None:
             print(f"[{error.resource}: needed {error.needed}, available {error.available}]", file=sys.stderr)
+        if "hx.partition(graph)" in str(error):
+            print(f"on the command line: hxgraph place {args.file} --partition", file=sys.stderr)
         if args.out:
             hx.viz.save_figure(hx.viz.plot_placement(error), args.out)
             print(f"drawing of where it ran out written to {args.out}", file=sys.stderr)
@@ -278,6 +285,28 @@ def _place(args: argparse.Namespace) -> int:
     if args.out:
         hx.viz.save_figure(hx.viz.plot_placement(mapping), args.out)
         print(f"\nplacement drawing written to {args.out}")
+    return 0
+
+
+def _partition(graph: Any, args: argparse.Namespace) -> int:
+    """`hxgraph place FILE --partition`: execution instances over several chips, their summary and drawing."""
+    import hxgraph as hx
+    from hxgraph.files import write_text
+
+    try:
+        partition = hx.partition(graph, placement=args.strategy, routing=args.routing, max_chips=args.max_chips)
+    except MappingError as error:
+        print(f"hxgraph: {graph.name!r} cannot be partitioned: {error}", file=sys.stderr)
+        if error.resource is not None:
+            print(f"[{error.resource}: needed {error.needed}, available {error.available}]", file=sys.stderr)
+        return 1
+    print(partition.summary())
+    if args.json:
+        write_text(args.json, partition.to_json())
+        print(f"\npartition written to {args.json}")
+    if args.out:
+        hx.viz.save_figure(hx.viz.plot_partition(partition), args.out)
+        print(f"\npartition drawing written to {args.out}")
     return 0
 
 
@@ -436,6 +465,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="placement: balanced (default) or first_fit")
     place.add_argument("--routing", default="shared", type=_choice(ROUTINGS, "routing", "valid routings"),
                        help="routing: shared (default) or simple")
+    place.add_argument("--partition", action="store_true",
+                       help="split the graph over as many chips (execution instances) as it needs and print the "
+                            "partition; --out then draws the instances and the spikes between them")
+    place.add_argument("--max-chips", type=_positive, default=None,
+                       help="with --partition: at most this many chips (exit status 1 if it needs more)")
+    place.add_argument("--json", type=Path, default=None,
+                       help="with --partition: write the partition as JSON here (hxgraph.Partition.from_json reads it)")
     place.set_defaults(run=_place)
     _add_sweep_parser(commands)
     return parser

@@ -21,10 +21,12 @@ from torch import nn
 from hxgraph.chip.analog import AnalogModel
 from hxgraph.chip.emulator import Emulator, Recording, check_emulator_options, check_run_memory, check_seed
 from hxgraph.chip.mapping import ChipMapping, place_and_route
+from hxgraph.chip.partitioning import Instance, Partition
+from hxgraph.chip.partitioning import partition as partition_graph
 from hxgraph.chip.placement import NeuronPlacement, check_strategy
 from hxgraph.chip.routing import check_routing
-from hxgraph.chip.spec import ChipSpec
-from hxgraph.errors import ParameterError
+from hxgraph.chip.spec import HICANN_X, ChipSpec
+from hxgraph.errors import MappingError, ParameterError
 from hxgraph.graph import Graph, model_value
 from hxgraph.mock.hardware_aware import HardwareAware
 from hxgraph.mock.network import MockNetwork, check_device
@@ -46,7 +48,7 @@ class EmulatedNetwork:
     def __init__(self, graph: Graph, chip: Optional[ChipSpec] = None, *, analog: Optional[AnalogModel] = None,
                  seed: int = 0, placement: Any = "balanced", routing: str = "shared",
                  trace_offset: Optional[Mapping[str, float]] = None, trace_scale: Optional[Mapping[str, float]] = None,
-                 **emulator_options: Any):
+                 previous: Optional[ChipMapping] = None, **emulator_options: Any):
         emulator_options = check_run_options(graph, chip, seed=seed, analog=analog, placement=placement,
                                              routing=routing, trace_offset=trace_offset, trace_scale=trace_scale,
                                              options=emulator_options)
@@ -57,8 +59,10 @@ class EmulatedNetwork:
         self._placement, self._routing = placement, routing
         self.trace_offset = dict(trace_offset or {})
         self.trace_scale = dict(trace_scale or {})
+        # `previous`: a mapping of this graph made with the same options (e.g. by hx.partition), reused.
         self.mapping: ChipMapping = place_and_route(graph, chip, placement=placement, routing=routing,
-                                                    calibration=self.analog.calibration, trace_scale=self.trace_scale)
+                                                    previous=previous, calibration=self.analog.calibration,
+                                                    trace_scale=self.trace_scale)
         self.emulator = Emulator(self.mapping.config, self.analog, self.seed, graph.dt, **emulator_options)
         self._weights_seen = weights_snapshot(graph)
         self.last_recording: Optional[Recording] = None
@@ -250,10 +254,170 @@ def hardware_aware(analog: Optional[AnalogModel] = None, *, noise: bool = True, 
                          readout_noise=k * analog.readout_noise * ts)
 
 
-def emulate(graph: Graph, chip: Optional[ChipSpec] = None, *, seed: int = 0,
-            analog: Optional[AnalogModel] = None, **options: Any) -> EmulatedNetwork:
-    """Map `graph` onto an emulated chip; the result is called like the mock (see `EmulatedNetwork`)."""
+def emulate(graph: Union[Graph, Partition], chip: Optional[ChipSpec] = None, *, seed: int = 0,
+            analog: Optional[AnalogModel] = None, partition: Union[None, str, Partition] = None,
+            **options: Any) -> Union[EmulatedNetwork, "PartitionedNetwork"]:
+    """Map `graph` onto an emulated chip; the result is called like the mock (see `EmulatedNetwork`).
+
+    A graph larger than one chip runs on several: `partition=hx.partition(graph)` (or "auto", or
+    a `Partition` given in place of the graph) runs its execution instances in order (see
+    `PartitionedNetwork`); the `Run` has the same layout as for one chip.
+    """
+    graph, partition = _graph_and_partition(graph, partition, "hx.emulate")
+    if partition is not None:
+        return PartitionedNetwork(graph, partition, chip, analog=analog, seed=seed, **options)
     return EmulatedNetwork(graph, chip, analog=analog, seed=seed, **options)
+
+
+def _graph_and_partition(graph: Any, partition: Any, who: str) -> tuple[Any, Any]:
+    """Accept a `Partition` in place of the graph (it knows its graph), or `partition=` beside it."""
+    if isinstance(graph, Partition):
+        if partition is not None:
+            raise ParameterError(f"{who}: give the partition once, either in place of the graph or as partition=")
+        if graph.graph is None:
+            raise ParameterError(f"{who}: this partition is not bound to a graph (it was read from a file); pass "
+                                 f"the graph and partition=partition, or call partition.bind(graph) first")
+        return graph.graph, graph
+    if partition is not None and not isinstance(partition, Partition) and partition != "auto":
+        raise ParameterError(f"{who}: partition must be a hxgraph Partition (from hx.partition), 'auto' or None; "
+                             f"got {partition!r}")
+    return graph, partition
+
+
+class PartitionedNetwork:
+    """A graph split into execution instances (`hx.partition`), each run on an emulated chip in order.
+
+    Called like `EmulatedNetwork` with `{input: spikes (T, B, N)}`; returns one `Run` in the
+    graph's layout (slices of a population joined back along the neuron axis). An instance's
+    inputs are the graph's input spikes and the recorded spikes of the slices earlier instances
+    ran, replayed on the same time grid, so on the ideal chip the run equals the mock's.
+
+    `shared_chip=False` (default) runs instance i on chip `seed + i` (several fabricated chips);
+    `shared_chip=True` runs every instance on chip `seed`, reconfigured between runs (one chip,
+    time-multiplexed). The other options are `hx.emulate`'s, applied to every instance;
+    `trace_offset` / `trace_scale` per population are sliced with it. The chip's per-run MADC
+    recording (`madc=`) is not supported across instances.
+    """
+
+    def __init__(self, graph: Graph, partition: Union[str, Partition] = "auto", chip: Optional[ChipSpec] = None, *,
+                 analog: Optional[AnalogModel] = None, seed: int = 0, shared_chip: bool = False,
+                 placement: str = "balanced", routing: str = "shared",
+                 trace_offset: Optional[Mapping[str, Any]] = None, trace_scale: Optional[Mapping[str, Any]] = None,
+                 **emulator_options: Any):
+        emulator_options = check_run_options(graph, chip, seed=seed, analog=analog, placement=placement,
+                                             routing=routing, trace_offset=trace_offset, trace_scale=trace_scale,
+                                             options=emulator_options, others=("partition", "shared_chip"))
+        if isinstance(placement, NeuronPlacement):
+            raise ParameterError("a partitioned graph takes a placement strategy ('balanced', 'first_fit'); a "
+                                 "NeuronPlacement describes one chip")
+        if not isinstance(shared_chip, bool):
+            raise ParameterError(f"shared_chip must be True or False; got {shared_chip!r}")
+        if emulator_options.get("madc"):
+            raise MappingError("madc= records one chip's run; with a partitioned graph record membranes through the "
+                               "CADC (record='membrane') instead, or emulate the instance's graph "
+                               "(partition.graphs[i]) alone")
+        self.graph = graph
+        self.analog = AnalogModel() if analog is None else analog
+        self.seed = seed
+        spec = HICANN_X if chip is None else chip
+        if partition == "auto":
+            partition = partition_graph(graph, spec, placement=placement, routing=routing,
+                                        calibration=self.analog.calibration)
+        self.partition = _bound(partition, graph, spec)
+        self.networks: list[EmulatedNetwork] = []
+        for inst, sub, mapping in zip(self.partition.instances, self.partition.graphs, self.partition.mappings):
+            self.networks.append(EmulatedNetwork(
+                sub, spec, analog=self.analog, seed=seed if shared_chip else seed + inst.index, placement=placement,
+                routing=routing, trace_offset=_sliced(trace_offset, graph, inst), previous=mapping,
+                trace_scale=_sliced(trace_scale, graph, inst), **emulator_options))
+        self.last_recordings: list[Recording] = []
+
+    @property
+    def mappings(self) -> list[ChipMapping]:
+        """The chip mapping of every instance."""
+        return [net.mapping for net in self.networks]
+
+    def sync(self) -> None:
+        """Bring every instance's configuration up to date with the graph's current weights."""
+        if self.graph.structure_hash() != self.partition.structure_hash:
+            raise MappingError(f"the structure of graph {self.graph.name!r} changed since it was partitioned "
+                               "(populations, sizes or connectivity); partition it again with hx.partition(graph)")
+        self.partition.refresh_weights()
+        for net in self.networks:
+            net.sync()
+
+    def __call__(self, inputs: Mapping[str, torch.Tensor]) -> Run:
+        self._check_inputs(inputs)
+        self.sync()
+        produced: dict[str, torch.Tensor] = {}  # spikes of every slice run so far, by its name
+        runs = []
+        for inst, net in zip(self.partition.instances, self.networks):
+            feed = {name: (inputs[name] if name in inputs else produced[name]) for name in inst.inputs}
+            run = net(feed)
+            for s in inst.slices:
+                if run[s.name].spikes is not None:
+                    produced[s.name] = run[s.name].spikes
+            runs.append(run)
+        self.last_recordings = [net.last_recording for net in self.networks]
+        return self._joined(inputs, runs)
+
+    def _check_inputs(self, inputs: Any) -> None:
+        """The graph's input names (each instance's emulator checks the values)."""
+        from hxgraph.errors import InputError, UnknownNameError, did_you_mean, known
+        if not isinstance(inputs, Mapping):
+            raise InputError(f"the emulated network takes a dict {{input population: spikes (T, B, N)}}; got "
+                             f"{type(inputs).__name__}")
+        names = [p.name for p in self.graph.inputs]
+        for name in inputs:
+            if name not in names:
+                raise UnknownNameError(f"input {name!r} is not an input population of graph {self.graph.name!r}"
+                                       f"{did_you_mean(name, names)}; input populations: {known(names)}")
+        missing = [n for n in names if n not in inputs]
+        if missing:
+            raise InputError(f"missing spikes for input population(s) {known(missing)}")
+
+    def _joined(self, inputs: Mapping[str, torch.Tensor], runs: list[Run]) -> Run:
+        out: dict[str, Observables] = {}
+        for name, pop in self.graph.populations.items():
+            if pop.is_input:
+                out[name] = Observables(spikes=inputs[name].detach().float())
+                continue
+            parts = [tuple(runs[i][s.name]) for i, s in self.partition.slices_of(name)]  # (spikes, membrane, current)
+            out[name] = Observables(*(None if parts[0][k] is None else torch.cat([p[k] for p in parts], dim=2)
+                                      for k in range(3)))
+        return Run(out, self.graph.dt)
+
+    def __repr__(self) -> str:
+        return f"<PartitionedNetwork {self.graph.name!r} on {len(self.networks)} execution instances>"
+
+
+def _bound(partition: Any, graph: Graph, spec: ChipSpec) -> Partition:
+    """`partition` bound to `graph` (a copy when it belongs to another graph object of the same structure)."""
+    if not isinstance(partition, Partition):
+        raise ParameterError(f"partition must be a hxgraph Partition (from hx.partition) or 'auto'; got {partition!r}")
+    if partition.chip != spec.name:
+        raise MappingError(f"this partition was made for chip {partition.chip!r}, not {spec.name!r}; partition the "
+                           f"graph for this chip with hx.partition(graph, chip)")
+    if partition.graph is graph:
+        return partition
+    if partition.graph is None:
+        return partition.bind(graph, spec)
+    return Partition.from_dict(partition.to_dict(), graph)
+
+
+def _sliced(values: Optional[Mapping[str, Any]], graph: Graph, inst: Instance) -> Optional[dict[str, Any]]:
+    """Per-population trace values for the slices of one instance (per-neuron tensors sliced)."""
+    if not values:
+        return None
+    out = {}
+    for s in inst.slices:
+        if s.population in values:
+            value = values[s.population]
+            size = graph.population(s.population).size
+            if isinstance(value, torch.Tensor) and value.dim() == 1 and value.numel() == size and size > 1:
+                value = value[s.start:s.stop]
+            out[s.name] = value
+    return out
 
 
 class InTheLoop(nn.Module):
@@ -268,21 +432,28 @@ class InTheLoop(nn.Module):
     its exact gradients are taken at the model's own spike times, and the measured values
     replace each population's outputs only (later populations integrate the model's spikes,
     whose exact times the chip does not report).
+
+    `partition=` (a `Partition` from `hx.partition`, or "auto") runs a graph larger than one
+    chip on its execution instances (`PartitionedNetwork`); training works the same way.
     """
 
-    def __init__(self, graph: Graph, chip: Optional[ChipSpec] = None, *, seed: int = 0,
+    def __init__(self, graph: Union[Graph, Partition], chip: Optional[ChipSpec] = None, *, seed: int = 0,
                  analog: Optional[AnalogModel] = None, device: Union[str, torch.device, None] = None,
-                 gradient: str = "surrogate", **options: Any):
+                 gradient: str = "surrogate", partition: Union[None, str, Partition] = None, **options: Any):
         super().__init__()
+        graph, partition = _graph_and_partition(graph, partition, "hx.in_the_loop")
         # All options first: the mock moves the graph's weights to `device` when it is built.
         device = check_device(device, "hx.in_the_loop")
         named = {k: options.pop(k) for k in ("placement", "routing", "trace_offset", "trace_scale") if k in options}
+        across = {"shared_chip": options.pop("shared_chip")} if partition is not None and "shared_chip" in options else {}
         check_run_options(graph, chip, seed=seed, analog=analog, placement=named.get("placement", "balanced"),
                           routing=named.get("routing", "shared"), trace_offset=named.get("trace_offset"),
                           trace_scale=named.get("trace_scale"), options=options, who="hx.in_the_loop",
-                          others=("device", "gradient"))
+                          others=("device", "gradient", "partition"))
         self.mock = MockNetwork(graph, device=device, gradient=gradient)
-        self.chip = EmulatedNetwork(graph, chip, analog=analog, seed=seed, **named, **options)
+        self.chip: Union[EmulatedNetwork, PartitionedNetwork] = (
+            EmulatedNetwork(graph, chip, analog=analog, seed=seed, **named, **options) if partition is None else
+            PartitionedNetwork(graph, partition, chip, analog=analog, seed=seed, **named, **across, **options))
 
     def forward(self, inputs: Mapping[str, torch.Tensor]) -> Run:
         inputs = self.mock._checked_inputs(inputs)  # the mock's checks first: they name what is wrong

@@ -11,6 +11,7 @@ from hxgraph.chip.config import CIRCUIT_PARAMS, ROW_DISABLED, ROW_EXCITATORY, RO
 from hxgraph.chip.delivery import Delivery, compile_delivery
 from hxgraph.chip.emulator import Emulator, Recording
 from hxgraph.chip.mapping import ChipMapping, MappingStats, ProjectionStats, place_and_route
+from hxgraph.chip.partitioning import Instance, Link, Partition, Slice, partition
 from hxgraph.chip.placement import STRATEGIES, NeuronPlacement, place
 from hxgraph.chip.routing import ROUTINGS, hardware_weights, split_weight
 from hxgraph.chip.spec import HICANN_X, ChipSpec
@@ -19,5 +20,5 @@ __all__ = [
     "AnalogModel", "ChipInstance", "IMPERFECTIONS", "Calibration", "Inconsistency", "check_consistency", "Delivery", "compile_delivery", "Emulator", "Recording",
     "ChipSpec", "HICANN_X", "NeuronPlacement", "place", "STRATEGIES", "ROUTINGS", "ChipConfig", "ChipMapping",
     "MappingStats", "ProjectionStats", "place_and_route", "split_weight", "hardware_weights", "CIRCUIT_PARAMS",
-    "ROW_DISABLED", "ROW_EXCITATORY", "ROW_INHIBITORY",
+    "ROW_DISABLED", "ROW_EXCITATORY", "ROW_INHIBITORY", "partition", "Partition", "Instance", "Slice", "Link",
 ]

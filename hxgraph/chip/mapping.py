@@ -23,7 +23,7 @@ from hxgraph.chip.placement import (NeuronPlacement, check_circuit_budget, check
 from hxgraph.chip.routing import (EXACT_TIME_LIMIT, Demand, Routing, check_fan_in, check_fan_in_bound, check_routing,
                                   check_time_limit, connection_demand, route)
 from hxgraph.chip.spec import HICANN_X, ChipSpec
-from hxgraph.errors import ConsistencyWarning, MappingError, ParameterError
+from hxgraph.errors import ConsistencyWarning, HxGraphError, MappingError, ParameterError
 from hxgraph.graph import Graph
 
 logger = logging.getLogger(__name__)
@@ -191,7 +191,44 @@ def place_and_route(graph: Graph, chip: Optional[ChipSpec] = None,
     When the greedy router fails on a placement, the exact router searches for up to
     `exact_time_limit` seconds (per placement tried; 0 skips it): it finds a routing or proves
     that none exists; when time runs out, `RoutingUndecidedError` says that it is undecided.
+
+    A graph that does not fit gets, in its `MappingError`, how many chips a partition
+    (`hx.partition`) would need, and the call that runs it on them.
     """
+    try:
+        return map_onto_chip(graph, chip, placement, routing, previous, calibration=calibration,
+                             trace_scale=trace_scale, exact_time_limit=exact_time_limit)
+    except MappingError as exc:
+        if isinstance(graph, Graph) and not isinstance(placement, NeuronPlacement):
+            exc.args = (str(exc) + _partition_hint(graph, chip, placement, routing, calibration),)
+        raise
+
+
+def _partition_hint(graph: Graph, chip: Optional[ChipSpec], placement: str, routing: str,
+                    calibration: Optional[Calibration]) -> str:
+    """What a partition over several chips would do for a graph that does not fit one (counted by the
+    partitioner's circuit budget, without routing: an estimate)."""
+    from hxgraph.chip.partitioning import partition  # the partitioner builds on this module
+    try:
+        estimate = partition(graph, chip, placement=placement, routing=routing, calibration=calibration,
+                             verify=False)
+    except MappingError as exc:
+        return f". No partition over several chips helps either: {exc}"
+    except HxGraphError:
+        return ""
+    run = "hx.emulate(graph, partition='auto') runs it there"
+    if len(estimate) > 1:
+        return (f". A partition over about {len(estimate)} chips (execution instances) would hold it: "
+                f"hx.partition(graph) makes it, {run}")
+    return f". hx.partition(graph) can split it over several chips so that each routes; {run}"
+
+
+def map_onto_chip(graph: Graph, chip: Optional[ChipSpec] = None,
+                  placement: Union[str, NeuronPlacement] = "balanced", routing: str = "shared",
+                  previous: Optional[ChipMapping] = None, *, calibration: Optional[Calibration] = None,
+                  trace_scale: Optional[TraceScales] = None, exact_time_limit: float = EXACT_TIME_LIMIT
+                  ) -> ChipMapping:
+    """`place_and_route` without the partition estimate in its errors (what the partitioner itself calls)."""
     _check_graph(graph)
     graph.project_signs_()  # an optimizer step may have taken a fixed-sign weight across 0
     calibration = Calibration() if calibration is None else calibration

@@ -1,7 +1,8 @@
 """Jupyter display: HTML for graphs and mappings, and PNG display of hxgraph's figures.
 
-`Graph._repr_html_` and `ChipMapping._repr_html_` call `graph_html` / `mapping_html` (imported
-only when a notebook shows one, so `hxgraph.graph` does not load matplotlib). Both give the
+`Graph._repr_html_`, `ChipMapping._repr_html_` and `Partition._repr_html_` call `graph_html`,
+`mapping_html` and `partition_html` (imported only when a notebook shows one, so
+`hxgraph.graph` does not load matplotlib). Each gives the
 text summary as HTML and embed the drawing as a PNG, which every notebook front end shows
 and which survives in a saved notebook. Figures themselves display through IPython's PNG
 formatter, registered by `register_ipython_display` when hxgraph.viz is imported inside
@@ -22,6 +23,7 @@ from hxgraph.viz._style import figure_png
 
 if TYPE_CHECKING:
     from hxgraph.chip.mapping import ChipMapping
+    from hxgraph.chip.partitioning import Partition
     from hxgraph.graph import Graph
 
 MAX_DRAWN_POPULATIONS = 40  # beyond this a graph drawing is unreadable; the tables remain
@@ -77,6 +79,16 @@ def mapping_html(mapping: "ChipMapping", picture: bool = True) -> str:
     parts = [f"<pre>{html.escape(mapping.summary())}</pre>"]
     if picture:
         parts.append(png_img(plot_placement(mapping), dpi=64, alt=f"placement of {mapping.graph_name}"))
+    return "<div>" + "".join(parts) + "</div>"
+
+
+def partition_html(partition: "Partition", picture: bool = True) -> str:
+    """The partition summary and the `plot_partition` drawing."""
+    from hxgraph.viz.partition import plot_partition
+
+    parts = [f"<pre>{html.escape(partition.summary())}</pre>"]
+    if picture:
+        parts.append(png_img(plot_partition(partition), dpi=64, alt=f"partition of {partition.graph_name}"))
     return "<div>" + "".join(parts) + "</div>"
 
 
