@@ -297,16 +297,24 @@ class PartitionedNetwork:
     time-multiplexed). The other options are `hx.emulate`'s, applied to every instance;
     `trace_offset` / `trace_scale` per population are sliced with it. The chip's per-run MADC
     recording (`madc=`) is not supported across instances.
+
+    `engine`: where instances that do not depend on each other run side by side, e.g. an
+    engine from `hxgraph.distributed.connect()` (worker processes of a Dask cluster); None runs
+    them one after the other here. Either way the results are the same.
     """
 
     def __init__(self, graph: Graph, partition: Union[str, Partition] = "auto", chip: Optional[ChipSpec] = None, *,
                  analog: Optional[AnalogModel] = None, seed: int = 0, shared_chip: bool = False,
                  placement: str = "balanced", routing: str = "shared",
                  trace_offset: Optional[Mapping[str, Any]] = None, trace_scale: Optional[Mapping[str, Any]] = None,
-                 **emulator_options: Any):
+                 engine: Any = None, **emulator_options: Any):
         emulator_options = check_run_options(graph, chip, seed=seed, analog=analog, placement=placement,
                                              routing=routing, trace_offset=trace_offset, trace_scale=trace_scale,
-                                             options=emulator_options, others=("partition", "shared_chip"))
+                                             options=emulator_options, others=("partition", "shared_chip", "engine"))
+        if engine is not None and not callable(getattr(engine, "map", None)):
+            raise ParameterError(f"engine must have a map(fn, items) method (e.g. from hxgraph.distributed.connect()) "
+                                 f"or be None; got {engine!r}")
+        self.engine = engine
         if isinstance(placement, NeuronPlacement):
             raise ParameterError("a partitioned graph takes a placement strategy ('balanced', 'first_fit'); a "
                                  "NeuronPlacement describes one chip")
@@ -350,14 +358,22 @@ class PartitionedNetwork:
         self._check_inputs(inputs)
         self.sync()
         produced: dict[str, torch.Tensor] = {}  # spikes of every slice run so far, by its name
-        runs = []
-        for inst, net in zip(self.partition.instances, self.networks):
-            feed = {name: (inputs[name] if name in inputs else produced[name]) for name in inst.inputs}
-            run = net(feed)
-            for s in inst.slices:
-                if run[s.name].spikes is not None:
-                    produced[s.name] = run[s.name].spikes
-            runs.append(run)
+        runs: list[Optional[Run]] = [None] * len(self.networks)
+        for level in self.partition.levels():  # a level's instances depend only on earlier levels
+            jobs = [(self.networks[i], {name: (inputs[name] if name in inputs else produced[name])
+                                        for name in self.partition.instances[i].inputs}) for i in level]
+            if self.engine is None or len(jobs) == 1:
+                done = [_run_instance(job) for job in jobs]
+            else:
+                done = self.engine.map(_run_instance, jobs, desc="instances", progress=False)
+                for i, (_, recording) in zip(level, done):  # the run happened on a copy of the chip
+                    self.networks[i].emulator.advance_runs()
+                    self.networks[i].last_recording = recording
+            for i, (run, _) in zip(level, done):
+                for s in self.partition.instances[i].slices:
+                    if run[s.name].spikes is not None:
+                        produced[s.name] = run[s.name].spikes
+                runs[i] = run
         self.last_recordings = [net.last_recording for net in self.networks]
         return self._joined(inputs, runs)
 
@@ -389,6 +405,13 @@ class PartitionedNetwork:
 
     def __repr__(self) -> str:
         return f"<PartitionedNetwork {self.graph.name!r} on {len(self.networks)} execution instances>"
+
+
+def _run_instance(job: tuple[EmulatedNetwork, Mapping[str, torch.Tensor]]) -> tuple[Run, Recording]:
+    """One instance's run: here, or on a worker (then on a copy of the network, returned with its recording)."""
+    net, feed = job
+    run = net(feed)
+    return run, net.last_recording
 
 
 def _bound(partition: Any, graph: Graph, spec: ChipSpec) -> Partition:

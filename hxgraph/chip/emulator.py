@@ -462,6 +462,11 @@ class Emulator:
         madc = {key: (parts[0][2][key][0], torch.cat([p[2][key][1] for p in parts])) for key in self.madc}
         return Recording(spikes, cadc_times, cadc, madc, steps, self.dt, self.spec.clock_period)
 
+    def advance_runs(self) -> None:
+        """Count a run made elsewhere on a copy of this chip (a worker process), so that the next run here
+        draws the trial-to-trial noise that follows it, as if that run had happened here."""
+        self._runs += 1
+
     def _run_seed(self) -> int:
         digest = hashlib.sha256(f"{self.seed}:run:{self._runs}".encode()).digest()
         return int.from_bytes(digest[:8], "little") & (2**63 - 1)
