@@ -214,10 +214,13 @@ def _local_cluster(workers: int, retries: int) -> Iterator[Any]:
 def _existing_cluster(address: str) -> Iterator[Any]:
     from distributed import Client
 
+    source = "" if os.environ.get(SCHEDULER_ENV, "").strip() != address else f" (from ${SCHEDULER_ENV})"
     try:
         client = Client(address, timeout=CONNECT_TIMEOUT_S)
-    except (OSError, TimeoutError, ValueError) as exc:
-        source = "" if os.environ.get(SCHEDULER_ENV, "").strip() != address else f" (from ${SCHEDULER_ENV})"
+    except ValueError as exc:  # Dask's parser refused the address itself
+        raise DistributedError(f"{address!r}{source} is not a Dask scheduler address ({exc}); give one such as "
+                               "'tcp://head:8786'") from exc
+    except (OSError, TimeoutError) as exc:
         raise DistributedError(f"cannot reach a Dask scheduler at {address!r}{source}: {exc}. Start one with "
                                f"`dask scheduler` and `dask worker {address}`, or leave the address unset to start "
                                "a local cluster") from exc
