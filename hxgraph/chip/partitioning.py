@@ -664,7 +664,31 @@ class _Partitioner:
             items.append(_Item(members, splittable=not recurrent))
         return items
 
+    def _plan(self, split_all: bool) -> tuple[int, int]:
+        """(instances, spike trains between them) of packing by the circuit budget alone."""
+        queue = [attrs.evolve(unit, members=list(unit.members)) for unit in self.units]
+        where: dict[str, list[tuple[int, int, int]]] = {}  # population -> (instance, start, stop)
+        count = 0
+        while queue:
+            chosen, _ = self._fill(queue, split_all)
+            for name, a, b in chosen:
+                where.setdefault(name, []).append((count, a, b))
+            count += 1
+        trains = set()  # (source population, source part, target instance): one spike train per neuron
+        for proj in self.work.projections.values():
+            if proj.source not in where:
+                continue
+            for target_instance, _, _ in where[proj.target]:
+                for k, (source_instance, a, b) in enumerate(where[proj.source]):
+                    if source_instance != target_instance:
+                        trains.add((proj.source, k, a, b, target_instance))
+        return count, sum(b - a for _, _, a, b, _ in trains)
+
     def _pack(self) -> tuple[list[Instance], list[Optional[ChipMapping]]]:
+        # Two ways to fill: split a population wherever an instance is full, or give one that fits an
+        # empty chip a chip of its own (its sources then send to one instance, not two). Whichever needs
+        # fewer instances, then less traffic, is placed and routed.
+        split_all = min((True, False), key=lambda flag: self._plan(flag))
         queue = [attrs.evolve(unit, members=list(unit.members)) for unit in self.units]
         instances: list[Instance] = []
         mappings: list[Optional[ChipMapping]] = []
@@ -672,7 +696,7 @@ class _Partitioner:
         while queue:
             if self.max_chips is not None and len(instances) == self.max_chips:
                 self._too_many(instances, queue)
-            chosen, limit = self._fill(queue)
+            chosen, limit = self._fill(queue, split_all)
             inst, mapping = self._verified(len(instances), chosen, limit, queue, owner)
             instances.append(inst)
             mappings.append(mapping)
@@ -680,9 +704,10 @@ class _Partitioner:
                 owner.setdefault(s.population, []).append((inst.index, s))
         return instances, mappings
 
-    def _fill(self, queue: list[_Item]) -> tuple[list[tuple[str, int, int]], str]:
+    def _fill(self, queue: list[_Item], split_all: bool = True) -> tuple[list[tuple[str, int, int]], str]:
         """Take work from the front of `queue` while the circuit budget allows; returns (population, start,
-        stop) parts and what stopped the filling."""
+        stop) parts and what stopped the filling. Without `split_all`, a population that does not fit what
+        is left but fits an empty chip is not split: it starts the next instance."""
         budget = _Budget(self.spec)
         chosen: list[tuple[str, int, int]] = []
         while queue:
@@ -700,7 +725,9 @@ class _Partitioner:
             remaining = pop.size - item.start
             k = budget.capacity(pop.circuits_per_neuron, remaining)
             explicit = pop.placement is not None and pop.placement.circuits is not None
-            if k == 0 or (k < remaining and explicit and item.start == 0):
+            whole_elsewhere = (not split_all and item.start == 0 and k < remaining
+                               and _Budget(self.spec).capacity(pop.circuits_per_neuron, remaining) == remaining)
+            if k == 0 or (k < remaining and explicit and item.start == 0) or (whole_elsewhere and chosen):
                 if chosen:
                     return chosen, "neuron circuits"
                 if explicit:
