@@ -19,7 +19,8 @@ import torch
 from torch import nn
 
 from hxgraph.chip.analog import AnalogModel
-from hxgraph.chip.emulator import Emulator, Recording, check_emulator_options, check_run_memory, check_seed
+from hxgraph.chip.emulator import (Emulator, Recording, check_emulator_options, check_input_names, check_run_memory,
+                                   check_seed)
 from hxgraph.chip.mapping import ChipMapping, place_and_route
 from hxgraph.chip.partitioning import Instance, Partition
 from hxgraph.chip.partitioning import partition as partition_graph
@@ -379,18 +380,8 @@ class PartitionedNetwork:
 
     def _check_inputs(self, inputs: Any) -> None:
         """The graph's input names (each instance's emulator checks the values)."""
-        from hxgraph.errors import InputError, UnknownNameError, did_you_mean, known
-        if not isinstance(inputs, Mapping):
-            raise InputError(f"the emulated network takes a dict {{input population: spikes (T, B, N)}}; got "
-                             f"{type(inputs).__name__}")
-        names = [p.name for p in self.graph.inputs]
-        for name in inputs:
-            if name not in names:
-                raise UnknownNameError(f"input {name!r} is not an input population of graph {self.graph.name!r}"
-                                       f"{did_you_mean(name, names)}; input populations: {known(names)}")
-        missing = [n for n in names if n not in inputs]
-        if missing:
-            raise InputError(f"missing spikes for input population(s) {known(missing)}")
+        check_input_names(inputs, [p.name for p in self.graph.inputs], f"graph {self.graph.name!r}",
+                          "the partitioned network")
 
     def _joined(self, inputs: Mapping[str, torch.Tensor], runs: list[Run]) -> Run:
         out: dict[str, Observables] = {}

@@ -183,6 +183,19 @@ def _largest(fits: Callable[[int], bool], upper: int) -> int:
     return low
 
 
+def check_input_names(inputs: Any, names: Sequence[str], owner: str, who: str) -> None:
+    """`inputs` is a dict holding spikes for exactly the input populations `names` (of `owner`)."""
+    if not isinstance(inputs, Mapping):
+        raise InputError(f"{who} takes a dict {{input population: spikes (T, B, N)}}; got {type(inputs).__name__}")
+    for name in inputs:
+        if name not in names:
+            raise UnknownNameError(f"input {name!r} is not an input population of {owner}"
+                                   f"{did_you_mean(name, names)}; input populations: {known(names)}")
+    missing = [n for n in names if n not in inputs]
+    if missing:
+        raise InputError(f"missing spikes for input population(s) {known(missing)}")
+
+
 def _padded(spikes: Mapping[str, torch.Tensor], steps: int) -> dict[str, torch.Tensor]:
     """Inputs with zeros appended up to `steps` (a runtime longer than the given spike trains)."""
     return {k: torch.cat([v, v.new_zeros(steps - v.shape[0], *v.shape[1:])]) if v.shape[0] < steps else v
@@ -540,15 +553,7 @@ class Emulator:
     def _checked_inputs(self, inputs: Mapping[str, torch.Tensor], steps: Optional[int]
                         ) -> tuple[dict[str, torch.Tensor], int, int]:
         sizes = self.config.input_sizes
-        if not isinstance(inputs, Mapping):
-            raise InputError(f"the emulator takes a dict {{input population: spikes (T, B, N)}}; got {type(inputs).__name__}")
-        for name in inputs:
-            if name not in sizes:
-                raise UnknownNameError(f"input {name!r} is not an input population of this configuration"
-                                       f"{did_you_mean(name, sizes)}; input populations: {known(sizes)}")
-        missing = [n for n in sizes if n not in inputs]
-        if missing:
-            raise InputError(f"missing spikes for input population(s) {known(missing)}")
+        check_input_names(inputs, sizes, "this configuration", "the emulator")
         out, shape = {}, None
         for name, size in sizes.items():
             s = inputs[name]

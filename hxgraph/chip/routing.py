@@ -826,7 +826,7 @@ class _Router:
 
     def _labels(self, st: dict[str, Any], blocks: np.ndarray, label: dict[tuple[int, int], int]):
         """Event labels of on-chip neurons, input routes, and the crossbar nodes they need."""
-        spec, dm, H, B = self.spec, self.demand, self.H, self.B
+        spec, dm, B = self.spec, self.demand, self.B
         size = self.DPB // blocks
         shift_rs, shift_x = spec.row_select_shift, spec.crossbar_shift
         n_in, n_out = spec.crossbar_inputs, spec.crossbar_outputs
