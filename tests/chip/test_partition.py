@@ -292,6 +292,12 @@ def test_emulate_options_and_errors_with_a_partition(mnist):
         hx.emulate(graph, partition="yes")
     with pytest.raises(hx.MappingError, match="madc"):
         hx.emulate(graph, partition=part, madc=[("h", 0)])
+    # several fabricated chips (seed + instance), or one chip reconfigured between the instances
+    assert [n.emulator.seed for n in hx.emulate(part, seed=7, **IDEAL).networks] == [7, 8, 9, 10, 11]
+    one = hx.emulate(part, seed=7, shared_chip=True, **IDEAL)
+    assert [n.emulator.seed for n in one.networks] == [7] * 5
+    with pytest.raises(hx.ParameterError, match="shared_chip"):
+        hx.emulate(part, shared_chip="yes")
     net = hx.emulate(part, **IDEAL)  # the partition knows its graph
     with pytest.raises(hx.UnknownNameError, match="'y'"):
         net({"y": torch.zeros(5, 1, 784)})
