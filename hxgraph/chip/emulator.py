@@ -535,11 +535,13 @@ class Emulator:
         """
         cadc = self.config.populations if cadc is None else cadc
         chunk = min(batch, self._chunk(steps))
-        per_step = sum((5 if n.adex is not None else 4) * n.leak.numel() for n in self._neurons.values())
+        # membrane, net current, clamp and spikes; the AdEx drive, or the arriving weight per sign
+        per_step = sum((5 if n.adex is not None else 6) * n.leak.numel() for n in self._neurons.values())
         samples, read = self._samples(steps), sum(self._neurons[name].leak.numel() for name in cadc)
         madc = math.ceil(max(0, steps - 1) * self.dt * self.spec.madc_sample_rate) * len(self.madc)
         return {
-            # float32 membrane, net current, clamp and spikes (and the AdEx drive) per step and neuron
+            # float32 membrane, net current, clamp and spikes (and the AdEx drive, or the weight arriving in
+            # every step) per step and neuron
             "recording buffers": _FLOAT * steps * chunk * per_step,
             # sample times (and their jitter) and uint8 codes (parts and their concatenation) for the batch;
             # per chunk and sample: step and offset, and the readout's float temporaries per neuron read
@@ -629,7 +631,74 @@ class Emulator:
                 inh = inh + s @ self.delivery.inhibitory[(source, name)].T
         return exc, inh
 
+    def _arrivals(self, name: str, spikes_of: Mapping[str, torch.Tensor], sources: list[str]
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Excitatory and inhibitory weight arriving at `name` in every step (T, B, N), from sources whose
+        spikes are known for the whole run: one product per source instead of one per step. Spike counts
+        times integer weights sum exactly in float32, so this equals the per-step sums bit for bit."""
+        exc = inh = None
+        for source in sources:
+            s = spikes_of[source]
+            flat = s.reshape(-1, s.shape[-1])
+            for key, total in (("exc", exc), ("inh", inh)):
+                matrix = (self.delivery.excitatory if key == "exc" else self.delivery.inhibitory).get((source, name))
+                if matrix is None:
+                    continue
+                part = (flat @ matrix.T).reshape(*s.shape[:2], -1)
+                total = part if total is None else total.add_(part)
+                if key == "exc":
+                    exc = total
+                else:
+                    inh = total
+        return exc, inh
+
+    def _integrate_feedforward(self, name: str, spikes_of: dict[str, torch.Tensor], steps: int, batch: int
+                               ) -> dict:
+        """`_integrate` for one LIF/LI population whose inputs are all known beforehand (no recurrence, no
+        AdEx): the synaptic currents do not depend on the membrane, so they are filtered for the whole run
+        first and saturated in one operation; the step loop is left with the membrane and the spikes. The
+        same operations in the same order as `_integrate`, so the result is the same to the bit."""
+        p = self._neurons[name]
+        n = p.leak.numel()
+        arrivals = self._arrivals(name, spikes_of, self.delivery.sources_of(name))
+        net = torch.empty(steps, batch, n)
+        exc, inh = torch.zeros(batch, n), torch.zeros(batch, n)
+        gain = self.analog.synapse_gain
+        for t in range(steps):
+            torch.sub(exc, inh, out=net[t])  # drives the membrane during (t-1, t]
+            for state, decay, arrived in ((exc, p.decay_exc, arrivals[0]), (inh, p.decay_inh, arrivals[1])):
+                state.mul_(decay)
+                if arrived is not None:
+                    state.add_(arrived[t], alpha=gain)
+        saturation = self.analog.saturation
+        if not math.isinf(saturation):
+            net.div_(saturation).tanh_().mul_(saturation)
+        # a spiking population writes its clamp and spike masks in every step; others keep them at 0
+        masks = torch.empty if p.spiking else torch.zeros
+        rec = {"membrane": torch.empty(steps, batch, n), "net": net,
+               "clamped": masks(steps, batch, n), "spikes": masks(steps, batch, n)}
+        rest = (1 - p.decay_mem) * p.rest
+        rails = (p.low, p.high) if math.isfinite(p.low) or math.isfinite(p.high) else None
+        v_prev = p.leak.expand(batch, -1)
+        ref = torch.zeros(batch, n)
+        reset = p.reset.expand(batch, -1)
+        for t in range(steps):
+            v = rec["membrane"][t]
+            torch.addcmul(rest, v_prev, p.decay_mem, out=v).addcmul_(net[t], p.input_gain)
+            if rails is not None:
+                v.clamp_(*rails)
+            if p.spiking:
+                spiked = torch.sub(v, p.threshold, out=rec["spikes"][t]).gt_(0)
+                clamped = torch.sign(ref, out=rec["clamped"][t])  # the counter is >= 0
+                v.lerp_(reset, torch.maximum(spiked, clamped))
+                spiked.mul_(1 - clamped)
+                ref = torch.lerp((ref - clamped).clamp_(min=0), p.refractory.expand_as(v), spiked)
+            v_prev = v
+        return {name: rec}
+
     def _integrate(self, group: list[str], spikes_of: dict[str, torch.Tensor], steps: int, batch: int) -> dict:
+        if len(group) == 1 and self._neurons[group[0]].adex is None and group[0] not in self.delivery.sources_of(group[0]):
+            return self._integrate_feedforward(group[0], spikes_of, steps, batch)
         gain = self.analog.synapse_gain
         saturation = self.analog.saturation
         params = {n: self._neurons[n] for n in group}
@@ -719,17 +788,23 @@ class Emulator:
         t, b, n = rec["spikes"].nonzero(as_tuple=True)
         if t.numel() == 0:
             return torch.zeros(0, 3, dtype=torch.int64)
-        # Bisect the exact solution on (t-1, t] for the crossing (t = 0 has no earlier state: at 0).
-        lo = torch.zeros(t.numel(), dtype=torch.float64)
-        hi = torch.full((t.numel(),), self.dt, dtype=torch.float64)
-        for _ in range(12):
-            mid = (lo + hi) / 2
-            v = self._membrane_at(name, rec, t, b, n, mid)
-            above = v > p.threshold[n]
+        # The spike carries the first clock tick of step t (ticks k with (t-1)·dt < k·clock <= t·dt) at which
+        # the exact solution is above the threshold: bisected over the ticks, which the step's end (the
+        # grid point, above by definition) bounds. t = 0 has no earlier state: tick 0.
+        clock = self.spec.clock_period
+        start = (t - 1).double() * self.dt
+        lo = torch.floor(start / clock + 1e-6).long()              # the last tick of the previous step
+        hi = torch.ceil((start + self.dt) / clock - 1e-6).long()   # the step's last tick
+        while True:
+            open_ = hi - lo > 1
+            if not bool(open_.any()):
+                break
+            mid = torch.where(open_, (lo + hi) // 2, hi)
+            v = self._membrane_at(name, rec, t, b, n, (mid.double() * clock - start).clamp(min=0.0))
+            above = (v > p.threshold[n]) | ~open_
             hi = torch.where(above, mid, hi)
             lo = torch.where(above, lo, mid)
-        time = torch.where(t > 0, (t - 1).double() * self.dt + hi, torch.zeros_like(hi))
-        ticks = torch.ceil(time / self.spec.clock_period - 1e-6).long()
+        ticks = torch.where(t > 0, hi, torch.zeros_like(hi))
         return torch.stack([b + batch_offset, n, ticks], dim=1)
 
     def _membrane_at(self, name: str, rec: dict, t: torch.Tensor, b: torch.Tensor, n: torch.Tensor,

@@ -61,9 +61,10 @@ def test_a_batch_too_large_says_how_many_entries_fit_and_that_many_run(monkeypat
 def test_memory_needed_counts_the_chunked_buffers_and_the_whole_batchs_samples():
     emulator = Emulator(hx.place_and_route(small_graph()).config, cadc_interval=1e-6)
     one, many = emulator.memory_needed(40, 1), emulator.memory_needed(40, 1000)
-    assert one["recording buffers"] == 4 * 40 * 1 * 4 * 8  # float32 × steps × entries × 4 buffers × 8 neurons
+    # float32 × steps × entries × 6 buffers (membrane, net, clamp, spikes, arriving weight per sign) × 8 neurons
+    assert one["recording buffers"] == 4 * 40 * 1 * 6 * 8
     assert many["recording buffers"] == 1000 * one["recording buffers"]  # 1000 entries still fit one chunk
     long = emulator.memory_needed(10**7, 1000)  # a chunk is then one entry ...
-    assert long["recording buffers"] == 4 * 10**7 * 4 * 8
+    assert long["recording buffers"] == 4 * 10**7 * 6 * 8
     assert long["CADC samples"] > 1000 * 2 * 10**7  # ... but the samples are kept for all entries
     assert many["MADC traces"] == 0
