@@ -28,13 +28,15 @@ def plot_sweep(result: Any, *, title: Optional[str] = None) -> Figure:
     if not all(hasattr(result, key) for key in ("rows", "grid", "varied", "per_point")):
         raise ParameterError(f"plot_sweep draws the SweepResult that hx.sweep returns; got {type(result).__name__}")
     varied = result.varied
-    fig = new_figure(11.0 if varied else 6.0, 4.2, constrained=True)
-    axes = fig.subplots(1, 2 if varied else 1, squeeze=False)[0]
+    points, chips = len(result.per_point()), len(result.chip_seeds)
+    left = max(5.0, 0.9 * points * (2 if result.finetune_epochs else 1))  # room for each point's label
+    fig = new_figure(left + (5.5 if varied else 0.0), 4.4, constrained=True)
+    axes = fig.subplots(1, 2 if varied else 1, squeeze=False, width_ratios=[left, 5.5] if varied else None)[0]
     _distribution(axes[0], result)
     if varied:
         _per_parameter(axes[1], result)
-    fig.suptitle(title or f"{result.task} sweep: {len(result.per_point())} grid points × "
-                          f"{len(result.chip_seeds)} emulated chips")
+    fig.suptitle(title or f"{result.task} sweep: {points} grid point{'s' if points != 1 else ''} × "
+                          f"{chips} emulated chip{'s' if chips != 1 else ''}")
     return fig
 
 
@@ -51,8 +53,8 @@ def _distribution(ax: Any, result: Any) -> None:
     entries = result.per_point()
     finetuned = bool(result.finetune_epochs)
     jitter = np.random.default_rng(0)  # fixed: the same result gives the same picture
-    series = [("chip_accuracy", CHIP, "on the chips")] + ([("finetuned_accuracy", FINETUNED,
-                                                           "fine-tuned in the loop, on the chips")] if finetuned else [])
+    series = [("chip_accuracy", CHIP, "chips")] + ([("finetuned_accuracy", FINETUNED,
+                                                    "chips, fine-tuned in the loop")] if finetuned else [])
     width = 0.35 if finetuned else 0.6
     for k, (key, color, text) in enumerate(series):
         offset = (k - (len(series) - 1) / 2) * (width + 0.05)
@@ -66,13 +68,13 @@ def _distribution(ax: Any, result: Any) -> None:
             ax.plot(x, chips, "o", ms=4, alpha=0.7, color=color, gid=key,
                     label=text if position == positions[0] else None)
     ax.plot(np.arange(len(entries)), [e["mock_accuracy"] for e in entries], "D", ms=7, color=MOCK,
-            label="on the mock", gid="mock_accuracy")
-    ax.set_xticks(np.arange(len(entries)), [_label(e, result.varied) for e in entries], fontsize=8)
+            label="mock", gid="mock_accuracy")
+    names = result.varied or list(result.grid)  # a single point is labelled by its settings
+    ax.set_xticks(np.arange(len(entries)), [_label(e, names) for e in entries], fontsize=8)
     ax.set_xlim(-0.6, len(entries) - 0.4)
     ax.set_ylabel("test accuracy")
-    ax.set_title(f"accuracy over {len(result.chip_seeds)} emulated chips", fontsize=10)
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    _legend_above(ax, columns=3)
 
 
 def _per_parameter(ax: Any, result: Any) -> None:
@@ -97,10 +99,16 @@ def _per_parameter(ax: Any, result: Any) -> None:
                     label=f"fine-tuned (mean){': ' + name if name else ''}", gid=f"finetuned:{name}")
     if numeric and min(values) > 0 and max(values) / min(values) >= 10:
         ax.set_xscale("log")  # learning rates and sizes are swept over decades
-    if not numeric:
-        ax.set_xticks(range(len(values)), [_short(v) for v in values])
+        ax.minorticks_off()
+    # Ticks at the swept values, written as given (not 3×10⁻² on a log axis).
+    ax.set_xticks([x_of(v) for v in values], [_short(v) for v in values])
     ax.set_xlabel(first)
     ax.set_ylabel("test accuracy")
-    ax.set_title(f"accuracy per {first}", fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    _legend_above(ax, columns=2)
+
+
+def _legend_above(ax: Any, columns: int) -> None:
+    """The legend above the axes: inside, it would hide the points it explains."""
+    ax.legend(fontsize=8, loc="lower left", bbox_to_anchor=(0.0, 1.01), ncols=columns,
+              frameon=False)

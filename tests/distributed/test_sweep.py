@@ -105,7 +105,9 @@ def test_a_sweep_survives_a_killed_worker(serial, tmp_path):
         assert marker.exists()  # a worker did die mid-sweep ...
         assert set(client.scheduler_info()["workers"]) != before  # ... and its nanny started a new one
         assert result.rows == serial.rows  # every result, and the same as serially
-        # Workers of an existing cluster work out their share of the cores themselves.
+        # Workers of an existing cluster work out their share of the cores themselves (once the
+        # restarted worker is back, there are two on this host again).
+        client.wait_for_workers(2, timeout=60)
         threads = hx.distributed.map_tasks(torch_threads_here, range(4), address=cluster.scheduler_address)
         assert threads == [engine_module.torch_threads(engine_module.available_cores(), 2)] * 4
 
