@@ -15,7 +15,7 @@ from typing import Mapping, Optional
 import attrs
 import torch
 
-from hxgraph.chip.config import ROW_EXCITATORY, ROW_INHIBITORY, ChipConfig
+from hxgraph.chip.config import ROW_DISABLED, ROW_INHIBITORY, ChipConfig
 
 
 @attrs.frozen(eq=False)
@@ -71,46 +71,110 @@ def active_rows(config: ChipConfig, crossbar_input: torch.Tensor, label: torch.T
     return rows
 
 
+@attrs.frozen(eq=False)
+class DeliveryMap:
+    """The event path of a configuration without its weights: which synapse reaches which neuron from
+    which source. Fixed by everything but the synapse weights, so a weight-only update (training with the
+    chip in the loop) recomputes the delivered weights from it with one gather and one sum per pair.
+
+    `pairs[(source, target)]` holds, per sign (0 excitatory, 1 inhibitory), the flat synapse index
+    (hemisphere·rows·columns + row·columns + column) and the flat (target neuron · source size + source
+    neuron) entry of every synapse an event of the source reaches on the target's circuits.
+    """
+
+    shapes: Mapping[tuple[str, str], tuple[int, int]]
+    pairs: Mapping[tuple[str, str], tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]]
+
+    def deliver(self, synapse_weight: torch.Tensor, gain_factor: Optional[torch.Tensor] = None) -> Delivery:
+        """Summed weight per (source, target) pair for these synapse weights (times `gain_factor` per synapse)."""
+        weight = synapse_weight.float()
+        if gain_factor is not None:
+            weight = weight * gain_factor
+        flat = weight.reshape(-1)
+        excitatory: dict[tuple[str, str], torch.Tensor] = {}
+        inhibitory: dict[tuple[str, str], torch.Tensor] = {}
+        for key, signs in self.pairs.items():
+            rows, cols = self.shapes[key]
+            for store, (synapse, entry) in zip((excitatory, inhibitory), signs):
+                if synapse.numel() == 0:
+                    continue
+                values = flat[synapse]
+                if not bool(values.any()):
+                    continue  # only pairs that some event actually reaches
+                store[key] = torch.zeros(rows * cols).index_add_(0, entry, values).reshape(rows, cols)
+        return Delivery(excitatory, inhibitory)
+
+
+def delivery_map(config: ChipConfig) -> DeliveryMap:
+    """Follow the event path of `config` for every source, down to the synapses (see `DeliveryMap`)."""
+    spec = config.spec
+    H, R, C = spec.hemispheres, spec.synapse_rows, spec.columns
+    blocks, crossbar_input, label = _sources(config)
+    rows = active_rows(config, crossbar_input, label)  # (S, H, R)
+    synapse_label = label & (spec.labels - 1)
+    # Every event source (route) s: its population and neuron.
+    source_block = torch.cat([torch.full((n.numel(),), i, dtype=torch.long) for i, (_, n) in enumerate(blocks)])
+    source_neuron = torch.cat([n.long() for _, n in blocks])
+    owner_pop, owner_neuron = config.circuit_population.long(), config.circuit_neuron.long()
+    found: list[tuple[torch.Tensor, ...]] = []  # (source route, hemisphere, row, column)
+    for h in range(H):
+        enabled = config.row_mode[h] != ROW_DISABLED
+        for value in torch.unique(synapse_label).tolist():
+            chosen = (synapse_label == value).nonzero().reshape(-1)
+            r, c = ((config.synapse_label[h] == value) & enabled[:, None]).nonzero(as_tuple=True)
+            if r.numel() == 0 or chosen.numel() == 0:
+                continue
+            hit = rows[chosen][:, h][:, r]  # (sources with this label, synapses with it): the row is active
+            k, j = hit.nonzero(as_tuple=True)
+            found.append((chosen[k], torch.full_like(k, h), r[j], c[j]))
+    if found:
+        route, hem, row, col = (torch.cat(parts) for parts in zip(*found))
+    else:
+        route = hem = row = col = torch.zeros(0, dtype=torch.long)
+    circuit = hem * C + col
+    target_pop = owner_pop[circuit]
+    keep = target_pop >= 0  # circuits of no neuron receive nothing that is read
+    route, hem, row, col, circuit, target_pop = route[keep], hem[keep], row[keep], col[keep], circuit[keep], target_pop[keep]
+    synapse = (hem * R + row) * C + col
+    sign = (config.row_mode[hem, row] == ROW_INHIBITORY).long()
+    shapes: dict[tuple[str, str], tuple[int, int]] = {}
+    pairs = {}
+    for b, (source, _) in enumerate(blocks):
+        from_here = source_block[route] == b
+        for t, target in enumerate(config.populations):
+            mine = from_here & (target_pop == t)
+            if not bool(mine.any()):
+                continue
+            size = _population_size(config, source)
+            entry = owner_neuron[circuit[mine]] * size + source_neuron[route[mine]]
+            by_sign = tuple((synapse[mine][sign[mine] == k], entry[sign[mine] == k]) for k in (0, 1))
+            pairs[(source, target)] = by_sign  # one block per source population: each pair once
+            shapes[(source, target)] = (_population_size(config, target), size)
+    return DeliveryMap(shapes, pairs)
+
+
+# Everything of a configuration the event path depends on (all but weights and neuron parameters).
+EVENT_PATH_FIELDS = ("synapse_label", "row_mode", "driver_enable", "driver_mask", "crossbar_enable", "crossbar_mask",
+                     "crossbar_target", "neuron_circuits", "neuron_label", "input_routes", "populations",
+                     "circuit_population", "circuit_neuron", "input_sizes")
+
+
+def same_event_path(a: ChipConfig, b: ChipConfig) -> bool:
+    """Whether two configurations route events alike (they may differ in weights and neuron parameters)."""
+    def same(x: object, y: object) -> bool:
+        if x is y:
+            return True
+        if isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor):
+            return x.shape == y.shape and x.dtype == y.dtype and torch.equal(x, y)
+        if isinstance(x, Mapping) and isinstance(y, Mapping):
+            return x.keys() == y.keys() and all(same(x[k], y[k]) for k in x)
+        return x == y
+    return a.spec == b.spec and all(same(getattr(a, f), getattr(b, f)) for f in EVENT_PATH_FIELDS)
+
+
 def compile_delivery(config: ChipConfig, gain_factor: Optional[torch.Tensor] = None) -> Delivery:
     """Evaluate the event path of `config` for every source; `gain_factor` scales each synapse."""
-    spec = config.spec
-    blocks, crossbar_input, label = _sources(config)
-    rows = active_rows(config, crossbar_input, label).float()  # (S, H, R)
-    synapse_label = label & (spec.labels - 1)
-    S = label.numel()
-    weight = config.synapse_weight.float()
-    if gain_factor is not None:
-        weight = weight * gain_factor
-    circuit_exc = torch.zeros(S, spec.hemispheres, spec.columns)
-    circuit_inh = torch.zeros(S, spec.hemispheres, spec.columns)
-    for h in range(spec.hemispheres):
-        exc_rows = (config.row_mode[h] == ROW_EXCITATORY).float()[:, None]
-        inh_rows = (config.row_mode[h] == ROW_INHIBITORY).float()[:, None]
-        for value in torch.unique(synapse_label).tolist():
-            chosen = synapse_label == value
-            matching = weight[h] * (config.synapse_label[h] == value)  # (R, C): synapses listening to it
-            circuit_exc[chosen, h] = rows[chosen, h] @ (matching * exc_rows)
-            circuit_inh[chosen, h] = rows[chosen, h] @ (matching * inh_rows)
-    circuit_exc = circuit_exc.reshape(S, spec.circuits)
-    circuit_inh = circuit_inh.reshape(S, spec.circuits)
-
-    excitatory: dict[tuple[str, str], torch.Tensor] = {}
-    inhibitory: dict[tuple[str, str], torch.Tensor] = {}
-    start = 0
-    for source, neuron in blocks:
-        stop = start + neuron.numel()
-        size = _population_size(config, source)
-        for target in config.populations:
-            circuits = config.neuron_circuits[target]  # (N_T, circuits per neuron): inputs of all add up
-            for store, per_circuit in ((excitatory, circuit_exc), (inhibitory, circuit_inh)):
-                per_neuron = per_circuit[start:stop][:, circuits].sum(-1)  # (routes, N_T)
-                if not bool(per_neuron.any()):
-                    continue
-                block = torch.zeros(size, circuits.shape[0])
-                block.index_add_(0, neuron, per_neuron)  # several routes of one input neuron add up
-                store[(source, target)] = block.T.contiguous()
-        start = stop
-    return Delivery(excitatory, inhibitory)
+    return delivery_map(config).deliver(config.synapse_weight, gain_factor)
 
 
 def _population_size(config: ChipConfig, name: str) -> int:

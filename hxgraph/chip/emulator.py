@@ -33,7 +33,7 @@ import torch
 from hxgraph.chip.analog import AnalogModel, ChipInstance
 from hxgraph.chip.calibration import CAPACITANCE_CODE, MODEL_CAPACITANCE
 from hxgraph.chip.config import ChipConfig
-from hxgraph.chip.delivery import Delivery, compile_delivery
+from hxgraph.chip.delivery import Delivery, DeliveryMap, delivery_map, same_event_path
 from hxgraph.errors import InputError, ParameterError, UnknownNameError, did_you_mean, known
 from hxgraph.graph.memory import check_allocation, format_bytes, memory_limit
 from hxgraph.progress import progress_bar
@@ -345,6 +345,7 @@ class Emulator:
         self.progress = options["progress"]
         self.instance = ChipInstance.draw(self.spec, self.analog, self.seed)
         self._runs = 0
+        self._delivery_map: Optional[DeliveryMap] = None
         self.reconfigure(config)
         self.madc = self._checked_madc(options["madc"])
 
@@ -352,9 +353,12 @@ class Emulator:
         """Load another configuration onto the same chip (same mismatch, noise sequence continues)."""
         if not isinstance(config, ChipConfig) or config.spec != self.spec:
             raise ParameterError("reconfigure needs a ChipConfig for the same chip spec")
+        # A weight-only update (the chip in the loop) keeps the event path: only the weights are summed anew.
+        if self._delivery_map is None or not same_event_path(self.config, config):
+            self._delivery_map = delivery_map(config)
         self.config = config
-        self.delivery: Delivery = compile_delivery(config, None if self.analog.synapse_gain_mismatch == 0
-                                                   else self.instance.synapse_gain_factor)
+        self.delivery: Delivery = self._delivery_map.deliver(
+            config.synapse_weight, None if self.analog.synapse_gain_mismatch == 0 else self.instance.synapse_gain_factor)
         self._neurons = {name: self._neuron_parameters(name) for name in config.populations}
         self._order = self._update_order()
 
@@ -795,26 +799,29 @@ class Emulator:
         start = (t - 1).double() * self.dt
         lo = torch.floor(start / clock + 1e-6).long()              # the last tick of the previous step
         hi = torch.ceil((start + self.dt) / clock - 1e-6).long()   # the step's last tick
+        at = self._membrane_of(name, rec, t, b, n)
+        threshold = p.threshold[n]
         while True:
             open_ = hi - lo > 1
             if not bool(open_.any()):
                 break
             mid = torch.where(open_, (lo + hi) // 2, hi)
-            v = self._membrane_at(name, rec, t, b, n, (mid.double() * clock - start).clamp(min=0.0))
-            above = (v > p.threshold[n]) | ~open_
+            v = at((mid.double() * clock - start).clamp(min=0.0))
+            above = (v > threshold) | ~open_
             hi = torch.where(above, mid, hi)
             lo = torch.where(above, lo, mid)
         ticks = torch.where(t > 0, hi, torch.zeros_like(hi))
         return torch.stack([b + batch_offset, n, ticks], dim=1)
 
-    def _membrane_at(self, name: str, rec: dict, t: torch.Tensor, b: torch.Tensor, n: torch.Tensor,
-                     tau: torch.Tensor) -> torch.Tensor:
-        """Sub-threshold membrane of single (step, batch, neuron) entries, `tau` into the step (no reset)."""
+    def _membrane_of(self, name: str, rec: dict, t: torch.Tensor, b: torch.Tensor, n: torch.Tensor
+                     ) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The sub-threshold membrane of single (step, batch, neuron) entries as a function of the time `tau`
+        into the step (no reset); what it needs is gathered once, for a search that asks many times."""
         p = self._neurons[name]
         v0 = torch.where(t > 0, rec["membrane"][(t - 1).clamp(min=0), b, n], p.leak[n])
         rest = self._rest(p, rec, t, b, n)
-        return subthreshold(v0, rec["net"][t, b, n], rest, p.tau_mem[n], p.tau_syn[n], p.kappa[n],
-                            tau.float()).clamp(p.low, p.high)
+        net, tau_mem, tau_syn, kappa = rec["net"][t, b, n], p.tau_mem[n], p.tau_syn[n], p.kappa[n]
+        return lambda tau: subthreshold(v0, net, rest, tau_mem, tau_syn, kappa, tau.float()).clamp(p.low, p.high)
 
     def _rest(self, p: _Neurons, rec: dict, step: torch.Tensor, b: torch.Tensor, neurons: Any) -> torch.Tensor:
         """The potential the membrane relaxes to during `step`: the AdEx terms act as a constant
