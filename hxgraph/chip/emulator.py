@@ -685,7 +685,7 @@ class Emulator:
         rails = (p.low, p.high) if math.isfinite(p.low) or math.isfinite(p.high) else None
         v_prev = p.leak.expand(batch, -1)
         ref = torch.zeros(batch, n)
-        reset = p.reset.expand(batch, -1)
+        reset, refractory = p.reset.expand(batch, -1), p.refractory.expand(batch, -1)
         for t in range(steps):
             v = rec["membrane"][t]
             torch.addcmul(rest, v_prev, p.decay_mem, out=v).addcmul_(net[t], p.input_gain)
@@ -695,8 +695,8 @@ class Emulator:
                 spiked = torch.sub(v, p.threshold, out=rec["spikes"][t]).gt_(0)
                 clamped = torch.sign(ref, out=rec["clamped"][t])  # the counter is >= 0
                 v.lerp_(reset, torch.maximum(spiked, clamped))
-                spiked.mul_(1 - clamped)
-                ref = torch.lerp((ref - clamped).clamp_(min=0), p.refractory.expand_as(v), spiked)
+                spiked.sub_(clamped).clamp_(min=0)  # 0/1 masks: spiked · (1 - clamped)
+                ref = torch.lerp(ref.sub_(clamped).clamp_(min=0), refractory, spiked)
             v_prev = v
         return {name: rec}
 
