@@ -10,9 +10,16 @@ is a terminal or a Jupyter kernel's output stream, unless the caller says otherw
 from __future__ import annotations
 
 import sys
+import warnings
 from typing import Any, Iterable, Optional, TextIO
 
-from tqdm.auto import tqdm
+from tqdm import TqdmWarning
+
+with warnings.catch_warnings():
+    # In a Jupyter kernel without ipywidgets, tqdm.auto warns on import and falls back to text bars,
+    # which work: the warning (with a path into site-packages) would head every notebook's outputs.
+    warnings.simplefilter("ignore", TqdmWarning)
+    from tqdm.auto import tqdm
 
 
 def person_watches(stream: Optional[TextIO] = None) -> bool:
