@@ -44,7 +44,8 @@ def build_site(site_dir: Path) -> dict:
     env = dict(os.environ, HXGRAPH_NOTEBOOK_QUICK="1", NO_MKDOCS_2_WARNING="1")
     command = [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site_dir)]
     start = time.perf_counter()
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT)
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT,
+                          check=False)
     return {"returncode": done.returncode, "output": done.stdout + done.stderr,
             "seconds": time.perf_counter() - start, "site": str(site_dir)}
 
@@ -175,6 +176,24 @@ def test_site_loads_nothing_from_the_network(site):
         assert not found, f"{html.relative_to(site)}: {found[:3]}"
     for css in site.rglob("*.css"):
         assert not re.search(r"url\(\s*['\"]?(?:https?:)?//", css.read_text(encoding="utf-8")), css.name
+
+
+def test_a_raising_notebook_fails_the_build(tmp_path):
+    # The notebook settings of mkdocs.yml, on a one-cell notebook that raises: the build must fail.
+    import nbformat
+    import yaml
+    from mkdocs.utils import yaml_load
+
+    config = yaml_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))
+    jupyter = next(p["mkdocs-jupyter"] for p in config["plugins"] if isinstance(p, dict) and "mkdocs-jupyter" in p)
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "index.md").write_text("# index\n")
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 / 0")]),
+                   str(tmp_path / "docs" / "raises.ipynb"))
+    (tmp_path / "mkdocs.yml").write_text(yaml.safe_dump({"site_name": "t", "plugins": [{"mkdocs-jupyter": jupyter}]}))
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert done.returncode != 0 and "ZeroDivisionError" in done.stdout + done.stderr
 
 
 def test_gallery_block_that_raises_names_itself():
