@@ -112,9 +112,7 @@ class Partition:
     """
 
     def __init__(self, graph_name: str, structure_hash: str, chip: str, instances: Sequence[Instance],
-                 links: Sequence[Link], circuits_per_neuron: Mapping[str, int], reasons: Sequence[str],
-                 *, graph: Optional[Graph] = None, spec: Optional[ChipSpec] = None,
-                 mappings: Optional[Sequence[Optional[ChipMapping]]] = None):
+                 links: Sequence[Link], circuits_per_neuron: Mapping[str, int], reasons: Sequence[str]):
         self.graph_name = graph_name
         self.structure_hash = structure_hash
         self.chip = chip
@@ -122,14 +120,10 @@ class Partition:
         self.links = tuple(links)
         self.circuits_per_neuron = dict(circuits_per_neuron)
         self.reasons = tuple(reasons)
-        self.spec = spec
+        self.spec: Optional[ChipSpec] = None
         self.graph: Optional[Graph] = None
         self._parts: list[_InstanceGraph] = []
-        self.mappings: list[Optional[ChipMapping]] = list(mappings) if mappings is not None else []
-        if graph is not None:
-            self.bind(graph, spec)
-            if mappings is not None:
-                self.mappings = list(mappings)
+        self.mappings: list[Optional[ChipMapping]] = []
 
     # ------------------------------------------------------------------ access
     def __len__(self) -> int:
@@ -169,11 +163,14 @@ class Partition:
                                f"partition the graph again with hx.partition(graph)")
         if spec is not None and spec.name != self.chip:
             raise MappingError(f"this partition was made for chip {self.chip!r}, not {spec.name!r}")
-        self.graph, self.spec = graph, spec if spec is not None else (self.spec or HICANN_X)
         work = with_circuits(graph, self.circuits_per_neuron)
         owner = _slice_owner(self.instances)
-        self._parts = [_instance_graph(work, inst, owner) for inst in self.instances]
-        self.mappings = [None] * len(self.instances)
+        return self._attach(graph, spec if spec is not None else (self.spec or HICANN_X),
+                            [_instance_graph(work, inst, owner) for inst in self.instances], [None] * len(self))
+
+    def _attach(self, graph: Graph, spec: ChipSpec, parts: list["_InstanceGraph"],
+                mappings: list[Optional[ChipMapping]]) -> "Partition":
+        self.graph, self.spec, self._parts, self.mappings = graph, spec, parts, mappings
         return self
 
     def refresh_weights(self) -> None:
@@ -850,10 +847,7 @@ class _Partitioner:
                                         + ", ".join(f"{s.name} on instance {i}" for i, s in slices))
         result = Partition(self.graph.name, self.graph.structure_hash(), self.spec.name, instances, links,
                            self.raised, self.reasons)
-        result.graph, result.spec = self.graph, self.spec
-        result._parts = parts
-        result.mappings = list(mappings)
-        return result
+        return result._attach(self.graph, self.spec, parts, list(mappings))
 
 
 def _first_line(error: Exception) -> str:
