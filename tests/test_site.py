@@ -51,9 +51,12 @@ def build_site(site_dir: Path) -> dict:
 
 
 @pytest.fixture(scope="session")
-def build(tmp_path_factory) -> dict:
+def build(tmp_path_factory, worker_id) -> dict:
+    if worker_id == "master":  # no xdist: this session is the only one
+        return build_site(tmp_path_factory.mktemp("site"))
     # With xdist every worker has its own session: the first to take the lock builds, the others
-    # read what it left (the pattern pytest-xdist documents for session-wide fixtures).
+    # read what it left (the pattern pytest-xdist documents for session-wide fixtures; the parent
+    # of a worker's base temp folder belongs to this run alone).
     shared = tmp_path_factory.getbasetemp().parent
     record = shared / "site-build.json"
     with FileLock(str(shared / "site-build.lock")):
