@@ -1,9 +1,11 @@
 """How long hx.partition takes: deciding the instances, and placing and routing every one of them.
 
-Graphs: a 10-chip one (100 inputs → 5,000 LIF → 10 LI), the MNIST-sized 784 → 256 → 10 (5 chips), and a
-chain of 8 layers of 600 LIF neurons. For each: the number of instances, the spike traffic between
+Graphs: 100 inputs → 5,000 LIF (10 chips), the same with a readout of 10 LI neurons that gathers all
+5,000 (11 chips: the readout's instance receives 5,000 sources), the MNIST-sized 784 → 256 → 10 (5
+chips), and a chain of 8 sparse layers of 600 LIF neurons. For each: the number of instances, the spike traffic between
 them, the time to decide (`verify=False`: the circuit budget alone) and the time with every instance
-placed and routed (`verify=True`, the default; `hx.emulate` reuses those routings). The reference in the
+placed and routed (`verify=True`, the default; instances of equal structure share one routing, and
+`hx.emulate` reuses them all). The reference in the
 same run: one `place_and_route` of a full chip (256 → 246 → 10, 2 circuits per neuron).
 
     python benchmarks/partition.py [--repeat 3]
@@ -28,7 +30,9 @@ def graphs() -> dict[str, hx.Graph]:
         chain.sparse(previous, f"l{k}", hx.connect.random(chain.graph.population(previous).size, 600, 0.05, seed=k))
         previous = f"l{k}"
     return {
-        "100 → 5000 → 10 (10 chips)": (hx.Experiment("ten", seed=0).input("x", 100).lif("h", 5000).li("o", 10)
+        "100 → 5000 (10 chips)": (hx.Experiment("wide", seed=0).input("x", 100).lif("h", 5000)
+                                  .dense("x", "h")).graph,
+        "100 → 5000 → 10 (11 chips)": (hx.Experiment("ten", seed=0).input("x", 100).lif("h", 5000).li("o", 10)
                                        .dense("x", "h").dense("h", "o")).graph,
         "784 → 256 → 10 (MNIST-sized)": (hx.Experiment("mnist", seed=0).input("x", 784).lif("h", 256).li("o", 10)
                                          .dense("x", "h").dense("h", "o")).graph,

@@ -371,9 +371,9 @@ class PartitionedNetwork:
                     self.networks[i].emulator.advance_runs()
                     self.networks[i].last_recording = recording
             for i, (run, _) in zip(level, done):
-                for s in self.partition.instances[i].slices:
-                    if run[s.name].spikes is not None:
-                        produced[s.name] = run[s.name].spikes
+                for s in self.partition.instances[i].slices:  # on its chip under its population's name
+                    if run[s.population].spikes is not None:
+                        produced[s.name] = run[s.population].spikes
                 runs[i] = run
         self.last_recordings = [net.last_recording for net in self.networks]
         return self._joined(inputs, runs)
@@ -389,7 +389,7 @@ class PartitionedNetwork:
             if pop.is_input:
                 out[name] = Observables(spikes=inputs[name].detach().float())
                 continue
-            parts = [tuple(runs[i][s.name]) for i, s in self.partition.slices_of(name)]  # (spikes, membrane, current)
+            parts = [tuple(runs[i][name]) for i, _ in self.partition.slices_of(name)]  # (spikes, membrane, current)
             out[name] = Observables(*(None if parts[0][k] is None else torch.cat([p[k] for p in parts], dim=2)
                                       for k in range(3)))
         return Run(out, self.graph.dt)
@@ -430,7 +430,7 @@ def _sliced(values: Optional[Mapping[str, Any]], graph: Graph, inst: Instance) -
             size = graph.population(s.population).size
             if isinstance(value, torch.Tensor) and value.dim() == 1 and value.numel() == size and size > 1:
                 value = value[s.start:s.stop]
-            out[s.name] = value
+            out[s.population] = value
     return out
 
 

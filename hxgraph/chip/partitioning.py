@@ -345,7 +345,9 @@ def _slice_owner(instances: Sequence[Instance]) -> dict[str, list[tuple[int, Sli
 
 
 def _slice_population(pop: Population, s: Slice, as_input: bool) -> Population:
-    """The population of slice `s`: on chip with its parameters sliced, or as an input of its size."""
+    """The population of slice `s`: on chip, under its population's name, with its parameters sliced; or
+    as an input of its size, named by the slice (an instance runs at most one slice of a population, so
+    instances holding equal slices have graphs of equal structure, and one routing serves them all)."""
     if as_input:
         return Population(s.name, s.size, "input")
     if s.start == 0 and s.stop == pop.size:
@@ -355,7 +357,7 @@ def _slice_population(pop: Population, s: Slice, as_input: bool) -> Population:
     if placement is not None and placement.circuits is not None:
         per = pop.circuits_per_neuron
         placement = attrs.evolve(placement, circuits=placement.circuits[s.start * per:s.stop * per])
-    return attrs.evolve(pop, name=s.name, size=s.size, params=params, placement=placement)
+    return attrs.evolve(pop, size=s.size, params=params, placement=placement)
 
 
 def _slice_value(value: Any, size: int, s: Slice) -> Any:
@@ -370,7 +372,6 @@ def _slice_value(value: Any, size: int, s: Slice) -> Any:
 def _instance_graph(work: Graph, inst: Instance, owner: Mapping[str, list[tuple[int, Slice]]]) -> _InstanceGraph:
     """Instance `inst`'s graph: its slices on chip; its sources (graph inputs, other instances' slices) as
     input populations; every projection into its slices restricted to them, with its full fan-in."""
-    here = {s.name for s in inst.slices}
     mine = list(inst.slices)
     if len(mine) == len(on_chip_populations(work)) and all(s.start == 0 and s.stop == work.population(s.population).size
                                                             for s in mine):
@@ -385,13 +386,14 @@ def _instance_graph(work: Graph, inst: Instance, owner: Mapping[str, list[tuple[
             parts = ([(None, Slice(proj.source, 0, source_pop.size, proj.source))] if source_pop.is_input
                      else owner[proj.source])
             for _, src in parts:
-                piece = _piece(proj, target, src, len(parts) > 1 or target.name != target.population)
+                local = src in mine  # on this chip under its population's name, else an input named by the slice
+                piece = _piece(proj, target, src, len(parts) > 1)
                 if piece is None:
                     continue
-                if src.name not in populations and src.name not in here:
+                if not local and src.name not in populations:
                     populations[src.name] = (source_pop if source_pop.is_input
                                              else _slice_population(source_pop, src, as_input=True))
-                projections.append(_piece_projection(proj, piece, target, src))
+                projections.append(_piece_projection(proj, piece, target, src, src.population if local else src.name))
                 pieces.append(piece)
     on_chip = [_slice_population(work.population(s.population), s, as_input=False) for s in mine]
     ordered = [p for p in populations.values()] + on_chip
@@ -400,7 +402,7 @@ def _instance_graph(work: Graph, inst: Instance, owner: Mapping[str, list[tuple[
 
 
 def _piece(proj: Projection, target: Slice, src: Slice, renamed: bool) -> Optional[_Piece]:
-    name = proj.name if not renamed else f"{proj.name}[{target.start}:{target.stop},{src.start}:{src.stop}]"
+    name = proj.name if not renamed else f"{proj.name}[{src.start}:{src.stop}]"  # which part of the source
     if isinstance(proj.connectivity, Dense):
         return _Piece(name, proj.name, (target.start, target.stop), (src.start, src.stop))
     t, s = proj.connectivity.targets, proj.connectivity.sources
@@ -411,7 +413,7 @@ def _piece(proj: Projection, target: Slice, src: Slice, renamed: bool) -> Option
     return _Piece(name, proj.name, (target.start, target.stop), (src.start, src.stop), index)
 
 
-def _piece_projection(proj: Projection, piece: _Piece, target: Slice, src: Slice) -> Projection:
+def _piece_projection(proj: Projection, piece: _Piece, target: Slice, src: Slice, source: str) -> Projection:
     weight = _weight_copy(proj, piece)
     if piece.index is None:
         connectivity: Any = Dense((target.size, src.size))
@@ -419,7 +421,7 @@ def _piece_projection(proj: Projection, piece: _Piece, target: Slice, src: Slice
         idx = proj.connectivity.indices[:, piece.index]
         connectivity = Sparse((target.size, src.size),
                               torch.stack([idx[0] - target.start, idx[1] - src.start]))
-    return Projection(piece.name, src.name, target.name, connectivity, weight, receptor=proj.receptor,
+    return Projection(piece.name, source, target.population, connectivity, weight, receptor=proj.receptor,
                       transform=proj.transform)
 
 
@@ -554,6 +556,7 @@ class _Partitioner:
         self.work = with_circuits(graph, self.raised)
         self.units = self._units()
         self.reasons: list[str] = []
+        self.routed: dict[str, ChipMapping] = {}  # by structure: instances of equal structure share a routing
 
     # ------------------------------------------------------------------ fan-in
     def _circuits_for_fan_in(self) -> dict[str, int]:
@@ -640,8 +643,12 @@ class _Partitioner:
         from hxgraph.errors import ConsistencyWarning
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConsistencyWarning)  # told once, when the instance is emulated
-            return map_onto_chip(graph, self.spec, placement=self.placement, routing=self.routing,
-                                 calibration=self.calibration, exact_time_limit=self.exact_time_limit)
+            key = graph.structure_hash()
+            mapping = map_onto_chip(graph, self.spec, placement=self.placement, routing=self.routing,
+                                    previous=self.routed.get(key), calibration=self.calibration,
+                                    exact_time_limit=self.exact_time_limit)
+            self.routed.setdefault(key, mapping)
+            return mapping
 
     # ------------------------------------------------------------------ packing
     def _units(self) -> list[_Item]:
@@ -862,7 +869,7 @@ def _links(work: Graph, instances: Sequence[Instance], parts: Sequence[_Instance
     links: dict[tuple[int, int], dict[str, Any]] = {}
     for inst, part in zip(instances, parts):
         for proj in part.graph.projections.values():
-            if proj.source not in where or proj.source in {s.name for s in inst.slices}:
+            if proj.source not in where or proj.source in {s.population for s in inst.slices}:
                 continue
             source, s = where[proj.source]
             entry = links.setdefault((source, inst.index), {"slices": {}, "connections": 0})

@@ -80,6 +80,9 @@ def test_mnist_sized_network_is_partitioned_and_every_instance_routes(mnist):
     assert part.levels() == [[0, 1, 2, 3], [4]]
     for sub, mapping in zip(part.graphs, part.mappings):
         check_mapping(sub, mapping.config)  # the independent event-path checker
+    # the four hidden instances have graphs of one structure: routed once, the others reuse that routing
+    assert len({g.structure_hash() for g in part.graphs[:4]}) == 1
+    assert [m.reused for m in part.mappings[:4]] == ["nothing"] + ["placement and routing"] * 3
     # every neuron keeps its full fan-in: each hidden slice sees all 784 inputs
     for sub in part.graphs[:4]:
         (proj,) = sub.projections.values()
@@ -133,7 +136,7 @@ def test_sparse_projections_and_per_neuron_parameters_are_sliced():
         proj.weight.copy_(_ints(0, 40, proj.weight.shape, gen))
     part = hx.partition(graph)
     assert len(part) >= 2
-    h0 = part.graphs[0].population(part.slices_of("h")[0][1].name)
+    h0 = part.graphs[0].population("h")  # on its chip under its own name
     assert torch.equal(h0.params["threshold"], threshold[:h0.size])
     for sub, mapping in zip(part.graphs, part.mappings):
         check_mapping(sub, mapping.config)
@@ -274,9 +277,11 @@ def test_in_the_loop_trains_across_instances():
     assert all(p.grad is not None for p in model.parameters())
     # the instances follow the trained weights: their readout weights are slices of the graph's
     run = model({"x": x})
+    (readout, _), = model.chip.partition.slices_of("o")
+    sub = model.chip.partition.graphs[readout]
     for i, s in model.chip.partition.slices_of("h"):
-        sub = model.chip.partition.graphs[-1]
-        name = next(p for p in sub.projections.values() if p.source == s.name).name
+        source = "h" if i == readout else s.name  # a slice on the readout's chip keeps its population's name
+        name = next(p for p in sub.projections.values() if p.source == source).name
         assert torch.equal(sub.projection(name).weight, graph.projection("h_to_o").weight.detach()[:, s.start:s.stop])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", hx.ConsistencyWarning)
