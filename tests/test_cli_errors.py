@@ -116,7 +116,8 @@ def test_help_documents_the_exit_statuses(capsys):
                  "130  interrupted"):
         assert line in text
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert "Exit statuses: 0 success; 1 the network does not fit the chip; 2 a usage or input error" in readme
+    assert ("Exit statuses: 0 success; 1 the network does not fit the chip (with `--partition`: cannot be\n"
+            "partitioned); 2 a usage or input error") in readme
 
 
 def test_the_installed_command_reports_on_one_line(files):
