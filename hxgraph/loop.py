@@ -22,7 +22,7 @@ from hxgraph.chip.analog import AnalogModel
 from hxgraph.chip.emulator import (Emulator, Recording, check_emulator_options, check_input_names, check_run_memory,
                                    check_seed)
 from hxgraph.chip.mapping import ChipMapping, place_and_route
-from hxgraph.chip.partitioning import Instance, Partition
+from hxgraph.chip.partitioning import Instance, Partition, slice_value
 from hxgraph.chip.partitioning import partition as partition_graph
 from hxgraph.chip.placement import NeuronPlacement, check_strategy
 from hxgraph.chip.routing import check_routing
@@ -423,15 +423,8 @@ def _sliced(values: Optional[Mapping[str, Any]], graph: Graph, inst: Instance) -
     """Per-population trace values for the slices of one instance (per-neuron tensors sliced)."""
     if not values:
         return None
-    out = {}
-    for s in inst.slices:
-        if s.population in values:
-            value = values[s.population]
-            size = graph.population(s.population).size
-            if isinstance(value, torch.Tensor) and value.dim() == 1 and value.numel() == size and size > 1:
-                value = value[s.start:s.stop]
-            out[s.population] = value
-    return out
+    return {s.population: slice_value(values[s.population], graph.population(s.population).size, s)
+            for s in inst.slices if s.population in values}
 
 
 class InTheLoop(nn.Module):

@@ -640,21 +640,16 @@ class Emulator:
         """Excitatory and inhibitory weight arriving at `name` in every step (T, B, N), from sources whose
         spikes are known for the whole run: one product per source instead of one per step. Spike counts
         times integer weights sum exactly in float32, so this equals the per-step sums bit for bit."""
-        exc = inh = None
+        totals: list[Optional[torch.Tensor]] = [None, None]
         for source in sources:
             s = spikes_of[source]
             flat = s.reshape(-1, s.shape[-1])
-            for key, total in (("exc", exc), ("inh", inh)):
-                matrix = (self.delivery.excitatory if key == "exc" else self.delivery.inhibitory).get((source, name))
-                if matrix is None:
-                    continue
-                part = (flat @ matrix.T).reshape(*s.shape[:2], -1)
-                total = part if total is None else total.add_(part)
-                if key == "exc":
-                    exc = total
-                else:
-                    inh = total
-        return exc, inh
+            for k, delivered in enumerate((self.delivery.excitatory, self.delivery.inhibitory)):
+                matrix = delivered.get((source, name))
+                if matrix is not None:
+                    part = (flat @ matrix.T).reshape(*s.shape[:2], -1)
+                    totals[k] = part if totals[k] is None else totals[k].add_(part)
+        return totals[0], totals[1]
 
     def _integrate_feedforward(self, name: str, spikes_of: dict[str, torch.Tensor], steps: int, batch: int
                                ) -> dict:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from typing import Any, Iterator, Mapping, Optional, Sequence, Union
 
 import attrs
@@ -40,8 +41,8 @@ from hxgraph.chip.mapping import ChipMapping, map_onto_chip
 from hxgraph.chip.placement import check_strategy, on_chip_populations
 from hxgraph.chip.routing import check_routing, connection_demand
 from hxgraph.chip.spec import HICANN_X, ChipSpec
-from hxgraph.errors import MappingError, ParameterError, SerializationError
-from hxgraph.graph import Dense, Graph, Population, Projection, Sparse
+from hxgraph.errors import ConsistencyWarning, MappingError, ParameterError, SerializationError
+from hxgraph.graph import Dense, Graph, Mixed, Population, Projection, Sparse
 from hxgraph.graph.reading import expect_keys, read_int, read_list, read_object, read_str, read_str_list
 
 FORMAT = "hxgraph.partition"
@@ -303,6 +304,7 @@ class _Piece:
     index: Optional[torch.Tensor] = None
 
     def weight(self, graph: Graph) -> torch.Tensor:
+        """This piece of the projection's current weights (a view for dense, a gather for sparse)."""
         w = graph.projection(self.projection).weight.detach()
         if self.index is None:
             return w[self.targets[0]:self.targets[1], self.sources[0]:self.sources[1]]
@@ -352,7 +354,7 @@ def _slice_population(pop: Population, s: Slice, as_input: bool) -> Population:
         return Population(s.name, s.size, "input")
     if s.start == 0 and s.stop == pop.size:
         return pop
-    params = {k: _slice_value(v, pop.size, s) for k, v in pop.params.items()}
+    params = {k: slice_value(v, pop.size, s) for k, v in pop.params.items()}
     placement = pop.placement
     if placement is not None and placement.circuits is not None:
         per = pop.circuits_per_neuron
@@ -360,10 +362,10 @@ def _slice_population(pop: Population, s: Slice, as_input: bool) -> Population:
     return attrs.evolve(pop, size=s.size, params=params, placement=placement)
 
 
-def _slice_value(value: Any, size: int, s: Slice) -> Any:
-    from hxgraph.graph import Mixed
+def slice_value(value: Any, size: int, s: Slice) -> Any:
+    """A parameter of a population of `size` neurons for slice `s`: per-neuron tensors sliced, scalars kept."""
     if isinstance(value, Mixed):
-        return Mixed(_slice_value(value.model, size, s), _slice_value(value.hardware, size, s))
+        return Mixed(slice_value(value.model, size, s), slice_value(value.hardware, size, s))
     if isinstance(value, torch.Tensor) and value.dim() == 1 and value.numel() == size and size > 1:
         return value[s.start:s.stop]
     return value
@@ -393,7 +395,8 @@ def _instance_graph(work: Graph, inst: Instance, owner: Mapping[str, list[tuple[
                 if not local and src.name not in populations:
                     populations[src.name] = (source_pop if source_pop.is_input
                                              else _slice_population(source_pop, src, as_input=True))
-                projections.append(_piece_projection(proj, piece, target, src, src.population if local else src.name))
+                projections.append(_piece_projection(work, proj, piece, target, src,
+                                                     src.population if local else src.name))
                 pieces.append(piece)
     on_chip = [_slice_population(work.population(s.population), s, as_input=False) for s in mine]
     ordered = [p for p in populations.values()] + on_chip
@@ -413,8 +416,9 @@ def _piece(proj: Projection, target: Slice, src: Slice, renamed: bool) -> Option
     return _Piece(name, proj.name, (target.start, target.stop), (src.start, src.stop), index)
 
 
-def _piece_projection(proj: Projection, piece: _Piece, target: Slice, src: Slice, source: str) -> Projection:
-    weight = _weight_copy(proj, piece)
+def _piece_projection(work: Graph, proj: Projection, piece: _Piece, target: Slice, src: Slice, source: str
+                      ) -> Projection:
+    weight = piece.weight(work).clone()  # the instance's own tensor; `refresh` copies new values in
     if piece.index is None:
         connectivity: Any = Dense((target.size, src.size))
     else:
@@ -424,12 +428,6 @@ def _piece_projection(proj: Projection, piece: _Piece, target: Slice, src: Slice
     return Projection(piece.name, source, target.population, connectivity, weight, receptor=proj.receptor,
                       transform=proj.transform)
 
-
-def _weight_copy(proj: Projection, piece: _Piece) -> torch.Tensor:
-    w = proj.weight.detach()
-    part = (w[piece.targets[0]:piece.targets[1], piece.sources[0]:piece.sources[1]] if piece.index is None
-            else w[piece.index])
-    return part.clone()
 
 
 # ---------------------------------------------------------------------------- partitioning
@@ -610,8 +608,7 @@ class _Partitioner:
         whole = self._one_chip()
         if whole is not None:
             return whole
-        instances, mappings = self._pack()
-        return self._result(instances, mappings)
+        return self._result(*self._pack())
 
     def _one_chip(self) -> Optional[Partition]:
         """The partition of one instance when the whole graph maps onto one chip, else None."""
@@ -629,7 +626,7 @@ class _Partitioner:
                                 f"one chip: {exc}")
             return None
         self.reasons.append("the graph maps onto one chip: not split")
-        return self._result([inst], [mapping])
+        return self._result([inst], [_InstanceGraph(self.work, ())], [mapping])
 
     def _circuit_reason(self, pops: Sequence[Population], needed: int) -> str:
         listing = ", ".join(f"{p.name!r} {p.size} × {p.circuits_per_neuron}" for p in pops)
@@ -639,8 +636,6 @@ class _Partitioner:
     def _route(self, graph: Graph) -> Optional[ChipMapping]:
         if not self.verify:
             return None
-        import warnings
-        from hxgraph.errors import ConsistencyWarning
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConsistencyWarning)  # told once, when the instance is emulated
             key = graph.structure_hash()
@@ -688,25 +683,27 @@ class _Partitioner:
                         trains.add((proj.source, k, a, b, target_instance))
         return count, sum(b - a for _, _, a, b, _ in trains)
 
-    def _pack(self) -> tuple[list[Instance], list[Optional[ChipMapping]]]:
+    def _pack(self) -> tuple[list[Instance], list[_InstanceGraph], list[Optional[ChipMapping]]]:
         # Two ways to fill: split a population wherever an instance is full, or give one that fits an
         # empty chip a chip of its own (its sources then send to one instance, not two). Whichever needs
         # fewer instances, then less traffic, is placed and routed.
         split_all = min((True, False), key=lambda flag: self._plan(flag))
         queue = [attrs.evolve(unit, members=list(unit.members)) for unit in self.units]
         instances: list[Instance] = []
+        parts: list[_InstanceGraph] = []  # final when made: an instance's sources all lie in it or before it
         mappings: list[Optional[ChipMapping]] = []
         owner: dict[str, list[tuple[int, Slice]]] = {}
         while queue:
             if self.max_chips is not None and len(instances) == self.max_chips:
                 self._too_many(instances, queue)
             chosen, limit = self._fill(queue, split_all)
-            inst, mapping = self._verified(len(instances), chosen, limit, queue, owner)
+            inst, part, mapping = self._verified(len(instances), chosen, limit, queue, owner)
             instances.append(inst)
+            parts.append(part)
             mappings.append(mapping)
             for s in inst.slices:
                 owner.setdefault(s.population, []).append((inst.index, s))
-        return instances, mappings
+        return instances, parts, mappings
 
     def _fill(self, queue: list[_Item], split_all: bool = True) -> tuple[list[tuple[str, int, int]], str]:
         """Take work from the front of `queue` while the circuit budget allows; returns (population, start,
@@ -763,12 +760,13 @@ class _Partitioner:
         return attrs.evolve(draft, inputs=inputs), part
 
     def _verified(self, index: int, chosen: list[tuple[str, int, int]], limit: str, queue: list[_Item],
-                  owner: Mapping[str, list[tuple[int, Slice]]]) -> tuple[Instance, Optional[ChipMapping]]:
+                  owner: Mapping[str, list[tuple[int, Slice]]]
+                  ) -> tuple[Instance, _InstanceGraph, Optional[ChipMapping]]:
         """The instance of `chosen`, shrunk at its end until it routes; what is taken off goes back to `queue`."""
         while True:
             inst, part = self._instance(index, chosen, limit, owner)
             try:
-                return inst, self._route(part.graph)
+                return inst, part, self._route(part.graph)
             except MappingError as exc:
                 error = exc
             name, a, b = chosen[-1]
@@ -779,16 +777,16 @@ class _Partitioner:
                     trial = chosen[:-1] + [(name, a, a + mid)]
                     inst, part = self._instance(index, trial, limit, owner)
                     try:
-                        best = (mid, inst, self._route(part.graph))
+                        best = (mid, inst, part, self._route(part.graph))
                         lo = mid + 1
                     except MappingError:
                         hi = mid - 1
                 if best is not None:
-                    mid, inst, mapping = best
+                    mid, inst, part, mapping = best
                     self._give_back(queue, name, a + mid, splittable=True)
                     self.reasons.append(f"instance {index}: {name!r} cut at neuron {a + mid} so that it routes "
                                         f"({_first_line(error)})")
-                    return attrs.evolve(inst, limit=f"routing: {_first_line(error)}"), mapping
+                    return attrs.evolve(inst, limit=f"routing: {_first_line(error)}"), part, mapping
             # Even the smallest last part does not route with the rest: it waits for the next instance.
             members = self._group_of(name)
             dropped = [c for c in chosen if c[0] in members]
@@ -841,10 +839,10 @@ class _Partitioner:
             f"the network smaller", resource="execution instances", needed=len(instances) + 1,
             available=self.max_chips)
 
-    def _result(self, instances: list[Instance], mappings: list[Optional[ChipMapping]]) -> Partition:
+    def _result(self, instances: list[Instance], parts: list[_InstanceGraph],
+                mappings: list[Optional[ChipMapping]]) -> Partition:
         owner = _slice_owner(instances)
-        parts = [_instance_graph(self.work, inst, owner) for inst in instances]
-        links = _links(self.work, instances, parts, owner)
+        links = _links(instances, parts, owner)
         if len(instances) > 1:
             for name, slices in owner.items():
                 if len(slices) > 1:
@@ -862,7 +860,7 @@ def _first_line(error: Exception) -> str:
     return text if len(text) <= 160 else text[:157] + "..."
 
 
-def _links(work: Graph, instances: Sequence[Instance], parts: Sequence[_InstanceGraph],
+def _links(instances: Sequence[Instance], parts: Sequence[_InstanceGraph],
            owner: Mapping[str, list[tuple[int, Slice]]]) -> list[Link]:
     """Spike traffic between instances, from the input populations of each instance's graph."""
     where = {s.name: (i, s) for parts_ in owner.values() for i, s in parts_}
