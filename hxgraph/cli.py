@@ -272,9 +272,7 @@ def _place(args: argparse.Namespace) -> int:
     try:
         mapping = hx.place_and_route(graph, placement=args.strategy, routing=args.routing)
     except MappingError as error:
-        print(f"hxgraph: {graph.name!r} does not fit the chip: {error}", file=sys.stderr)
-        if error.resource is not None:
-            print(f"[{error.resource}: needed {error.needed}, available {error.available}]", file=sys.stderr)
+        _report(f"{graph.name!r} does not fit the chip", error)
         if "hx.partition(graph)" in str(error):
             print(f"on the command line: hxgraph place {args.file} --partition", file=sys.stderr)
         if args.out:
@@ -288,6 +286,13 @@ def _place(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(what: str, error: MappingError) -> None:
+    """A mapping error on stderr: what failed and why, then the resource's numbers for programs."""
+    print(f"hxgraph: {what}: {error}", file=sys.stderr)
+    if error.resource is not None:
+        print(f"[{error.resource}: needed {error.needed}, available {error.available}]", file=sys.stderr)
+
+
 def _partition(graph: Any, args: argparse.Namespace) -> int:
     """`hxgraph place FILE --partition`: execution instances over several chips, their summary and drawing."""
     import hxgraph as hx
@@ -296,9 +301,7 @@ def _partition(graph: Any, args: argparse.Namespace) -> int:
     try:
         partition = hx.partition(graph, placement=args.strategy, routing=args.routing, max_chips=args.max_chips)
     except MappingError as error:
-        print(f"hxgraph: {graph.name!r} cannot be partitioned: {error}", file=sys.stderr)
-        if error.resource is not None:
-            print(f"[{error.resource}: needed {error.needed}, available {error.available}]", file=sys.stderr)
+        _report(f"{graph.name!r} cannot be partitioned", error)
         return 1
     print(partition.summary())
     if args.json:
