@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 import attrs
 import numpy as np
@@ -335,12 +335,35 @@ class Routing:
 class _Unit:
     """One source's deliveries to decide: options of {hemisphere: pair indices}."""
 
-    __slots__ = ("src", "onchip", "bus", "options", "dedicated", "size", "coupled")
+    __slots__ = ("src", "onchip", "bus", "options", "dedicated", "size", "coupled", "prepared")
 
     def __init__(self, src: int, onchip: bool, bus: int, options: list[dict[int, np.ndarray]], size: int):
         self.src, self.onchip, self.bus, self.options, self.size = src, onchip, bus, options, size
         self.dedicated: list[dict[int, tuple[int, int]]] = []
         self.coupled = onchip and all(len(o) > 1 for o in options)
+        self.prepared: Any = _UNPREPARED  # _Router._prepare's arrays, made on first use
+
+
+_UNPREPARED = object()
+
+
+class _Prepared(NamedTuple):
+    """A unit's (option, hemisphere) parts as arrays for the vectorised greedy step, parts in option order.
+
+    `rows` (parts * m,): `h * columns + column` of every target, each part padded to m with a
+    repeated target; `add` (2, parts * m): its synapses per sign (0 for padding); `hs` (parts,)
+    hemispheres; `starts`: the first part of every option; `single`: one part per option;
+    `part_rows`: per part (h, pairs, size); `dedicated` (parts, 1): simple routing's rows.
+    """
+
+    rows: np.ndarray
+    add: np.ndarray
+    m: int
+    hs: np.ndarray
+    starts: np.ndarray
+    single: bool
+    part_rows: list
+    dedicated: Optional[np.ndarray]
 
 
 class _RouteFailure(Exception):
@@ -405,21 +428,33 @@ class _Router:
         has = self.ncount[:, self.pair_tgt] > 0  # (H, pairs)
         # class: h for targets only in hemisphere h, H for targets in several hemispheres
         self.pair_class = np.where(has.sum(0) > 1, H, np.argmax(has, axis=0))
+        # For the greedy step: a pair's row in the flat per-column state (`h * C + first column`), whether
+        # its target has several circuits in a hemisphere, its synapses per sign.
+        self.pair_rows = np.arange(H)[:, None] * C + self.ncols[:, self.pair_tgt, 0]  # (H, pairs)
+        self.pair_multi = self.ncount[:, self.pair_tgt] > 1
+        self.pair_syn = np.stack([self.pair_e, self.pair_i])  # (2, pairs)
 
     # ----------------------------------------------------------------- units
     def _units(self) -> list[_Unit]:
         H = self.H
         units: list[_Unit] = []
-        starts = np.searchsorted(self.pair_src, np.arange(self.demand.source_count + 1))
+        # Pairs grouped by (source, class), in target order within a group: a source's pairs of one
+        # class are a slice of `order`.
+        group = self.pair_src * (H + 1) + self.pair_class
+        order = np.argsort(group, kind="stable")
+        bounds = np.searchsorted(group[order], np.arange(self.demand.source_count * (H + 1) + 1))
+        weight = np.concatenate([[0], np.cumsum((self.pair_e + self.pair_i)[order])])
+        sums = weight[bounds[1:]] - weight[bounds[:-1]]  # synapses per (source, class)
+        bounds, sums = bounds.tolist(), sums.tolist()
         order_conn = np.argsort(self.demand.src, kind="stable") if self.mode == "simple" else None
         conn_starts = (np.searchsorted(self.demand.src[order_conn], np.arange(self.demand.source_count + 1))
                        if order_conn is not None else None)
         for s in np.unique(self.pair_src).tolist():  # sources with at least one connection
-            idx = np.arange(starts[s], starts[s + 1])
-            cls = self.pair_class[idx]
-            fixed = {h: idx[cls == h] for h in range(H) if (cls == h).any()}
-            flex = idx[cls == H]
-            size = int((self.pair_e[idx] + self.pair_i[idx]).sum())
+            first = s * (H + 1)
+            fixed = {h: order[bounds[first + h]:bounds[first + h + 1]] for h in range(H)
+                     if bounds[first + h + 1] > bounds[first + h]}
+            flex = order[bounds[first + H]:bounds[first + H + 1]]
+            size = sum(sums[first:first + H + 1])
             onchip = bool(self.src_onchip[s])
             if onchip:
                 if flex.size == 0:
@@ -440,9 +475,10 @@ class _Router:
                 else:
                     lightest = min(fixed, key=lambda h: fixed[h].size)
                     for h, part in fixed.items():
-                        part = np.concatenate([part, flex]) if (h == lightest and flex.size) else part
+                        with_flex = h == lightest and flex.size
+                        part = np.concatenate([part, flex]) if with_flex else part
                         units.append(_Unit(s, False, -1, [{h: part}],
-                                           int((self.pair_e[part] + self.pair_i[part]).sum())))
+                                           sums[first + h] + (sums[first + H] if with_flex else 0)))
             if self.mode == "simple":
                 conns = order_conn[conn_starts[s]:conn_starts[s + 1]]
                 for unit in (units[-1:] if onchip or not fixed else units[-len(fixed):]):
@@ -556,102 +592,118 @@ class _Router:
         add = np.stack([self.pair_e[part], self.pair_i[part]])
         return (self.ncols[h, tg] if multi else self.ncols[h, tg, 0]), (self.ncount[h, tg] if multi else None), add
 
+    def _prepare(self, unit: _Unit) -> Optional[_Prepared]:
+        """The unit's arrays for the vectorised greedy step; None where a target has several circuits in a
+        hemisphere (its column is then chosen per block, in `_step`)."""
+        hs, parts = [], []
+        for option in unit.options:
+            for h, part in option.items():
+                hs.append(h)
+                parts.append(part)
+        sizes = [part.size for part in parts]
+        m = max(sizes)
+        if all(part is parts[0] for part in parts):
+            pairs = np.broadcast_to(parts[0], (len(parts), m))
+        elif min(sizes) == m:
+            pairs = np.stack(parts)
+        else:  # padded with a pair again, adding nothing
+            pairs = np.stack([np.concatenate([part, np.full(m - part.size, part[0])]) for part in parts])
+        hcol = np.array(hs, dtype=np.int64)[:, None]
+        if self.pair_multi[hcol, pairs].any():
+            return None
+        add = self.pair_syn[:, pairs]  # (2, parts, m)
+        if min(sizes) < m:
+            add *= np.arange(m) < np.array(sizes)[:, None]
+        starts = np.cumsum([0] + [len(option) for option in unit.options[:-1]])
+        dedicated = (np.array([sum(unit.dedicated[o][h]) for o, option in enumerate(unit.options) for h in option],
+                              dtype=np.int64)[:, None] if unit.dedicated else None)
+        return _Prepared(self.pair_rows[hcol, pairs].reshape(-1), add.reshape(2, -1), m, hcol[:, 0], starts,
+                         len(parts) == len(unit.options), list(zip(hs, parts, sizes)), dedicated)
+
     def _greedy(self, units: list[_Unit], blocks: np.ndarray, criterion: str) -> dict[str, Any]:
         """Give every unit, in order, the feasible block that the criterion prefers.
 
         "pack": least increase of the block's rows first (fills rows other sources left free in
         the columns this source needs); "spread": least rows after adding first (balances).
+        Ties go to the earlier option, then to the earlier block.
+
+        The state covers the blocks in use only (compact index g: bus by bus, block by block):
+        `D[2 * g + sign, h * C + column]` synapses stacked in a column, `curmax[h, g, sign]` /
+        `ded[h, g, sign]` rows, `nlab[h, g]` labels.
         """
-        H, B, DPB, C = self.H, self.B, self.DPB, self.C
+        H, B, DPB, C, L = self.H, self.B, self.DPB, self.C, self.L
+        HC = H * C
         simple = self.mode == "simple"
-        nblk = B * DPB  # blocks are indexed bus * DPB + block
-        D = np.zeros((H, nblk, 2, C), dtype=np.int64)
-        curmax = np.zeros((H, nblk, 2), dtype=np.int64)
-        ded = np.zeros((H, nblk, 2), dtype=np.int64)
-        nlab = np.zeros((H, nblk), dtype=np.int64)
-        cap_blk = np.repeat((DPB // blocks) * self.spec.rows_per_driver, DPB)  # rows per block
+        nb = int(blocks.sum())
+        bus_start = np.concatenate([[0], np.cumsum(blocks)]).tolist()
+        gid = np.concatenate([k * DPB + np.arange(blocks[k]) for k in range(B)])  # compact -> bus * DPB + block
+        D = np.zeros((nb * 2, HC), dtype=np.int64)
+        D1 = D.reshape(-1)
+        curmax = np.zeros((H, nb, 2), dtype=np.int64)
+        ded = np.zeros((H, nb, 2), dtype=np.int64)
+        nlab = np.zeros((H, nb), dtype=np.int64)
+        cap_all = np.repeat((DPB // blocks) * self.spec.rows_per_driver, blocks)  # rows per block
+        # The key of a feasible choice, (increase, after, labels) or (after, increase, labels), in one number.
+        big_cost = H * int(cap_all.max(initial=0)) + 1
+        big_lab = H * L + 1
+        pack = criterion == "pack"
+        no_key = np.iinfo(np.int64).max
         pair_h = np.full(self.pair_src.size, -1, dtype=np.int64)
         pair_col = np.full(self.pair_src.size, -1, dtype=np.int64)
         assign: dict[tuple[int, int], tuple[int, int]] = {}  # (src, h) -> (bus, block)
         members: dict[tuple[int, int, int], list[int]] = {}  # (h, bus, block) -> single-hemisphere sources
         coupled: dict[tuple[int, int], list[int]] = {}       # (bus, block) -> sources on both hemispheres
-        all_blk = np.concatenate([k * DPB + np.arange(blocks[k]) for k in range(B)])
-        big = np.iinfo(np.int64).max
         for unit in units:
-            blk = unit.bus * DPB + np.arange(blocks[unit.bus]) if unit.onchip else all_blk
-            nc = blk.size
-            cap = cap_blk[blk]
-            best = None
-            label_blocked: set[int] = set()
-            best_fail: Optional[tuple[int, int, int, int]] = None
-            for o, option in enumerate(unit.options):
-                feasible = np.ones(nc, dtype=bool)
-                increase = np.zeros(nc, dtype=np.int64)
-                after = np.zeros(nc, dtype=np.int64)
-                labels = np.zeros(nc, dtype=np.int64)
-                chosen = {}
-                for h, part in option.items():
-                    opts, count, add = self._part(h, part)
-                    Dsel = D[h, blk]  # (nc, 2, C)
-                    if count is not None:
-                        # A merged neuron with several circuits here: its least loaded column per block.
-                        lo = Dsel.sum(1)[:, opts]  # (nc, m, W)
-                        lo = np.where((np.arange(opts.shape[1]) < count[:, None])[None], lo, big)
-                        cols = np.take_along_axis(np.broadcast_to(opts, lo.shape), lo.argmin(2)[..., None], 2)[..., 0]
-                        index = np.broadcast_to(cols[:, None, :], (nc, 2, cols.shape[1]))
-                        gathered = np.take_along_axis(Dsel, index, 2)
-                    else:
-                        cols = opts
-                        gathered = Dsel[:, :, opts]  # (nc, 2, m)
-                    if simple:
-                        de, di = unit.dedicated[o][h]
-                        before = ded[h, blk].sum(1)
-                        cost = before + de + di
-                        new = None
-                    else:
-                        new = np.maximum(curmax[h, blk], (gathered + add[None]).max(2))  # (nc, 2)
-                        cost = new.sum(1)
-                        before = curmax[h, blk].sum(1)
-                    full = nlab[h, blk] >= self.L
-                    fits = cost <= cap
-                    label_blocked.update((blk[full & fits] // DPB).tolist())
-                    miss = np.flatnonzero(~full & ~fits)
-                    if miss.size:
-                        j = miss[np.argmin(cost[miss] - cap[miss])]
-                        if best_fail is None or cost[j] - cap[j] < best_fail[0] - best_fail[1]:
-                            best_fail = (int(cost[j]), int(cap[j]), h, int(blk[j] // DPB))
-                    feasible &= fits & ~full
-                    increase += cost - before
-                    after = np.maximum(after, cost)
-                    labels += nlab[h, blk]
-                    chosen[h] = (cols, new)
-                if not feasible.any():
-                    continue
-                cand = np.flatnonzero(feasible)
-                if criterion == "pack":
-                    j = cand[np.lexsort((cand, labels[cand], after[cand], increase[cand]))[0]]
-                    score = (int(increase[j]), int(after[j]), int(labels[j]), o)
-                else:
-                    j = cand[np.lexsort((cand, labels[cand], increase[cand], after[cand]))[0]]
-                    score = (int(after[j]), int(increase[j]), int(labels[j]), o)
-                if best is None or score < best[0]:
-                    best = (score, o, j, chosen)
-            if best is None:
-                raise _RouteFailure(unit, label_blocked, best_fail)
-            _, o, j, chosen = best
-            g = int(blk[j])
-            k, b = divmod(g, DPB)
-            both = unit.onchip and len(unit.options[o]) > 1
-            for h, part in unit.options[o].items():
-                cols, new = chosen[h]
-                c = cols[j] if cols.ndim == 2 else cols
-                D[h, g, 0, c] += self.pair_e[part]
-                D[h, g, 1, c] += self.pair_i[part]
+            s0, s1 = (bus_start[unit.bus], bus_start[unit.bus + 1]) if unit.onchip else (0, nb)
+            if unit.prepared is _UNPREPARED:
+                unit.prepared = self._prepare(unit)
+            prep = unit.prepared
+            chosen: Optional[list] = None
+            if prep is not None:
+                # Every option, hemisphere and candidate block at once.
                 if simple:
-                    de, di = unit.dedicated[o][h]
-                    ded[h, g] += (de, di)
+                    before = ded[prep.hs, s0:s1].sum(2)  # (parts, blocks)
+                    cost = before + prep.dedicated
                 else:
-                    curmax[h, g] = new[j]
+                    X = D[2 * s0:2 * s1].take(prep.rows, axis=1).reshape(s1 - s0, 2, -1)
+                    X += prep.add
+                    cm = curmax[prep.hs, s0:s1]  # (parts, blocks, 2)
+                    new = np.maximum(X.reshape(s1 - s0, 2, -1, prep.m).max(3).transpose(2, 0, 1), cm)
+                    cost = new.sum(2)
+                    before = cm.sum(2)
+                labels = nlab[prep.hs, s0:s1]
+                ok = (cost <= cap_all[s0:s1]) & (labels < L)
+                increase = cost - before
+                after = cost
+                if not prep.single:  # options that span both hemispheres: combine their parts
+                    ok = np.logical_and.reduceat(ok, prep.starts, axis=0)
+                    increase = np.add.reduceat(increase, prep.starts, axis=0)
+                    after = np.maximum.reduceat(after, prep.starts, axis=0)
+                    labels = np.add.reduceat(labels, prep.starts, axis=0)
+                key = np.where(ok, ((increase * big_cost + after) if pack else (after * big_cost + increase))
+                               * big_lab + labels, no_key)
+                flat = int(key.argmin())  # the first best: the earlier option, then the earlier block
+                if key.flat[flat] != no_key:
+                    o, j = divmod(flat, s1 - s0)
+                    first = int(prep.starts[o])
+                    chosen = []
+                    for p in range(first, first + len(unit.options[o])):
+                        h, part, size = prep.part_rows[p]
+                        r = prep.rows[p * prep.m:p * prep.m + size]
+                        chosen.append((h, part, r - h * C, np.concatenate([r, r + HC]),
+                                       prep.add[:, p * prep.m:p * prep.m + size].reshape(-1),
+                                       None if simple else new[p, j]))
+            if chosen is None:  # several circuits per target, or no block fits (the step says why)
+                o, j, chosen = self._step(unit, D, curmax, ded, nlab, cap_all, gid, s0, s1, criterion)
+            g = s0 + j
+            k, b = divmod(int(gid[g]), DPB)
+            both = unit.onchip and len(unit.options[o]) > 1
+            for h, part, c, pre, add, new_rows in chosen:
+                D1[pre + 2 * g * HC] += add
+                if simple:
+                    ded[h, g] += unit.dedicated[o][h]
+                else:
+                    curmax[h, g] = new_rows
                 nlab[h, g] += 1
                 pair_h[part], pair_col[part] = h, c
                 assign[(unit.src, h)] = (k, b)
@@ -659,9 +711,92 @@ class _Router:
                     members.setdefault((h, k, b), []).append(unit.src)
             if both:
                 coupled.setdefault((k, b), []).append(unit.src)
-        rows = (ded if simple else curmax).reshape(H, B, DPB, 2)
+        rows = np.zeros((H, B * DPB, 2), dtype=np.int64)
+        rows[:, gid] = ded if simple else curmax
+        labels_used = np.zeros((H, B * DPB), dtype=np.int64)
+        labels_used[:, gid] = nlab
         return dict(pair_h=pair_h, pair_col=pair_col, assign=assign, members=members, coupled=coupled,
-                    rows=rows, nlab=nlab.reshape(H, B, DPB))
+                    rows=rows.reshape(H, B, DPB, 2), nlab=labels_used.reshape(H, B, DPB))
+
+    def _step(self, unit: _Unit, D: np.ndarray, curmax: np.ndarray, ded: np.ndarray, nlab: np.ndarray,
+              cap_all: np.ndarray, gid: np.ndarray, s0: int, s1: int, criterion: str) -> tuple[int, int, list]:
+        """One unit's choice among blocks s0..s1-1, option by option, as `_greedy` makes it (targets with
+        several circuits in a hemisphere take their least loaded column per block): (option, block,
+        [(h, pairs, columns, flat offsets, synapses, new rows)]).
+
+        Raises `_RouteFailure` (with the buses out of labels and the nearest miss) when no block fits.
+        """
+        H, DPB, C = self.H, self.DPB, self.C
+        simple = self.mode == "simple"
+        big = np.iinfo(np.int64).max
+        blk = gid[s0:s1]
+        nc = blk.size
+        cap = cap_all[s0:s1]
+        D4 = D.reshape(-1, 2, H, C)
+        best = None
+        label_blocked: set[int] = set()
+        best_fail: Optional[tuple[int, int, int, int]] = None
+        for o, option in enumerate(unit.options):
+            feasible = np.ones(nc, dtype=bool)
+            increase = np.zeros(nc, dtype=np.int64)
+            after = np.zeros(nc, dtype=np.int64)
+            labels = np.zeros(nc, dtype=np.int64)
+            chosen = {}
+            for h, part in option.items():
+                opts, count, add = self._part(h, part)
+                Dsel = D4[s0:s1, :, h]  # (nc, 2, C)
+                if count is not None:
+                    # A merged neuron with several circuits here: its least loaded column per block.
+                    lo = Dsel.sum(1)[:, opts]  # (nc, m, W)
+                    lo = np.where((np.arange(opts.shape[1]) < count[:, None])[None], lo, big)
+                    cols = np.take_along_axis(np.broadcast_to(opts, lo.shape), lo.argmin(2)[..., None], 2)[..., 0]
+                    index = np.broadcast_to(cols[:, None, :], (nc, 2, cols.shape[1]))
+                    gathered = np.take_along_axis(Dsel, index, 2)
+                else:
+                    cols = opts
+                    gathered = Dsel[:, :, opts]  # (nc, 2, m)
+                if simple:
+                    de, di = unit.dedicated[o][h]
+                    before = ded[h, s0:s1].sum(1)
+                    cost = before + de + di
+                    new = None
+                else:
+                    new = np.maximum(curmax[h, s0:s1], (gathered + add[None]).max(2))  # (nc, 2)
+                    cost = new.sum(1)
+                    before = curmax[h, s0:s1].sum(1)
+                full = nlab[h, s0:s1] >= self.L
+                fits = cost <= cap
+                label_blocked.update((blk[full & fits] // DPB).tolist())
+                miss = np.flatnonzero(~full & ~fits)
+                if miss.size:
+                    j = miss[np.argmin(cost[miss] - cap[miss])]
+                    if best_fail is None or cost[j] - cap[j] < best_fail[0] - best_fail[1]:
+                        best_fail = (int(cost[j]), int(cap[j]), h, int(blk[j] // DPB))
+                feasible &= fits & ~full
+                increase += cost - before
+                after = np.maximum(after, cost)
+                labels += nlab[h, s0:s1]
+                chosen[h] = (part, cols, add, new)
+            if not feasible.any():
+                continue
+            cand = np.flatnonzero(feasible)
+            if criterion == "pack":
+                j = cand[np.lexsort((cand, labels[cand], after[cand], increase[cand]))[0]]
+                score = (int(increase[j]), int(after[j]), int(labels[j]), o)
+            else:
+                j = cand[np.lexsort((cand, labels[cand], increase[cand], after[cand]))[0]]
+                score = (int(after[j]), int(increase[j]), int(labels[j]), o)
+            if best is None or score < best[0]:
+                best = (score, o, int(j), chosen)
+        if best is None:
+            raise _RouteFailure(unit, label_blocked, best_fail)
+        _, o, j, chosen = best
+        out = []
+        for h, (part, cols, add, new) in chosen.items():
+            c = cols[j] if cols.ndim == 2 else cols
+            r = h * C + c
+            out.append((h, part, c, np.concatenate([r, r + H * C]), add.reshape(-1), None if new is None else new[j]))
+        return o, j, out
 
     # ----------------------------------------------------------------- errors
     def _failure_error(self, failure: _RouteFailure, blocks: np.ndarray) -> MappingError:
