@@ -341,7 +341,7 @@ class _Unit:
         self.src, self.onchip, self.bus, self.options, self.size = src, onchip, bus, options, size
         self.dedicated: list[dict[int, tuple[int, int]]] = []
         self.coupled = onchip and all(len(o) > 1 for o in options)
-        self.prepared: Any = _UNPREPARED  # _Router._prepare's arrays, made on first use
+        self.prepared: Any = _UNPREPARED  # _Router._prepare's arrays, made on first use (None: none)
 
 
 _UNPREPARED = object()
@@ -352,16 +352,16 @@ class _Prepared(NamedTuple):
 
     `rows` (parts * m,): `h * columns + column` of every target, each part padded to m with a
     repeated target; `add` (2, parts * m): its synapses per sign (0 for padding); `hs` (parts,)
-    hemispheres; `starts`: the first part of every option; `single`: one part per option;
-    `part_rows`: per part (h, pairs, size); `dedicated` (parts, 1): simple routing's rows.
+    hemispheres (or `slice(None)` for every hemisphere in order); `starts`: the first part of every option, None for one part per option;
+    `part_rows`: per part (h, pairs, columns, offsets (2, size) into the flat state per sign,
+    synapses (2, size)); `dedicated` (parts, 1): simple routing's rows.
     """
 
     rows: np.ndarray
     add: np.ndarray
     m: int
-    hs: np.ndarray
-    starts: np.ndarray
-    single: bool
+    hs: Any
+    starts: Optional[np.ndarray]
     part_rows: list
     dedicated: Optional[np.ndarray]
 
@@ -592,33 +592,69 @@ class _Router:
         add = np.stack([self.pair_e[part], self.pair_i[part]])
         return (self.ncols[h, tg] if multi else self.ncols[h, tg, 0]), (self.ncount[h, tg] if multi else None), add
 
-    def _prepare(self, unit: _Unit) -> Optional[_Prepared]:
-        """The unit's arrays for the vectorised greedy step; None where a target has several circuits in a
-        hemisphere (its column is then chosen per block, in `_step`)."""
-        hs, parts = [], []
-        for option in unit.options:
-            for h, part in option.items():
-                hs.append(h)
-                parts.append(part)
-        sizes = [part.size for part in parts]
-        m = max(sizes)
-        if all(part is parts[0] for part in parts):
-            pairs = np.broadcast_to(parts[0], (len(parts), m))
-        elif min(sizes) == m:
-            pairs = np.stack(parts)
-        else:  # padded with a pair again, adding nothing
-            pairs = np.stack([np.concatenate([part, np.full(m - part.size, part[0])]) for part in parts])
-        hcol = np.array(hs, dtype=np.int64)[:, None]
-        if self.pair_multi[hcol, pairs].any():
-            return None
-        add = self.pair_syn[:, pairs]  # (2, parts, m)
-        if min(sizes) < m:
-            add *= np.arange(m) < np.array(sizes)[:, None]
-        starts = np.cumsum([0] + [len(option) for option in unit.options[:-1]])
-        dedicated = (np.array([sum(unit.dedicated[o][h]) for o, option in enumerate(unit.options) for h in option],
-                              dtype=np.int64)[:, None] if unit.dedicated else None)
-        return _Prepared(self.pair_rows[hcol, pairs].reshape(-1), add.reshape(2, -1), m, hcol[:, 0], starts,
-                         len(parts) == len(unit.options), list(zip(hs, parts, sizes)), dedicated)
+    def _prepare(self, units: list[_Unit]) -> None:
+        """Every unit's arrays for the vectorised greedy step (`_Prepared`), gathered for all units at once; None
+        for a unit where a target has several circuits in a hemisphere (its column is then chosen per block,
+        in `_step`)."""
+        H, C = self.H, self.C
+        pairs: list[np.ndarray] = []
+        part_h: list[int] = []
+        part_m: list[int] = []
+        part_size: list[int] = []
+        shape: list[tuple[int, int]] = []  # per unit: parts, m
+        for unit in units:
+            parts = [(h, part) for option in unit.options for h, part in option.items()]
+            m = max(part.size for _, part in parts)
+            for h, part in parts:
+                pairs.append(part)
+                if part.size < m:  # padded with a pair again; the padding adds nothing
+                    pairs.append(np.full(m - part.size, part[0]))
+                part_h.append(h)
+                part_m.append(m)
+                part_size.append(part.size)
+            shape.append((len(parts), m))
+        if not units:
+            return
+        npairs = self.pair_src.size
+        part_m_arr = np.array(part_m, dtype=np.int64)
+        part_start = np.cumsum(part_m_arr) - part_m_arr
+        all_pairs = np.concatenate(pairs)
+        all_h = np.repeat(np.array(part_h, dtype=np.int64), part_m_arr)
+        flat = all_h * npairs + all_pairs
+        rows = self.pair_rows.reshape(-1)[flat]
+        multi = self.pair_multi.reshape(-1)[flat]
+        add = self.pair_syn[:, all_pairs]
+        pad = np.arange(all_pairs.size) - np.repeat(part_start, part_m_arr) >= np.repeat(part_size, part_m_arr)
+        add[:, pad] = 0
+        offsets = np.stack([rows, rows + H * C])  # into the flat state, per sign
+        cols = rows - all_h * C
+        hs = np.array(part_h, dtype=np.int64)
+        unit_start = np.cumsum([0] + [p * m for p, m in shape])
+        multi_unit = np.logical_or.reduceat(multi, unit_start[:-1]).tolist()
+        unit_start = unit_start.tolist()
+        part_start = part_start.tolist()
+        every = list(range(H))
+        p0 = 0
+        for u, unit in enumerate(units):
+            P, m = shape[u]
+            if multi_unit[u]:
+                unit.prepared = None
+                p0 += P
+                continue
+            a, b = unit_start[u], unit_start[u + 1]
+            lengths = [len(option) for option in unit.options]
+            starts = np.cumsum([0] + lengths[:-1]) if len(lengths) < P else None
+            part_rows = []
+            for p in range(p0, p0 + P):
+                s, e = part_start[p], part_start[p] + part_size[p]
+                part_rows.append((part_h[p], all_pairs[s:e], cols[s:e], offsets[:, s:e], add[:, s:e]))
+            dedicated = (np.array([sum(unit.dedicated[o][h]) for o, option in enumerate(unit.options) for h in option],
+                                  dtype=np.int64)[:, None] if unit.dedicated else None)
+            unit_hs = hs[p0:p0 + P]
+            if P == H and part_h[p0:p0 + P] == every:
+                unit_hs = slice(None)  # every hemisphere in order: a view instead of a gather
+            unit.prepared = _Prepared(rows[a:b], add[:, a:b], m, unit_hs, starts, part_rows, dedicated)
+            p0 += P
 
     def _greedy(self, units: list[_Unit], blocks: np.ndarray, criterion: str) -> dict[str, Any]:
         """Give every unit, in order, the feasible block that the criterion prefers.
@@ -629,7 +665,9 @@ class _Router:
 
         The state covers the blocks in use only (compact index g: bus by bus, block by block):
         `D[2 * g + sign, h * C + column]` synapses stacked in a column, `curmax[h, g, sign]` /
-        `ded[h, g, sign]` rows, `nlab[h, g]` labels.
+        `ded[h, g, sign]` rows (`rowsum` over signs), `nlab[h, g]` labels. A choice's preference is
+        one number, `key = cost * W - M[h, g]` (smaller first): `M` holds the block's share of it
+        (its rows and labels), or `FULL` once the block is out of labels.
         """
         H, B, DPB, C, L = self.H, self.B, self.DPB, self.C, self.L
         HC = H * C
@@ -637,80 +675,94 @@ class _Router:
         nb = int(blocks.sum())
         bus_start = np.concatenate([[0], np.cumsum(blocks)]).tolist()
         gid = np.concatenate([k * DPB + np.arange(blocks[k]) for k in range(B)])  # compact -> bus * DPB + block
+        gid_list = gid.tolist()
         D = np.zeros((nb * 2, HC), dtype=np.int64)
         D1 = D.reshape(-1)
         curmax = np.zeros((H, nb, 2), dtype=np.int64)
         ded = np.zeros((H, nb, 2), dtype=np.int64)
+        rowsum = np.zeros((H, nb), dtype=np.int64)
         nlab = np.zeros((H, nb), dtype=np.int64)
         cap_all = np.repeat((DPB // blocks) * self.spec.rows_per_driver, blocks)  # rows per block
-        # The key of a feasible choice, (increase, after, labels) or (after, increase, labels), in one number.
+        # Preference (smaller first) of a feasible choice, (increase, after, labels) for "pack" and (after,
+        # increase, labels) for "spread", as one number: every field is bounded.
         big_cost = H * int(cap_all.max(initial=0)) + 1
         big_lab = H * L + 1
         pack = criterion == "pack"
+        W = (big_cost + 1) * big_lab
+        F = big_cost * big_lab if pack else big_lab
+        FULL = -(1 << 62)  # M of a block out of labels: its key lies beyond every feasible one
+        M = np.zeros((H, nb), dtype=np.int64)
         no_key = np.iinfo(np.int64).max
-        pair_h = np.full(self.pair_src.size, -1, dtype=np.int64)
-        pair_col = np.full(self.pair_src.size, -1, dtype=np.int64)
+        if units and units[0].prepared is _UNPREPARED:
+            self._prepare(units)
+        done_pairs: list[np.ndarray] = []
+        done_h: list[int] = []
+        done_cols: list[np.ndarray] = []
         assign: dict[tuple[int, int], tuple[int, int]] = {}  # (src, h) -> (bus, block)
         members: dict[tuple[int, int, int], list[int]] = {}  # (h, bus, block) -> single-hemisphere sources
         coupled: dict[tuple[int, int], list[int]] = {}       # (bus, block) -> sources on both hemispheres
         for unit in units:
             s0, s1 = (bus_start[unit.bus], bus_start[unit.bus + 1]) if unit.onchip else (0, nb)
-            if unit.prepared is _UNPREPARED:
-                unit.prepared = self._prepare(unit)
             prep = unit.prepared
             chosen: Optional[list] = None
             if prep is not None:
+                hs = prep.hs
                 # Every option, hemisphere and candidate block at once.
                 if simple:
-                    before = ded[prep.hs, s0:s1].sum(2)  # (parts, blocks)
-                    cost = before + prep.dedicated
+                    cost = rowsum[hs, s0:s1] + prep.dedicated  # (parts, blocks)
                 else:
                     X = D[2 * s0:2 * s1].take(prep.rows, axis=1).reshape(s1 - s0, 2, -1)
                     X += prep.add
-                    cm = curmax[prep.hs, s0:s1]  # (parts, blocks, 2)
-                    new = np.maximum(X.reshape(s1 - s0, 2, -1, prep.m).max(3).transpose(2, 0, 1), cm)
+                    new = np.maximum(X.reshape(s1 - s0, 2, -1, prep.m).max(3).transpose(2, 0, 1),
+                                     curmax[hs, s0:s1])  # (parts, blocks, 2)
                     cost = new.sum(2)
-                    before = cm.sum(2)
-                labels = nlab[prep.hs, s0:s1]
-                ok = (cost <= cap_all[s0:s1]) & (labels < L)
-                increase = cost - before
-                after = cost
-                if not prep.single:  # options that span both hemispheres: combine their parts
-                    ok = np.logical_and.reduceat(ok, prep.starts, axis=0)
-                    increase = np.add.reduceat(increase, prep.starts, axis=0)
-                    after = np.maximum.reduceat(after, prep.starts, axis=0)
+                if prep.starts is None:  # one part per option
+                    key = np.where(cost <= cap_all[s0:s1], cost * W - M[hs, s0:s1], no_key)
+                else:  # options that span both hemispheres: combine their parts
+                    labels = nlab[hs, s0:s1]
+                    ok = np.logical_and.reduceat((cost <= cap_all[s0:s1]) & (labels < L), prep.starts, axis=0)
+                    increase = np.add.reduceat(cost - rowsum[hs, s0:s1], prep.starts, axis=0)
+                    after = np.maximum.reduceat(cost, prep.starts, axis=0)
                     labels = np.add.reduceat(labels, prep.starts, axis=0)
-                key = np.where(ok, ((increase * big_cost + after) if pack else (after * big_cost + increase))
-                               * big_lab + labels, no_key)
+                    key = np.where(ok, ((increase * big_cost + after) if pack else (after * big_cost + increase))
+                                   * big_lab + labels, no_key)
                 flat = int(key.argmin())  # the first best: the earlier option, then the earlier block
-                if key.flat[flat] != no_key:
+                if key.flat[flat] < -FULL:
                     o, j = divmod(flat, s1 - s0)
-                    first = int(prep.starts[o])
-                    chosen = []
-                    for p in range(first, first + len(unit.options[o])):
-                        h, part, size = prep.part_rows[p]
-                        r = prep.rows[p * prep.m:p * prep.m + size]
-                        chosen.append((h, part, r - h * C, np.concatenate([r, r + HC]),
-                                       prep.add[:, p * prep.m:p * prep.m + size].reshape(-1),
-                                       None if simple else new[p, j]))
+                    first = o if prep.starts is None else int(prep.starts[o])
+                    chosen = [prep.part_rows[p] + ((None, None) if simple else (new[p, j], int(cost[p, j])))
+                              for p in range(first, first + len(unit.options[o]))]
             if chosen is None:  # several circuits per target, or no block fits (the step says why)
                 o, j, chosen = self._step(unit, D, curmax, ded, nlab, cap_all, gid, s0, s1, criterion)
             g = s0 + j
-            k, b = divmod(int(gid[g]), DPB)
+            k, b = divmod(gid_list[g], DPB)
             both = unit.onchip and len(unit.options[o]) > 1
-            for h, part, c, pre, add, new_rows in chosen:
-                D1[pre + 2 * g * HC] += add
+            for h, part, c, offsets, add, new_rows, total in chosen:
+                D1[offsets + 2 * g * HC] += add
                 if simple:
-                    ded[h, g] += unit.dedicated[o][h]
+                    de, di = unit.dedicated[o][h]
+                    ded[h, g] += (de, di)
+                    total = int(rowsum[h, g]) + de + di
                 else:
                     curmax[h, g] = new_rows
-                nlab[h, g] += 1
-                pair_h[part], pair_col[part] = h, c
+                rowsum[h, g] = total
+                labels_now = int(nlab[h, g]) + 1
+                nlab[h, g] = labels_now
+                M[h, g] = total * F - labels_now if labels_now < L else FULL
+                done_pairs.append(part)
+                done_h.append(h)
+                done_cols.append(c)
                 assign[(unit.src, h)] = (k, b)
                 if not both:
                     members.setdefault((h, k, b), []).append(unit.src)
             if both:
                 coupled.setdefault((k, b), []).append(unit.src)
+        pair_h = np.full(self.pair_src.size, -1, dtype=np.int64)
+        pair_col = np.full(self.pair_src.size, -1, dtype=np.int64)
+        if done_pairs:
+            done = np.concatenate(done_pairs)
+            pair_h[done] = np.repeat(np.array(done_h, dtype=np.int64), [p.size for p in done_pairs])
+            pair_col[done] = np.concatenate(done_cols)
         rows = np.zeros((H, B * DPB, 2), dtype=np.int64)
         rows[:, gid] = ded if simple else curmax
         labels_used = np.zeros((H, B * DPB), dtype=np.int64)
@@ -722,7 +774,7 @@ class _Router:
               cap_all: np.ndarray, gid: np.ndarray, s0: int, s1: int, criterion: str) -> tuple[int, int, list]:
         """One unit's choice among blocks s0..s1-1, option by option, as `_greedy` makes it (targets with
         several circuits in a hemisphere take their least loaded column per block): (option, block,
-        [(h, pairs, columns, flat offsets, synapses, new rows)]).
+        [(h, pairs, columns, offsets into the flat state, synapses, new rows, their sum)]).
 
         Raises `_RouteFailure` (with the buses out of labels and the nearest miss) when no block fits.
         """
@@ -795,7 +847,8 @@ class _Router:
         for h, (part, cols, add, new) in chosen.items():
             c = cols[j] if cols.ndim == 2 else cols
             r = h * C + c
-            out.append((h, part, c, np.concatenate([r, r + H * C]), add.reshape(-1), None if new is None else new[j]))
+            out.append((h, part, c, np.stack([r, r + H * C]), add, *((None, None) if new is None else
+                                                                     (new[j], int(new[j].sum())))))
         return o, j, out
 
     # ----------------------------------------------------------------- errors
