@@ -924,34 +924,29 @@ class _Router:
         rpd = spec.rows_per_driver
         size = DPB // blocks  # drivers per block, per bus
         # slot_row[k][b]: the rows of block b of bus k in slot order (ascending row number).
-        slot_row = np.full((B, DPB, DPB * rpd), -1, dtype=np.int64)
+        slots = DPB * rpd
+        slot_row = np.full((B, DPB, slots), -1, dtype=np.int64)
         for k in range(B):
             for b in range(blocks[k]):
                 j = np.arange(b * size[k], (b + 1) * size[k])
                 drivers = j * B + k
                 rows = (drivers[:, None] * rpd + np.arange(rpd)[None]).reshape(-1)
                 slot_row[k, b, :rows.size] = np.sort(rows)
-        exc_rows = st["rows"][..., 0]  # (H, B, DPB)
-        # Labels: sources on both hemispheres first (same label in both), then the others.
-        label = {}
-        for (k, b), srcs in st["coupled"].items():
-            for n, s in enumerate(srcs):
-                for h in range(H):
-                    label[(s, h)] = n
-        for (h, k, b), srcs in st["members"].items():
-            base = len(st["coupled"].get((k, b), []))
-            for n, s in enumerate(srcs):
-                label[(s, h)] = base + n
-        # Expand connections into synapses.
+        table = self._tables(st)
+        # Expand connections into synapses: all excitatory ones first, then the inhibitory ones.
         conn, sign, copy = synapse_table(dm)
+        n_exc = int(dm.exc_synapses.sum())
         if "syn_h" in st:  # the exact router places every synapse itself (hxgraph.chip.exact_routing)
             sh, scol = st["syn_h"], st["syn_col"]
-            sk, sb, slab = self._lookup(st["assign"], label, dm.src[conn] * H + sh)
-        else:  # one hemisphere and column per (source, target) pair
+            entry = dm.src[conn] * H + sh
+            sk, sb, slab = table[0][entry], table[1][entry], table[2][entry]
+            block = sk * DPB + sb
+        else:  # one hemisphere and column per (source, target) pair: look up per connection, then expand
             ch, ccol = st["pair_h"][self.conn_pair], st["pair_col"][self.conn_pair]
-            ck, cb, clab = self._lookup(st["assign"], label, dm.src * H + ch)
-            sh, sk, sb, scol, slab = ch[conn], ck[conn], cb[conn], ccol[conn], clab[conn]
-        group = ((sh * B + sk) * DPB + sb) * 2 + sign
+            entry = dm.src * H + ch
+            cblock = table[0][entry] * DPB + table[1][entry]
+            sh, scol, slab, block = ch[conn], ccol[conn], table[2][entry][conn], cblock[conn]
+        group = ((sh * B * DPB + block) * 2 + sign)
         if self.mode == "simple":
             # A row of its own per (projection, source, sign, copy) within the block.
             P = len(dm.projections)
@@ -962,22 +957,25 @@ class _Router:
             first = np.searchsorted(ugroup, ugroup)
             rank = (np.arange(uniq.size) - first)[inv]
         else:
-            # Stack the block's synapses per column onto its rows of the right sign.
+            # Stack the block's synapses per column onto its rows of the right sign: a synapse's rank is
+            # the number of synapses before it (in synapse order) with its block, sign and column.
             key = group * C + scol
             order = np.argsort(key, kind="stable")
             sorted_key = key[order]
-            first = np.searchsorted(sorted_key, sorted_key)
+            counts = np.bincount(sorted_key)
             rank = np.empty_like(order)
-            rank[order] = np.arange(order.size) - first
-        slot = rank + np.where(sign == 1, exc_rows[sh, sk, sb], 0)
-        srow = slot_row[sk, sb, slot]
+            rank[order] = np.arange(order.size) - (np.cumsum(counts) - counts)[sorted_key]
+        exc_rows = st["rows"][..., 0].reshape(H, -1)  # (H, B * DPB)
+        rank[n_exc:] += exc_rows[sh[n_exc:], block[n_exc:]]  # inhibitory rows follow the excitatory ones
+        srow = slot_row.reshape(-1, slots)[block, rank]
         if (srow < 0).any():  # an invariant of the greedy assignment, not a user error
             raise RuntimeError("hxgraph internal routing error: a synapse slot lies outside its driver block")
-        weight = np.zeros((H, R, C), dtype=np.uint8)
-        lab = np.zeros((H, R, C), dtype=np.uint8)
-        magnitude = np.where(sign == 0, dm.exc[conn], dm.inh[conn])
-        weight[sh, srow, scol] = copy_weight(magnitude, copy, spec.max_weight)
-        lab[sh, srow, scol] = slab
+        cell = (sh * R + srow) * C + scol
+        weight = np.zeros(H * R * C, dtype=np.uint8)
+        lab = np.zeros(H * R * C, dtype=np.uint8)
+        magnitude = np.concatenate([dm.exc[conn[:n_exc]], dm.inh[conn[n_exc:]]])
+        weight[cell] = copy_weight(magnitude, copy, spec.max_weight)
+        lab[cell] = slab
         # Row modes, drivers.
         row_mode = np.zeros((H, R), dtype=np.uint8)
         driver_enable = np.zeros((H, spec.drivers_per_hemisphere), dtype=bool)
@@ -996,76 +994,89 @@ class _Router:
                     driver_enable[h, used] = True
                     # Compare the row-select bits above the block size: the block's drivers all accept.
                     driver_mask[h, used] = (DPB - 1) & ~(int(size[k]) - 1)
-        neuron_label, input_routes, xbar = self._labels(st, blocks, label)
+        neuron_label, input_routes, xbar = self._labels(st, blocks, table)
         t = torch.from_numpy
-        return Routing(self.mode, t(weight), t(lab), t(row_mode), t(driver_enable), t(driver_mask), *xbar, neuron_label,
-                       input_routes, sh, srow, scol, conn, sign, copy, dm.exc_synapses.copy(), dm.inh_synapses.copy(),
-                       tuple(int(x) for x in blocks), st["nlab"].sum(2))
+        return Routing(self.mode, t(weight.reshape(H, R, C)), t(lab.reshape(H, R, C)), t(row_mode), t(driver_enable),
+                       t(driver_mask), *xbar, neuron_label, input_routes, sh, srow, scol, conn, sign, copy,
+                       dm.exc_synapses.copy(), dm.inh_synapses.copy(), tuple(int(x) for x in blocks), st["nlab"].sum(2))
 
-    def _lookup(self, assign: dict[tuple[int, int], tuple[int, int]], label: dict[tuple[int, int], int],
-                src_h: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Bus, block and label of every (source * H + hemisphere) in `src_h`."""
-        H = self.H
-        keys = np.unique(src_h)
-        kb = np.array([assign[(int(x) // H, int(x) % H)] for x in keys], dtype=np.int64).reshape(-1, 2)
-        pos = np.searchsorted(keys, src_h)
-        lab = np.array([label[(int(x) // H, int(x) % H)] for x in keys], dtype=np.int64)[pos] if keys.size else pos
-        return kb[pos, 0], kb[pos, 1], lab
+    def _tables(self, st: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Bus, block and synapse label of every (source * H + hemisphere) with a route (-1 elsewhere), and the
+        routed entries in assignment order.
 
-    def _labels(self, st: dict[str, Any], blocks: np.ndarray, label: dict[tuple[int, int], int]):
+        Labels: in a block, the sources on both hemispheres come first (the same label in both), then
+        the others, in the order the assignment added them.
+        """
+        H, dm = self.H, self.demand
+        bus = np.full(dm.source_count * H, -1, dtype=np.int64)
+        block = np.full(dm.source_count * H, -1, dtype=np.int64)
+        label = np.full(dm.source_count * H, -1, dtype=np.int64)
+        entries = np.array(list(st["assign"]), dtype=np.int64).reshape(-1, 2)
+        entries = entries[:, 0] * H + entries[:, 1]
+        bus[entries], block[entries] = np.array(list(st["assign"].values()), dtype=np.int64).reshape(-1, 2).T
+        for (k, b), srcs in st["coupled"].items():
+            for h in range(H):
+                label[np.asarray(srcs, dtype=np.int64) * H + h] = np.arange(len(srcs))
+        for (h, k, b), srcs in st["members"].items():
+            base = len(st["coupled"].get((k, b), []))
+            label[np.asarray(srcs, dtype=np.int64) * H + h] = base + np.arange(len(srcs))
+        return bus, block, label, entries
+
+    def _labels(self, st: dict[str, Any], blocks: np.ndarray, table: tuple[np.ndarray, ...]):
         """Event labels of on-chip neurons, input routes, and the crossbar nodes they need."""
-        spec, dm, B = self.spec, self.demand, self.B
-        size = self.DPB // blocks
+        spec, dm, H, B = self.spec, self.demand, self.H, self.B
+        bus_of, block_of, label_of, entries = table
         shift_rs, shift_x = spec.row_select_shift, spec.crossbar_shift
         n_in, n_out = spec.crossbar_inputs, spec.crossbar_outputs
-        enable = torch.zeros((n_in, n_out), dtype=torch.bool)
-        mask = torch.zeros((n_in, n_out), dtype=torch.int64)
-        target = torch.zeros((n_in, n_out), dtype=torch.int64)
+        enable = np.zeros((n_in, n_out), dtype=bool)
+        mask = np.zeros((n_in, n_out), dtype=np.int64)
+        target = np.zeros((n_in, n_out), dtype=np.int64)
         bus_bits = max(1, math.ceil(math.log2(spec.buses)))
-        by_src: dict[int, list[int]] = {}
-        for (s, h) in st["assign"]:
-            by_src.setdefault(s, []).append(h)
+        # Every routed (source, hemisphere), in assignment order.
+        src, hem = entries // H, entries % H
+        k = bus_of[entries]
+        low = ((block_of[entries] * (self.DPB // blocks)[k]) << shift_rs) | label_of[entries]  # row select, label
+        onchip = self.src_onchip[src]
+        # On-chip neurons: one label for all their hemispheres (bus, block and label of the first one routed).
+        bits = np.bincount(src[onchip], weights=np.left_shift(1, hem[onchip]), minlength=dm.source_count)
+        _, first = np.unique(src, return_index=True)
+        first = first[onchip[first]]
+        neuron_value = np.zeros(dm.source_count, dtype=np.int64)
+        neuron_value[src[first]] = (bits[src[first]].astype(np.int64) << shift_x) | low[first]
+        out = (self.src_emit[src[onchip]] % spec.columns) // spec.columns_per_event_output
+        node = (out, hem[onchip] * B + out % B)
+        enable[node] = True
+        mask[node] = target[node] = np.left_shift(1, shift_x + hem[onchip])
         neuron_label: dict[str, torch.Tensor] = {}
         input_routes: dict[str, torch.Tensor] = {}
         for name in dm.neuron_pops:
             pop = self.graph.population(name)
-            labels = torch.zeros(pop.size, dtype=torch.int64)
             if name in dm.source_offset:
                 off = dm.source_offset[name]
-                for i in sorted(s - off for s in by_src if off <= s < off + pop.size):
-                    hs = by_src[off + i]
-                    k, b = st["assign"][(off + i, hs[0])]
-                    bits = sum(1 << h for h in hs)
-                    labels[i] = (bits << shift_x) | (int(b * size[k]) << shift_rs) | label[(off + i, hs[0])]
-                    out = int(self.src_emit[off + i] % spec.columns) // spec.columns_per_event_output
-                    for h in hs:
-                        node = (out, h * B + out % B)
-                        enable[node] = True
-                        mask[node] = target[node] = 1 << (shift_x + h)
-            neuron_label[name] = labels
+                neuron_label[name] = torch.from_numpy(neuron_value[off:off + pop.size].copy())
+            else:
+                neuron_label[name] = torch.zeros(pop.size, dtype=torch.int64)
             if pop.neuron_model.spiking:
                 # Recording: spikes of every event output with spiking circuits go to the host.
-                for c in self.placement.circuits[name][:, 0].tolist():
-                    out = (c % spec.columns) // spec.columns_per_event_output
-                    enable[out, spec.buses + out % spec.recording_links] = True
+                rec = (self.placement.circuits[name][:, 0].numpy() % spec.columns) // spec.columns_per_event_output
+                enable[rec, spec.buses + rec % spec.recording_links] = True
+        # Inputs: a route per routed hemisphere, by neuron and hemisphere.
+        link = k % spec.external_links
+        bus = hem * B + k
         for name in dm.source_pops:
             pop = self.graph.population(name)
             if not pop.is_input:
                 continue
             off = dm.source_offset[name]
-            routes = []
-            for i in sorted(s - off for s in by_src if off <= s < off + pop.size):
-                for h in sorted(by_src[off + i]):
-                    k, b = st["assign"][(off + i, h)]
-                    link = k % spec.external_links
-                    bus = h * B + k
-                    routes.append((i, link, (bus << shift_x) | (int(b * size[k]) << shift_rs) | label[(off + i, h)]))
-                    node = (spec.event_outputs + link, bus)
-                    enable[node] = True
-                    mask[node] = ((1 << bus_bits) - 1) << shift_x
-                    target[node] = bus << shift_x
-            input_routes[name] = torch.tensor(routes, dtype=torch.int64).reshape(-1, 3)
-        return neuron_label, input_routes, (enable, mask, target)
+            mine = np.flatnonzero((src >= off) & (src < off + pop.size))
+            mine = mine[np.lexsort((hem[mine], src[mine]))]
+            input_routes[name] = torch.from_numpy(
+                np.stack([src[mine] - off, link[mine], (bus[mine] << shift_x) | low[mine]], 1).reshape(-1, 3))
+            node = (spec.event_outputs + link[mine], bus[mine])
+            enable[node] = True
+            mask[node] = ((1 << bus_bits) - 1) << shift_x
+            target[node] = bus[mine] << shift_x
+        return neuron_label, input_routes, (torch.from_numpy(enable), torch.from_numpy(mask), torch.from_numpy(target))
 
 
 def synapse_table(demand: Demand) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
