@@ -356,12 +356,14 @@ def _stats(graph: Graph, placement: NeuronPlacement, routing: Routing, demand: D
     syn_proj = demand.proj[routing.syn_conn]
     per_syn = np.bincount(syn_proj, minlength=nproj)
     per_conn = np.bincount(demand.proj, minlength=nproj)
+    # Synapses per (projection, hemisphere, row): the rows and hemispheres each projection uses.
+    R = spec.synapse_rows
+    per_row = np.bincount((syn_proj * H + routing.syn_h) * R + routing.syn_row, minlength=nproj * H * R)
+    used = per_row.reshape(nproj, H, R) > 0
     projections = {}
     for p, name in enumerate(demand.projections):
-        mine = syn_proj == p
-        rows = np.unique(routing.syn_h[mine] * spec.synapse_rows + routing.syn_row[mine])
-        projections[name] = ProjectionStats(int(per_conn[p]), int(per_syn[p]), int(rows.size),
-                                            tuple(int(h) for h in np.unique(routing.syn_h[mine])))
+        projections[name] = ProjectionStats(int(per_conn[p]), int(per_syn[p]), int(used[p].sum()),
+                                            tuple(int(h) for h in np.flatnonzero(used[p].any(1))))
     return MappingStats(
         circuits_used=placement.circuits_used, circuits_available=spec.circuits,
         circuits_per_population={k: int(v.numel()) for k, v in placement.circuits.items()},

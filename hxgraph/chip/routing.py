@@ -382,6 +382,17 @@ class GreedyFailure(Exception):
         self.error = error
 
 
+def _unique_inverse(key: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarray]:
+    """`np.unique(key, return_inverse=True)` for keys in 0..bound-1; by marking instead of sorting where the
+    range is small."""
+    if bound > 4 * key.size + (1 << 16):
+        return np.unique(key, return_inverse=True)
+    seen = np.zeros(bound, dtype=bool)
+    seen[key] = True
+    position = np.cumsum(seen) - 1
+    return np.flatnonzero(seen), position[key]
+
+
 class _Router:
     def __init__(self, graph: Graph, placement: NeuronPlacement, demand: Demand, spec: ChipSpec, mode: str):
         self.graph, self.placement, self.demand, self.spec, self.mode = graph, placement, demand, spec, mode
@@ -421,17 +432,17 @@ class _Router:
             self.src_bus[off:off + pop.size] = (e % C) // spec.columns_per_event_output % B
         # Pairs: a source's synapses into one neuron, summed over projections.
         key = demand.src * max(n, 1) + demand.tgt
-        ukey, self.conn_pair = np.unique(key, return_inverse=True)
+        ukey, self.conn_pair = _unique_inverse(key, demand.source_count * max(n, 1))
         self.pair_src, self.pair_tgt = ukey // max(n, 1), ukey % max(n, 1)
         self.pair_e = np.bincount(self.conn_pair, demand.exc_synapses, minlength=ukey.size).astype(np.int64)
         self.pair_i = np.bincount(self.conn_pair, demand.inh_synapses, minlength=ukey.size).astype(np.int64)
-        has = self.ncount[:, self.pair_tgt] > 0  # (H, pairs)
+        has = self.ncount > 0  # (H, n)
         # class: h for targets only in hemisphere h, H for targets in several hemispheres
-        self.pair_class = np.where(has.sum(0) > 1, H, np.argmax(has, axis=0))
-        # For the greedy step: a pair's row in the flat per-column state (`h * C + first column`), whether
-        # its target has several circuits in a hemisphere, its synapses per sign.
-        self.pair_rows = np.arange(H)[:, None] * C + self.ncols[:, self.pair_tgt, 0]  # (H, pairs)
-        self.pair_multi = self.ncount[:, self.pair_tgt] > 1
+        self.pair_class = np.where(has.sum(0) > 1, H, np.argmax(has, axis=0))[self.pair_tgt]
+        # For the greedy step, per target: its row in the flat per-column state (`h * C + first column`)
+        # and whether it has several circuits in a hemisphere.
+        self.tgt_rows = np.arange(H)[:, None] * C + self.ncols[:, :, 0]  # (H, n)
+        self.tgt_multi = self.ncount > 1
         self.pair_syn = np.stack([self.pair_e, self.pair_i])  # (2, pairs)
 
     # ----------------------------------------------------------------- units
@@ -615,14 +626,13 @@ class _Router:
             shape.append((len(parts), m))
         if not units:
             return
-        npairs = self.pair_src.size
         part_m_arr = np.array(part_m, dtype=np.int64)
         part_start = np.cumsum(part_m_arr) - part_m_arr
         all_pairs = np.concatenate(pairs)
         all_h = np.repeat(np.array(part_h, dtype=np.int64), part_m_arr)
-        flat = all_h * npairs + all_pairs
-        rows = self.pair_rows.reshape(-1)[flat]
-        multi = self.pair_multi.reshape(-1)[flat]
+        flat = all_h * self.demand.neuron_count + self.pair_tgt[all_pairs]
+        rows = self.tgt_rows.reshape(-1)[flat]
+        multi = self.tgt_multi.reshape(-1)[flat]
         add = self.pair_syn[:, all_pairs]
         pad = np.arange(all_pairs.size) - np.repeat(part_start, part_m_arr) >= np.repeat(part_size, part_m_arr)
         add[:, pad] = 0
