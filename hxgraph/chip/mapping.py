@@ -367,8 +367,8 @@ def _stats(graph: Graph, placement: NeuronPlacement, routing: Routing, demand: D
     return MappingStats(
         circuits_used=placement.circuits_used, circuits_available=spec.circuits,
         circuits_per_population={k: int(v.numel()) for k, v in placement.circuits.items()},
-        rows_used=tuple(int((routing.row_mode[h] != 0).sum()) for h in range(H)),
+        rows_used=tuple(int(n) for n in np.count_nonzero(routing.row_mode.numpy(), axis=1)),
         rows_available=spec.synapse_rows, drivers_used=drivers, drivers_per_bus=spec.drivers_per_bus,
         labels_used=tuple(tuple(int(x) for x in routing.labels_used[h]) for h in range(H)),
         driver_groups=routing.blocks_per_bus, synapses=int(routing.syn_conn.size),
-        synapses_nonzero=int((weights != 0).sum()), projections=projections)
+        synapses_nonzero=int(np.count_nonzero(weights.numpy())), projections=projections)

@@ -85,6 +85,10 @@ def copy_weight(magnitude: np.ndarray, copy: np.ndarray, max_weight: int) -> np.
     return np.clip(magnitude - max_weight * copy, 0, max_weight)
 
 
+_NUMPY_REAL = (torch.float64, torch.float32, torch.float16, torch.int64, torch.int32, torch.int16, torch.int8,
+               torch.uint8, torch.bool)  # dtypes numpy converts to float64 exactly as torch does
+
+
 def hardware_weights(projection: Projection, spec: ChipSpec, calibration: Optional[Calibration] = None
                      ) -> torch.Tensor:
     """Integer hardware weights, one per connection in the projection's order (dense: row-major (out, in)).
@@ -102,8 +106,10 @@ def hardware_weights(projection: Projection, spec: ChipSpec, calibration: Option
         raise WeightError(f"projection {projection.name!r}: the weight transform must return a tensor of the "
                           f"weight's shape {tuple(weight.shape)}; got {type(hw).__name__} "
                           f"{tuple(hw.shape) if isinstance(hw, torch.Tensor) else ''}")
-    # numpy from here: small torch ops pay thread start-up costs that dominate at this size.
-    values = hw.detach().cpu().to(torch.float64).numpy().reshape(-1)
+    # numpy from here: small torch ops pay thread start-up costs that dominate at this size (and stall
+    # when another process holds a core).
+    hw = hw.detach().cpu()
+    values = (hw.numpy().astype(np.float64) if hw.dtype in _NUMPY_REAL else hw.to(torch.float64).numpy()).reshape(-1)
     if not np.isfinite(values).all():
         raise WeightError(f"projection {projection.name!r}: the weight transform produced NaN or infinite "
                           "hardware weights")
@@ -353,8 +359,8 @@ class _Prepared(NamedTuple):
     `rows` (parts * m,): `h * columns + column` of every target, each part padded to m with a
     repeated target; `add` (2, parts * m): its synapses per sign (0 for padding); `hs` (parts,)
     hemispheres (or `slice(None)` for every hemisphere in order); `starts`: the first part of every option, None for one part per option;
-    `part_rows`: per part (h, pairs, columns, offsets (2, size) into the flat state per sign,
-    synapses (2, size)); `dedicated` (parts, 1): simple routing's rows.
+    `shared`: all units' parts (`_Parts`), this unit's from `first_part` on; `dedicated` (parts, 1):
+    simple routing's rows.
     """
 
     rows: np.ndarray
@@ -362,8 +368,22 @@ class _Prepared(NamedTuple):
     m: int
     hs: Any
     starts: Optional[np.ndarray]
-    part_rows: list
+    shared: Any
+    first_part: int
     dedicated: Optional[np.ndarray]
+
+
+class _Parts(NamedTuple):
+    """Every unit's parts for the vectorised greedy step: per part `h`, `start` and `size` (Python lists), and
+    per padded position `pairs`, `cols`, `offsets` (2, n) into the flat state per sign, `add` (2, n) synapses."""
+
+    h: list
+    start: list
+    size: list
+    pairs: np.ndarray
+    cols: np.ndarray
+    offsets: np.ndarray
+    add: np.ndarray
 
 
 class _RouteFailure(Exception):
@@ -612,58 +632,59 @@ class _Router:
         part_h: list[int] = []
         part_m: list[int] = []
         part_size: list[int] = []
-        shape: list[tuple[int, int]] = []  # per unit: parts, m
+        shape: list[tuple[int, int, Optional[np.ndarray]]] = []  # per unit: parts, m, option starts
+        padded = False
         for unit in units:
             parts = [(h, part) for option in unit.options for h, part in option.items()]
-            m = max(part.size for _, part in parts)
-            for h, part in parts:
+            sizes = [part.size for _, part in parts]
+            m = max(sizes)
+            for (h, part), size in zip(parts, sizes):
                 pairs.append(part)
-                if part.size < m:  # padded with a pair again; the padding adds nothing
-                    pairs.append(np.full(m - part.size, part[0]))
+                if size < m:  # padded with a pair again; the padding adds nothing
+                    pairs.append(np.full(m - size, part[0]))
+                    padded = True
                 part_h.append(h)
                 part_m.append(m)
-                part_size.append(part.size)
-            shape.append((len(parts), m))
+                part_size.append(size)
+            starts = (np.cumsum([0] + [len(option) for option in unit.options[:-1]])
+                      if len(parts) > len(unit.options) else None)
+            shape.append((len(parts), m, starts))
         if not units:
             return
         part_m_arr = np.array(part_m, dtype=np.int64)
         part_start = np.cumsum(part_m_arr) - part_m_arr
         all_pairs = np.concatenate(pairs)
         all_h = np.repeat(np.array(part_h, dtype=np.int64), part_m_arr)
-        flat = all_h * self.demand.neuron_count + self.pair_tgt[all_pairs]
-        rows = self.tgt_rows.reshape(-1)[flat]
-        multi = self.tgt_multi.reshape(-1)[flat]
-        add = self.pair_syn[:, all_pairs]
-        pad = np.arange(all_pairs.size) - np.repeat(part_start, part_m_arr) >= np.repeat(part_size, part_m_arr)
-        add[:, pad] = 0
+        flat = all_h * self.demand.neuron_count + self.pair_tgt.take(all_pairs)
+        rows = self.tgt_rows.reshape(-1).take(flat)
+        multi = self.tgt_multi.reshape(-1).take(flat)
+        add = self.pair_syn.take(all_pairs, axis=1)
+        if padded:
+            add[:, np.arange(all_pairs.size) - np.repeat(part_start, part_m_arr)
+                >= np.repeat(part_size, part_m_arr)] = 0
         offsets = np.stack([rows, rows + H * C])  # into the flat state, per sign
         cols = rows - all_h * C
         hs = np.array(part_h, dtype=np.int64)
-        unit_start = np.cumsum([0] + [p * m for p, m in shape])
+        unit_start = np.cumsum([0] + [p * m for p, m, _ in shape])
         multi_unit = np.logical_or.reduceat(multi, unit_start[:-1]).tolist()
         unit_start = unit_start.tolist()
         part_start = part_start.tolist()
+        shared = _Parts(part_h, part_start, part_size, all_pairs, cols, offsets, add)
         every = list(range(H))
         p0 = 0
         for u, unit in enumerate(units):
-            P, m = shape[u]
+            P, m, starts = shape[u]
             if multi_unit[u]:
                 unit.prepared = None
                 p0 += P
                 continue
             a, b = unit_start[u], unit_start[u + 1]
-            lengths = [len(option) for option in unit.options]
-            starts = np.cumsum([0] + lengths[:-1]) if len(lengths) < P else None
-            part_rows = []
-            for p in range(p0, p0 + P):
-                s, e = part_start[p], part_start[p] + part_size[p]
-                part_rows.append((part_h[p], all_pairs[s:e], cols[s:e], offsets[:, s:e], add[:, s:e]))
             dedicated = (np.array([sum(unit.dedicated[o][h]) for o, option in enumerate(unit.options) for h in option],
                                   dtype=np.int64)[:, None] if unit.dedicated else None)
             unit_hs = hs[p0:p0 + P]
             if P == H and part_h[p0:p0 + P] == every:
                 unit_hs = slice(None)  # every hemisphere in order: a view instead of a gather
-            unit.prepared = _Prepared(rows[a:b], add[:, a:b], m, unit_hs, starts, part_rows, dedicated)
+            unit.prepared = _Prepared(rows[a:b], add[:, a:b], m, unit_hs, starts, shared, p0, dedicated)
             p0 += P
 
     def _greedy(self, units: list[_Unit], blocks: np.ndarray, criterion: str) -> dict[str, Any]:
@@ -740,8 +761,13 @@ class _Router:
                 if key.flat[flat] < -FULL:
                     o, j = divmod(flat, s1 - s0)
                     first = o if prep.starts is None else int(prep.starts[o])
-                    chosen = [prep.part_rows[p] + ((None, None) if simple else (new[p, j], int(cost[p, j])))
-                              for p in range(first, first + len(unit.options[o]))]
+                    chosen = []
+                    parts = prep.shared
+                    for p in range(first, first + len(unit.options[o])):
+                        q = prep.first_part + p
+                        s, e = parts.start[q], parts.start[q] + parts.size[q]
+                        chosen.append((parts.h[q], parts.pairs[s:e], parts.cols[s:e], parts.offsets[:, s:e],
+                                       parts.add[:, s:e], *((None, None) if simple else (new[p, j], int(cost[p, j])))))
             if chosen is None:  # several circuits per target, or no block fits (the step says why)
                 o, j, chosen = self._step(unit, D, curmax, ded, nlab, cap_all, gid, s0, s1, criterion)
             g = s0 + j
