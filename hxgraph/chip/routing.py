@@ -356,9 +356,11 @@ _UNPREPARED = object()
 class _Prepared(NamedTuple):
     """A unit's (option, hemisphere) parts as arrays for the vectorised greedy step, parts in option order.
 
-    `rows` (parts * m,): `h * columns + column` of every target, each part padded to m with a
-    repeated target; `add` (2, parts * m): its synapses per sign (0 for padding); `hs` (parts,)
-    hemispheres (or `slice(None)` for every hemisphere in order); `starts`: the first part of every option, None for one part per option;
+    `rows` (parts * m,): `h * columns + column` of every target, each part padded with a repeated
+    target and ended by `H * columns + h` (the block's rows so far); `add` (2, parts * m): the
+    synapses per sign (0 for padding and rows); `hs` (parts,) hemispheres (or `slice(None)` for
+    every hemisphere in order); `starts`: the first part of every option, None for one part per
+    option;
     `shared`: all units' parts (`_Parts`), this unit's from `first_part` on; `dedicated` (parts, 1):
     simple routing's rows.
     """
@@ -633,16 +635,13 @@ class _Router:
         part_m: list[int] = []
         part_size: list[int] = []
         shape: list[tuple[int, int, Optional[np.ndarray]]] = []  # per unit: parts, m, option starts
-        padded = False
         for unit in units:
             parts = [(h, part) for option in unit.options for h, part in option.items()]
             sizes = [part.size for _, part in parts]
-            m = max(sizes)
+            m = max(sizes) + 1  # and the block's rows so far (a column of their own in the state)
             for (h, part), size in zip(parts, sizes):
                 pairs.append(part)
-                if size < m:  # padded with a pair again; the padding adds nothing
-                    pairs.append(np.full(m - size, part[0]))
-                    padded = True
+                pairs.append(np.full(m - size, part[0]))  # padding: a pair again, adding nothing
                 part_h.append(h)
                 part_m.append(m)
                 part_size.append(size)
@@ -659,11 +658,10 @@ class _Router:
         rows = self.tgt_rows.reshape(-1).take(flat)
         multi = self.tgt_multi.reshape(-1).take(flat)
         add = self.pair_syn.take(all_pairs, axis=1)
-        if padded:
-            add[:, np.arange(all_pairs.size) - np.repeat(part_start, part_m_arr)
-                >= np.repeat(part_size, part_m_arr)] = 0
-        offsets = np.stack([rows, rows + H * C])  # into the flat state, per sign
+        add[:, np.arange(all_pairs.size) - np.repeat(part_start, part_m_arr) >= np.repeat(part_size, part_m_arr)] = 0
         cols = rows - all_h * C
+        offsets = np.stack([rows, rows + H * C + H])  # into the flat state, per sign
+        rows[part_start + part_m_arr - 1] = H * C + np.array(part_h, dtype=np.int64)  # the block's rows so far
         hs = np.array(part_h, dtype=np.int64)
         unit_start = np.cumsum([0] + [p * m for p, m, _ in shape])
         multi_unit = np.logical_or.reduceat(multi, unit_start[:-1]).tolist()
@@ -696,7 +694,8 @@ class _Router:
 
         The state covers the blocks in use only (compact index g: bus by bus, block by block):
         `D[2 * g + sign, h * C + column]` synapses stacked in a column, `curmax[h, g, sign]` /
-        `ded[h, g, sign]` rows (`rowsum` over signs), `nlab[h, g]` labels. A choice's preference is
+        `ded[h, g, sign]` rows (`rowsum` over signs; `curmax` also as `D[2 * g + sign, H * C + h]`, so
+        that the maximum over a unit's columns includes it), `nlab[h, g]` labels. A choice's preference is
         one number, `key = cost * W - M[h, g]` (smaller first): `M` holds the block's share of it
         (its rows and labels), or `FULL` once the block is out of labels.
         """
@@ -707,7 +706,7 @@ class _Router:
         bus_start = np.concatenate([[0], np.cumsum(blocks)]).tolist()
         gid = np.concatenate([k * DPB + np.arange(blocks[k]) for k in range(B)])  # compact -> bus * DPB + block
         gid_list = gid.tolist()
-        D = np.zeros((nb * 2, HC), dtype=np.int64)
+        D = np.zeros((nb * 2, HC + H), dtype=np.int64)
         D1 = D.reshape(-1)
         curmax = np.zeros((H, nb, 2), dtype=np.int64)
         ded = np.zeros((H, nb, 2), dtype=np.int64)
@@ -744,8 +743,7 @@ class _Router:
                 else:
                     X = D[2 * s0:2 * s1].take(prep.rows, axis=1).reshape(s1 - s0, 2, -1)
                     X += prep.add
-                    new = np.maximum(X.reshape(s1 - s0, 2, -1, prep.m).max(3).transpose(2, 0, 1),
-                                     curmax[hs, s0:s1])  # (parts, blocks, 2)
+                    new = X.reshape(s1 - s0, 2, -1, prep.m).max(3).transpose(2, 0, 1)  # (parts, blocks, 2)
                     cost = new.sum(2)
                 if prep.starts is None:  # one part per option
                     key = np.where(cost <= cap_all[s0:s1], cost * W - M[hs, s0:s1], no_key)
@@ -774,13 +772,14 @@ class _Router:
             k, b = divmod(gid_list[g], DPB)
             both = unit.onchip and len(unit.options[o]) > 1
             for h, part, c, offsets, add, new_rows, total in chosen:
-                D1[offsets + 2 * g * HC] += add
+                D1[offsets + 2 * g * (HC + H)] += add
                 if simple:
                     de, di = unit.dedicated[o][h]
                     ded[h, g] += (de, di)
                     total = int(rowsum[h, g]) + de + di
                 else:
                     curmax[h, g] = new_rows
+                    D[2 * g:2 * g + 2, HC + h] = new_rows
                 rowsum[h, g] = total
                 labels_now = int(nlab[h, g]) + 1
                 nlab[h, g] = labels_now
@@ -820,7 +819,7 @@ class _Router:
         blk = gid[s0:s1]
         nc = blk.size
         cap = cap_all[s0:s1]
-        D4 = D.reshape(-1, 2, H, C)
+        D4 = D[:, :H * C].reshape(-1, 2, H, C)
         best = None
         label_blocked: set[int] = set()
         best_fail: Optional[tuple[int, int, int, int]] = None
@@ -883,7 +882,7 @@ class _Router:
         for h, (part, cols, add, new) in chosen.items():
             c = cols[j] if cols.ndim == 2 else cols
             r = h * C + c
-            out.append((h, part, c, np.stack([r, r + H * C]), add, *((None, None) if new is None else
+            out.append((h, part, c, np.stack([r, r + D.shape[1]]), add, *((None, None) if new is None else
                                                                      (new[j], int(new[j].sum())))))
         return o, j, out
 
