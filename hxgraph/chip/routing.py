@@ -606,9 +606,9 @@ class _Router:
         inputs = 0
         for u in units:
             if u.onchip:
-                hs = set().union(*[set(o) for o in u.options])
-                for h in hs:
-                    need[h, u.bus] += 1.0 if u.coupled or len(u.options) == 1 else 1.0 / len(u.options)
+                share = 1.0 if u.coupled or len(u.options) == 1 else 1.0 / len(u.options)
+                for h in (u.options[0].keys() if len(u.options) == 1 else set().union(*u.options)):
+                    need[h, u.bus] += share
             else:
                 inputs += 1
         need += inputs / (self.H * self.B)
@@ -641,7 +641,6 @@ class _Router:
             m = max(sizes) + 1  # and the block's rows so far (a column of their own in the state)
             for (h, part), size in zip(parts, sizes):
                 pairs.append(part)
-                pairs.append(np.full(m - size, part[0]))  # padding: a pair again, adding nothing
                 part_h.append(h)
                 part_m.append(m)
                 part_size.append(size)
@@ -652,13 +651,19 @@ class _Router:
             return
         part_m_arr = np.array(part_m, dtype=np.int64)
         part_start = np.cumsum(part_m_arr) - part_m_arr
-        all_pairs = np.concatenate(pairs)
+        # Every part padded to its unit's m with its first pair (the padding adds nothing).
+        raw = np.concatenate(pairs)
+        size_arr = np.array(part_size, dtype=np.int64)
+        raw_start = np.cumsum(size_arr) - size_arr
+        all_pairs = np.repeat(raw[raw_start], part_m_arr)
+        real = np.repeat(part_start - raw_start, size_arr) + np.arange(raw.size)
+        all_pairs[real] = raw
         all_h = np.repeat(np.array(part_h, dtype=np.int64), part_m_arr)
         flat = all_h * self.demand.neuron_count + self.pair_tgt.take(all_pairs)
         rows = self.tgt_rows.reshape(-1).take(flat)
         multi = self.tgt_multi.reshape(-1).take(flat)
-        add = self.pair_syn.take(all_pairs, axis=1)
-        add[:, np.arange(all_pairs.size) - np.repeat(part_start, part_m_arr) >= np.repeat(part_size, part_m_arr)] = 0
+        add = np.zeros((2, all_pairs.size), dtype=np.int64)
+        add[:, real] = self.pair_syn.take(raw, axis=1)
         cols = rows - all_h * C
         offsets = np.stack([rows, rows + H * C + H])  # into the flat state, per sign
         rows[part_start + part_m_arr - 1] = H * C + np.array(part_h, dtype=np.int64)  # the block's rows so far
