@@ -359,8 +359,8 @@ class _Prepared(NamedTuple):
     `rows` (parts * m,): `h * columns + column` of every target, each part padded with a repeated
     target and ended by `H * columns + h` (the block's rows so far); `add` (2, parts * m): the
     synapses per sign (0 for padding and rows); `hs` (parts,) hemispheres (or `slice(None)` for
-    every hemisphere in order); `starts`: the first part of every option, None for one part per
-    option;
+    every hemisphere in order), also as `hs_list`; `part_option`: the option of every part;
+    `starts`: the first part of every option, None for one part per option;
     `shared`: all units' parts (`_Parts`), this unit's from `first_part` on; `dedicated` (parts, 1):
     simple routing's rows.
     """
@@ -369,6 +369,8 @@ class _Prepared(NamedTuple):
     add: np.ndarray
     m: int
     hs: Any
+    hs_list: list
+    part_option: list
     starts: Optional[np.ndarray]
     shared: Any
     first_part: int
@@ -687,7 +689,9 @@ class _Router:
             unit_hs = hs[p0:p0 + P]
             if P == H and part_h[p0:p0 + P] == every:
                 unit_hs = slice(None)  # every hemisphere in order: a view instead of a gather
-            unit.prepared = _Prepared(rows[a:b], add[:, a:b], m, unit_hs, starts, shared, p0, dedicated)
+            unit.prepared = _Prepared(rows[a:b], add[:, a:b], m, unit_hs, part_h[p0:p0 + P],
+                                      [o for o, option in enumerate(unit.options) for _ in option], starts, shared,
+                                      p0, dedicated)
             p0 += P
 
     def _greedy(self, units: list[_Unit], blocks: np.ndarray, criterion: str) -> dict[str, Any]:
@@ -701,7 +705,7 @@ class _Router:
         `D[2 * g + sign, h * C + column]` synapses stacked in a column, `curmax[h, g, sign]` /
         `ded[h, g, sign]` rows (`rowsum` over signs; `curmax` also as `D[2 * g + sign, H * C + h]`, so
         that the maximum over a unit's columns includes it), `nlab[h, g]` labels. A choice's preference is
-        one number, `key = cost * W - M[h, g]` (smaller first): `M` holds the block's share of it
+        one number, `key = cost * W - M_list[h][g]` (smaller first): `M_list` holds the block's share of it
         (its rows and labels), or `FULL` once the block is out of labels.
         """
         H, B, DPB, C, L = self.H, self.B, self.DPB, self.C, self.L
@@ -726,7 +730,8 @@ class _Router:
         W = (big_cost + 1) * big_lab
         F = big_cost * big_lab if pack else big_lab
         FULL = -(1 << 62)  # M of a block out of labels: its key lies beyond every feasible one
-        M = np.zeros((H, nb), dtype=np.int64)
+        M_list = [[0] * nb for _ in range(H)]
+        cap_list = cap_all.tolist()
         no_key = np.iinfo(np.int64).max
         if units and units[0].prepared is _UNPREPARED:
             self._prepare(units)
@@ -750,8 +755,20 @@ class _Router:
                     X += prep.add
                     new = X.reshape(s1 - s0, 2, -1, prep.m).max(3).transpose(2, 0, 1)  # (parts, blocks, 2)
                     cost = new.sum(2)
-                if prep.starts is None:  # one part per option
-                    key = np.where(cost <= cap_all[s0:s1], cost * W - M[hs, s0:s1], no_key)
+                choice = None
+                if prep.starts is None:  # one part per option: a handful of candidates, compared in Python
+                    best_key = no_key
+                    for p, (h, costs) in enumerate(zip(prep.hs_list, cost.tolist())):
+                        Mh = M_list[h]
+                        for jj, c in enumerate(costs, s0):
+                            if c <= cap_list[jj]:
+                                key = c * W - Mh[jj]
+                                if key < best_key:  # the first best: the earlier option, then the earlier block
+                                    best_key, choice = key, (p, jj - s0)
+                    if best_key >= -FULL:  # none fits (or only blocks out of labels)
+                        choice = None
+                    else:
+                        choice = (choice[1], choice[0], 1)  # block, first part, parts
                 else:  # options that span both hemispheres: combine their parts
                     labels = nlab[hs, s0:s1]
                     ok = np.logical_and.reduceat((cost <= cap_all[s0:s1]) & (labels < L), prep.starts, axis=0)
@@ -760,13 +777,16 @@ class _Router:
                     labels = np.add.reduceat(labels, prep.starts, axis=0)
                     key = np.where(ok, ((increase * big_cost + after) if pack else (after * big_cost + increase))
                                    * big_lab + labels, no_key)
-                flat = int(key.argmin())  # the first best: the earlier option, then the earlier block
-                if key.flat[flat] < -FULL:
-                    o, j = divmod(flat, s1 - s0)
-                    first = o if prep.starts is None else int(prep.starts[o])
+                    flat = int(key.argmin())  # the first best: the earlier option, then the earlier block
+                    if key.flat[flat] < -FULL:
+                        o, j = divmod(flat, s1 - s0)
+                        choice = (j, int(prep.starts[o]), len(unit.options[o]))
+                if choice is not None:
+                    j, first, count = choice
+                    o = prep.part_option[first]
                     chosen = []
                     parts = prep.shared
-                    for p in range(first, first + len(unit.options[o])):
+                    for p in range(first, first + count):
                         q = prep.first_part + p
                         s, e = parts.start[q], parts.start[q] + parts.size[q]
                         chosen.append((parts.h[q], parts.pairs[s:e], parts.cols[s:e], parts.offsets[:, s:e],
@@ -788,7 +808,7 @@ class _Router:
                 rowsum[h, g] = total
                 labels_now = int(nlab[h, g]) + 1
                 nlab[h, g] = labels_now
-                M[h, g] = total * F - labels_now if labels_now < L else FULL
+                M_list[h][g] = total * F - labels_now if labels_now < L else FULL
                 done_pairs.append(part)
                 done_h.append(h)
                 done_cols.append(c)
