@@ -637,18 +637,21 @@ class _Router:
         part_m: list[int] = []
         part_size: list[int] = []
         shape: list[tuple[int, int, Optional[np.ndarray]]] = []  # per unit: parts, m, option starts
+        part_option: list[int] = []
         for unit in units:
-            parts = [(h, part) for option in unit.options for h, part in option.items()]
-            sizes = [part.size for _, part in parts]
-            m = max(sizes) + 1  # and the block's rows so far (a column of their own in the state)
-            for (h, part), size in zip(parts, sizes):
-                pairs.append(part)
-                part_h.append(h)
-                part_m.append(m)
-                part_size.append(size)
+            n0 = len(part_h)
+            for o, option in enumerate(unit.options):
+                for h, part in option.items():
+                    pairs.append(part)
+                    part_h.append(h)
+                    part_size.append(part.size)
+                    part_option.append(o)
+            P = len(part_h) - n0
+            m = max(part_size[n0:]) + 1  # and the block's rows so far (a column of their own in the state)
+            part_m += [m] * P
             starts = (np.cumsum([0] + [len(option) for option in unit.options[:-1]])
-                      if len(parts) > len(unit.options) else None)
-            shape.append((len(parts), m, starts))
+                      if P > len(unit.options) else None)
+            shape.append((P, m, starts))
         if not units:
             return
         part_m_arr = np.array(part_m, dtype=np.int64)
@@ -686,12 +689,10 @@ class _Router:
             a, b = unit_start[u], unit_start[u + 1]
             dedicated = (np.array([sum(unit.dedicated[o][h]) for o, option in enumerate(unit.options) for h in option],
                                   dtype=np.int64)[:, None] if unit.dedicated else None)
-            unit_hs = hs[p0:p0 + P]
-            if P == H and part_h[p0:p0 + P] == every:
-                unit_hs = slice(None)  # every hemisphere in order: a view instead of a gather
-            unit.prepared = _Prepared(rows[a:b], add[:, a:b], m, unit_hs, part_h[p0:p0 + P],
-                                      [o for o, option in enumerate(unit.options) for _ in option], starts, shared,
-                                      p0, dedicated)
+            unit_h = part_h[p0:p0 + P]
+            unit.prepared = _Prepared(rows[a:b], add[:, a:b], m,
+                                      slice(None) if unit_h == every else hs[p0:p0 + P],  # a view: no gather
+                                      unit_h, part_option[p0:p0 + P], starts, shared, p0, dedicated)
             p0 += P
 
     def _greedy(self, units: list[_Unit], blocks: np.ndarray, criterion: str) -> dict[str, Any]:
