@@ -1,4 +1,4 @@
-"""Time of `place_and_route` on full-chip networks (bar: under 1 s each).
+"""Time of `place_and_route` on full-chip networks (bars: case (b) under 100 ms, the others under 1 s).
 
 Run: python benchmarks/place_and_route.py [--repeats 5]
 
@@ -8,7 +8,8 @@ Networks:
 - recurrent: 512 LIF neurons (1 circuit each, both hemispheres) with a signed sparse recurrent
   projection (5 % density) plus 64 inputs projecting sparsely (10 %).
 Also times a weight-only update of each (placement and routing reused). Prints the median and
-the fastest of `--repeats` runs after one warm-up run.
+the fastest of `--repeats` runs after one warm-up run, and whether the median meets the bar. The
+time is wall-clock on whatever else the machine is doing: compare versions back to back.
 """
 
 from __future__ import annotations
@@ -61,8 +62,8 @@ def main() -> None:
     from hxgraph.chip import place_and_route
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; median / fastest of {args.repeats} runs")
-    for name, make in (("case (b) 256-246(x2)-10(x2), full chip", case_b),
-                       ("512 LIF sparse recurrent + 64 inputs", recurrent)):
+    for name, make, bar in (("case (b) 256-246(x2)-10(x2), full chip", case_b, 0.1),
+                            ("512 LIF sparse recurrent + 64 inputs", recurrent, 1.0)):
         graph = make()
         mapping = place_and_route(graph)
         median, fastest = timed(lambda: place_and_route(graph), args.repeats)
@@ -73,7 +74,7 @@ def main() -> None:
         s = mapping.stats
         print(f"{name}:")
         print(f"  place_and_route   {median * 1e3:7.1f} ms (fastest {fastest * 1e3:.1f} ms)  "
-              f"{'OK' if median < 1.0 else 'OVER'} the 1 s bar")
+              f"{'OK' if median < bar else 'OVER'} the {bar * 1e3:.0f} ms bar")
         print(f"  weight update     {update_median * 1e3:7.1f} ms (fastest {update_fastest * 1e3:.1f} ms)")
         print(f"  circuits {s.circuits_used}/{s.circuits_available}, rows {list(s.rows_used)}, "
               f"driver groups per bus {list(s.driver_groups)}, synapses {s.synapses}")
