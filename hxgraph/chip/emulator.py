@@ -30,6 +30,7 @@ import attrs
 import networkx as nx
 import torch
 
+from hxgraph import kernels
 from hxgraph.chip.analog import AnalogModel, ChipInstance
 from hxgraph.chip.calibration import CAPACITANCE_CODE, MODEL_CAPACITANCE
 from hxgraph.chip.config import ChipConfig
@@ -646,7 +647,13 @@ class Emulator:
             flat = s.reshape(-1, s.shape[-1])
             for k, delivered in enumerate((self.delivery.excitatory, self.delivery.inhibitory)):
                 matrix = delivered.get((source, name))
-                if matrix is not None:
+                if matrix is None:
+                    continue
+                if kernels.enabled(flat, matrix):  # spikes are sparse: add one weight row per spike
+                    if totals[k] is None:
+                        totals[k] = flat.new_zeros(*s.shape[:2], matrix.shape[0])
+                    kernels.accumulate_spikes(flat.contiguous(), matrix.T, totals[k])
+                else:
                     part = (flat @ matrix.T).reshape(*s.shape[:2], -1)
                     totals[k] = part if totals[k] is None else totals[k].add_(part)
         return totals[0], totals[1]
@@ -661,9 +668,12 @@ class Emulator:
         n = p.leak.numel()
         arrivals = self._arrivals(name, spikes_of, self.delivery.sources_of(name))
         net = torch.empty(steps, batch, n)
-        exc, inh = torch.zeros(batch, n), torch.zeros(batch, n)
         gain = self.analog.synapse_gain
-        for t in range(steps):
+        fused = kernels.enabled(net, p.leak)  # the loops below compiled (hxgraph.kernels), the same to the bit
+        if fused:
+            kernels.synaptic_filter(*arrivals, p.decay_exc, p.decay_inh, gain, net)
+        exc, inh = torch.zeros(batch, n), torch.zeros(batch, n)
+        for t in range(0 if fused else steps):
             torch.sub(exc, inh, out=net[t])  # drives the membrane during (t-1, t]
             for state, decay, arrived in ((exc, p.decay_exc, arrivals[0]), (inh, p.decay_inh, arrivals[1])):
                 state.mul_(decay)
@@ -678,10 +688,13 @@ class Emulator:
                "clamped": masks(steps, batch, n), "spikes": masks(steps, batch, n)}
         rest = (1 - p.decay_mem) * p.rest
         rails = (p.low, p.high) if math.isfinite(p.low) or math.isfinite(p.high) else None
+        if fused:
+            kernels.chip_membrane(net, rest, p.decay_mem, p.input_gain, p.leak, p.low, p.high, p.spiking, p.threshold,
+                                  p.reset, p.refractory, rec["membrane"], rec["clamped"], rec["spikes"])
         v_prev = p.leak.expand(batch, -1)
         ref = torch.zeros(batch, n)
         reset, refractory = p.reset.expand(batch, -1), p.refractory.expand(batch, -1)
-        for t in range(steps):
+        for t in range(0 if fused else steps):
             v = rec["membrane"][t]
             torch.addcmul(rest, v_prev, p.decay_mem, out=v).addcmul_(net[t], p.input_gain)
             if rails is not None:

@@ -49,6 +49,7 @@ from typing import Any, NamedTuple, Optional, Union
 
 import torch
 
+from hxgraph import kernels
 from hxgraph.errors import InputError, ParameterError, ShapeError
 
 __all__ = [
@@ -622,6 +623,8 @@ def _coefficients(x: torch.Tensor, leak: Param, tau_mem: Param, tau_syn: Param,
 
 def _synaptic_current(x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     """Run ``i_t = a * i_{t-1} + x_t`` (i_{-1} = 0) over time into a new tensor."""
+    if kernels.enabled(x, a):
+        return kernels.scan_(x.clone(), a)
     current = torch.empty_like(x)
     if x.shape[0]:
         current[0] = x[0]
@@ -646,6 +649,8 @@ def _reverse_scan_(buffer: torch.Tensor, decay: torch.Tensor, stop: int = 0) -> 
 
     ``decay`` is constant per neuron (N,) or given per step (same shape as ``buffer``).
     """
+    if kernels.enabled(buffer, decay):
+        return kernels.reverse_scan_(buffer, decay, stop)
     rows = buffer.unbind(0)
     if decay.dim() == buffer.dim():
         factors = decay.unbind(0)
@@ -680,6 +685,8 @@ def _input_adjoint_(buffer: torch.Tensor, grad_i: Optional[torch.Tensor],
     steps = buffer.shape[0] - 1
     if steps == 0:
         return buffer[1:]
+    if kernels.enabled(buffer, k.beta, k.a, *(() if grad_i is None else (grad_i,))):
+        return kernels.input_adjoint_(buffer, grad_i, k.beta, k.a)[1:]  # the same in one pass
     buffer[1:steps].mul_(k.beta)
     if grad_i is not None:
         buffer[1:steps].add_(grad_i[:-1])
@@ -800,39 +807,46 @@ class _LIFFunction(torch.autograd.Function):
         reset_v = _vector(reset, size, x)
         threshold_v = _vector(threshold, size, x)
 
-        current = _synaptic_current(x, k.a)
-        # p: membrane after integration, before spike/reset (clamped while refractory)
-        potential = _membrane_drive(current, k)
-        membrane = torch.empty_like(x)
-        spikes = torch.empty_like(x)
-
         refractory = _Refractory(refractory_time, dt, x)
         one_step, masks = refractory.one_step, refractory.masks
         # a reset at or above threshold would make the clamped value spike: mask explicitly
         mask_spikes = refractory.active and bool((reset_v >= threshold_v).any())
+        wants_surrogate = any(ctx.needs_input_grad)
+        alpha_v = _vector(alpha, size, x)
+        if masks is None and kernels.enabled(x, *k, reset_v, threshold_v, alpha_v):
+            # the loops below in one compiled pass (hxgraph.kernels), the same to the bit
+            current, potential, membrane, spikes = (torch.empty_like(x) for _ in range(4))
+            kernels.lif_forward(x, k, reset_v, threshold_v, alpha_v, one_step, mask_spikes, wants_surrogate,
+                                current, potential, membrane, spikes)
+            surrogate = potential if wants_surrogate else None
+        else:
+            current = _synaptic_current(x, k.a)
+            # p: membrane after integration, before spike/reset (clamped while refractory)
+            potential = _membrane_drive(current, k)
+            membrane = torch.empty_like(x)
+            spikes = torch.empty_like(x)
+            p_rows, v_rows, z_rows = potential.unbind(0), membrane.unbind(0), spikes.unbind(0)
+            for t in range(steps):
+                p_t, z_t = p_rows[t], z_rows[t]
+                if t:
+                    p_t.addcmul_(k.alpha_m, v_rows[t - 1])
+                refractory_mask = refractory.mask(t, spikes)
+                if refractory_mask is not None:
+                    torch.lerp(p_t, reset_v, refractory_mask, out=p_t)
+                torch.gt(p_t, threshold_v, out=z_t)
+                if mask_spikes and refractory_mask is not None:
+                    z_t.mul_(1 - refractory_mask)
+                torch.lerp(p_t, reset_v, z_t, out=v_rows[t])
+                refractory.record(t, z_t)
 
-        p_rows, v_rows, z_rows = potential.unbind(0), membrane.unbind(0), spikes.unbind(0)
-        for t in range(steps):
-            p_t, z_t = p_rows[t], z_rows[t]
-            if t:
-                p_t.addcmul_(k.alpha_m, v_rows[t - 1])
-            refractory_mask = refractory.mask(t, spikes)
-            if refractory_mask is not None:
-                torch.lerp(p_t, reset_v, refractory_mask, out=p_t)
-            torch.gt(p_t, threshold_v, out=z_t)
-            if mask_spikes and refractory_mask is not None:
-                z_t.mul_(1 - refractory_mask)
-            torch.lerp(p_t, reset_v, z_t, out=v_rows[t])
-            refractory.record(t, z_t)
-
-        surrogate = None
-        if any(ctx.needs_input_grad):
-            # d z / d p, zero in refractory steps (spikes masked there)
-            surrogate = _surrogate_factor_(potential, threshold_v, alpha)
-            if one_step and steps > 1:
-                surrogate[1:].addcmul_(surrogate[1:], spikes[:-1], value=-1)
-            elif masks is not None:
-                surrogate.addcmul_(surrogate, masks, value=-1)
+            surrogate = None
+            if wants_surrogate:
+                # d z / d p, zero in refractory steps (spikes masked there)
+                surrogate = _surrogate_factor_(potential, threshold_v, alpha_v)
+                if one_step and steps > 1:
+                    surrogate[1:].addcmul_(surrogate[1:], spikes[:-1], value=-1)
+                elif masks is not None:
+                    surrogate.addcmul_(surrogate, masks, value=-1)
         ctx.one_step = one_step
         ctx.dt = dt
         ctx.params = _detached(leak=leak, reset=reset, threshold=threshold, tau_mem=tau_mem,
@@ -881,11 +895,14 @@ class _LIFFunction(torch.autograd.Function):
             lambda_p.add_(grad_v)
             subtract_removed_(lambda_p, grad_v)
         if grad_z is not None or grad_v is not None:
-            decay = torch.empty_like(spikes)
-            decay.copy_(k.alpha_m.expand_as(decay))
-            subtract_removed_(decay, k.alpha_m)
-            _reverse_scan_(lambda_p, decay)
-            del decay
+            if masks is None and kernels.enabled(buffer, k.alpha_m):
+                kernels.lif_membrane_adjoint_(lambda_p, spikes, k.alpha_m, ctx.one_step)  # the same, fused
+            else:
+                decay = torch.empty_like(spikes)
+                decay.copy_(k.alpha_m.expand_as(decay))
+                subtract_removed_(decay, k.alpha_m)
+                _reverse_scan_(lambda_p, decay)
+                del decay
 
         # without a gradient on z or v the membrane parameters get none (as with autograd)
         membrane_used = grad_z is not None or grad_v is not None
@@ -923,9 +940,12 @@ class _LIFunction(torch.autograd.Function):
         k = _coefficients(x, leak, tau_mem, tau_syn, capacitance, dt)
         current = _synaptic_current(x, k.a)
         membrane = _membrane_drive(current, k)
-        rows = membrane.unbind(0)
-        for t in range(1, x.shape[0]):
-            rows[t].addcmul_(k.alpha_m, rows[t - 1])
+        if kernels.enabled(membrane, k.alpha_m):
+            kernels.scan_(membrane, k.alpha_m)
+        else:
+            rows = membrane.unbind(0)
+            for t in range(1, x.shape[0]):
+                rows[t].addcmul_(k.alpha_m, rows[t - 1])
         ctx.dt = dt
         ctx.params = _detached(leak=leak, tau_mem=tau_mem, tau_syn=tau_syn,
                                capacitance=capacitance)

@@ -1,0 +1,198 @@
+"""Fused time loops on the CPU, compiled with numba: the hot loops of the mock and the emulator.
+
+A time loop written with torch operations costs one operation call per step and per
+operation; with thousands of small operations per run that overhead, not the arithmetic,
+dominates (a 500-step LIF layer on two cores spent most of its time there). Each kernel here
+runs a whole loop over time in one compiled call, on `torch.get_num_threads()` threads that
+split the columns (batch entries × neurons) between them.
+
+Exactness: every kernel performs the operations of the torch loop it replaces in the same
+order and rounds where torch rounds: torch's CPU `addcmul` and `add(alpha=)` are fused
+multiply-adds, so the kernels call `fma` exactly where the torch code calls those. Results
+are equal to the bit (tests/test_kernels.py compares each kernel with its torch loop), so
+the ideal chip still equals the mock spike for spike.
+
+The kernels run for CPU tensors of float32 or float64 when numba can be imported and the
+environment variable `HXGRAPH_KERNELS` is not `torch`; the callers keep their torch loops for
+everything else (GPU tensors, other dtypes) and as the reference. numba is imported, and a
+kernel compiled (or loaded from numba's cache), on first use only.
+
+This module imports nothing of hxgraph's packages: the mock and the chip back ends both use it.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import functools
+import math
+import os
+from typing import Any, Callable, Optional, Sequence
+
+import torch
+
+__all__ = ["enabled", "scan_", "reverse_scan_", "lif_forward", "lif_membrane_adjoint_", "input_adjoint_",
+           "synaptic_filter", "chip_membrane", "accumulate_spikes"]
+
+_DTYPES = (torch.float32, torch.float64)
+# Below this many (steps × columns) values a second thread costs more than it saves.
+_PARALLEL_MIN = 1 << 16
+
+
+@functools.lru_cache(maxsize=None)
+def _compiled() -> Any:
+    """The compiled kernels (a module), or None where numba is missing or `HXGRAPH_KERNELS=torch`."""
+    if os.environ.get("HXGRAPH_KERNELS", "").strip().lower() == "torch":
+        return None
+    try:
+        from hxgraph import _numba_kernels
+    except ImportError:  # no numba (or a broken install): the torch loops run instead
+        return None
+    return _numba_kernels
+
+
+def enabled(*tensors: torch.Tensor) -> bool:
+    """Whether the compiled kernels can run on these tensors (CPU, one float dtype, numba present)."""
+    dtype = tensors[0].dtype
+    if dtype not in _DTYPES or not all(t.device.type == "cpu" and t.dtype == dtype for t in tensors):
+        return False
+    return _compiled() is not None
+
+
+@functools.lru_cache(maxsize=1)
+def _pool(workers: int) -> concurrent.futures.ThreadPoolExecutor:
+    return concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hxgraph-kernel")
+
+
+def _split(kernel: Callable, columns: int, work: int, *args: Any, align: int = 16) -> None:
+    """Run `kernel(*args, lo, hi)` over the columns 0..columns, split among torch's threads when
+    `work` (values touched) is large enough; the kernels release the GIL, so the parts run at once."""
+    threads = min(torch.get_num_threads(), max(1, columns // align))
+    if threads < 2 or work < _PARALLEL_MIN:
+        kernel(*args, 0, columns)
+        return
+    step = -(-columns // threads)
+    step = -(-step // align) * align  # whole cache lines per thread
+    bounds = [(lo, min(lo + step, columns)) for lo in range(0, columns, step)]
+    futures = [_pool(threads).submit(kernel, *args, lo, hi) for lo, hi in bounds[1:]]
+    kernel(*args, *bounds[0])
+    for future in futures:
+        future.result()
+
+
+def _rows(t: torch.Tensor):
+    """(steps, columns) numpy view of a contiguous (T, ...) tensor, without a copy."""
+    if not t.is_contiguous():
+        raise ValueError("hxgraph.kernels needs contiguous tensors")
+    return t.detach().numpy().reshape(t.shape[0], math.prod(t.shape[1:]))  # (0 steps: no -1 to infer)
+
+
+def _tiled(values: torch.Tensor, columns: int, dtype: torch.dtype):
+    """A per-neuron (N,) or scalar parameter repeated over the batch to `columns` entries."""
+    v = values.detach().reshape(-1).to(dtype)
+    return v.repeat(columns // v.numel()).numpy() if v.numel() > 1 else v.expand(columns).contiguous().numpy()
+
+
+def _const(dtype: torch.dtype):
+    """[0, 1] in the kernels' dtype (see `hxgraph._numba_kernels`)."""
+    return torch.tensor([0, 1], dtype=dtype).numpy()
+
+
+def scan_(rows: torch.Tensor, decay: torch.Tensor) -> torch.Tensor:
+    """In place: ``rows[t] = rows[t] + decay · rows[t - 1]`` for t = 1.. (torch: ``rows[t].addcmul_(decay, rows[t - 1])``).
+
+    `rows` is (T, ..., N) contiguous, `decay` per neuron (N,)."""
+    r = _rows(rows)
+    _split(_compiled().scan, r.shape[1], r.size, r, _tiled(decay, r.shape[1], rows.dtype))
+    return rows
+
+
+def reverse_scan_(buffer: torch.Tensor, decay: torch.Tensor, stop: int = 0) -> torch.Tensor:
+    """In place: ``buffer[t] += decay · buffer[t + 1]`` from the end down to `stop`.
+
+    `decay` per neuron (N,) or per step (the shape of `buffer`)."""
+    r = _rows(buffer)
+    stepwise = decay.dim() == buffer.dim()
+    d = _rows(decay.contiguous()) if stepwise else _tiled(decay, r.shape[1], buffer.dtype)[None, :]
+    _split(_compiled().reverse_scan, r.shape[1], r.size, r, d, stepwise, stop)
+    return buffer
+
+
+def lif_forward(x: torch.Tensor, coefficients: Sequence[torch.Tensor], reset: torch.Tensor, threshold: torch.Tensor,
+                alpha: torch.Tensor, refractory: bool, mask_spikes: bool, surrogate: bool, current: torch.Tensor,
+                potential: torch.Tensor, membrane: torch.Tensor, spikes: torch.Tensor) -> None:
+    """The mock's LIF integration in one pass (see `hxgraph.mock.functional._LIFFunction.forward`).
+
+    `coefficients`: per neuron (a, alpha_m, beta, gamma, leak). Writes the synaptic `current`,
+    the membrane before spike and reset (`potential`; with `surrogate`, the SuperSpike factor
+    1 / (alpha·|p - threshold| + 1)² instead, zero where clamped), `membrane` and `spikes`.
+    `refractory`: a spike clamps the neuron at `reset` for the one following step;
+    `mask_spikes`: a clamped neuron cannot spike."""
+    r = _rows(x)
+    columns = r.shape[1]
+    tiled = [_tiled(v, columns, x.dtype) for v in (*coefficients, reset, threshold, alpha)]
+    _split(_compiled().lif_forward, columns, 5 * r.size, r, *tiled, refractory, mask_spikes, surrogate,
+           _rows(current), _rows(potential), _rows(membrane), _rows(spikes), _const(x.dtype))
+
+
+def lif_membrane_adjoint_(lambda_p: torch.Tensor, spikes: torch.Tensor, alpha_m: torch.Tensor,
+                          one_step: bool) -> torch.Tensor:
+    """In place: ``lambda_p[t] += alpha_m·(1 - z_t - z_{t-1})·lambda_p[t + 1]`` from the end (the z_{t-1} term
+    only with a one-step refractory period): the membrane adjoint, cut where the membrane was set."""
+    r = _rows(lambda_p)
+    _split(_compiled().lif_membrane_adjoint, r.shape[1], 3 * r.size, r, _rows(spikes),
+           _tiled(alpha_m, r.shape[1], lambda_p.dtype), one_step)
+    return lambda_p
+
+
+def input_adjoint_(buffer: torch.Tensor, grad_i: Optional[torch.Tensor], beta: torch.Tensor,
+                   a: torch.Tensor) -> torch.Tensor:
+    """In place on `buffer` (T + 1, ...), rows 0..T-1 holding the membrane adjoint: rows 1..T become the
+    adjoint of the synaptic current (see `hxgraph.mock.functional._input_adjoint_`)."""
+    r = _rows(buffer)
+    g = _rows(grad_i.contiguous()) if grad_i is not None else r[:1]
+    _split(_compiled().input_adjoint, r.shape[1], 3 * r.size, r, g, grad_i is not None,
+           _tiled(beta, r.shape[1], buffer.dtype), _tiled(a, r.shape[1], buffer.dtype))
+    return buffer
+
+
+def synaptic_filter(excitatory: Optional[torch.Tensor], inhibitory: Optional[torch.Tensor],
+                    decay_exc: torch.Tensor, decay_inh: torch.Tensor, gain: float, net: torch.Tensor) -> None:
+    """The emulator's synapse loop: ``net[t] = exc - inh`` before step t's arrivals, then
+    ``exc = exc·decay_exc + gain·arrived[t]`` (likewise inh); an absent arrival tensor is zero."""
+    r = _rows(net)
+    columns = r.shape[1]
+    empty = r[:1]
+    _split(_compiled().synaptic_filter, columns, 3 * r.size,
+           _rows(excitatory) if excitatory is not None else empty, excitatory is not None,
+           _rows(inhibitory) if inhibitory is not None else empty, inhibitory is not None,
+           _tiled(decay_exc, columns, net.dtype), _tiled(decay_inh, columns, net.dtype),
+           torch.tensor([gain], dtype=net.dtype).numpy(), r)
+
+
+def chip_membrane(net: torch.Tensor, rest: torch.Tensor, decay_mem: torch.Tensor, input_gain: torch.Tensor,
+                  leak: torch.Tensor, low: float, high: float, spiking: bool, threshold: torch.Tensor,
+                  reset: torch.Tensor, refractory: torch.Tensor, membrane: torch.Tensor, clamped: torch.Tensor,
+                  spikes: torch.Tensor) -> None:
+    """The emulator's membrane loop of a population whose inputs are known (see
+    `hxgraph.chip.emulator.Emulator._integrate_feedforward`): writes membrane, clamp and spike masks.
+    `rest` is the loop-invariant term (1 - decay_mem)·rest; the membrane stays within low..high."""
+    r = _rows(net)
+    columns = r.shape[1]
+    tiled = [_tiled(v, columns, net.dtype) for v in (rest, decay_mem, input_gain, leak)]
+    rails = bool(low > -float("inf") or high < float("inf"))
+    spike_tiled = [_tiled(v, columns, net.dtype) for v in (threshold, reset, refractory)]
+    _split(_compiled().chip_membrane, columns, 5 * r.size, r, *tiled,
+           torch.tensor([low, high], dtype=net.dtype).numpy(), rails, spiking, *spike_tiled,
+           _rows(membrane), _rows(clamped), _rows(spikes), _const(net.dtype))
+
+
+def accumulate_spikes(spikes: torch.Tensor, weight_t: torch.Tensor, out: torch.Tensor) -> None:
+    """``out += spikes @ weight_t`` for sparse spike counts (rows, sources): one weight row added per
+    nonzero count. Exact for integer counts and weights, as the matrix product would be; `weight_t`
+    is (sources, targets)."""
+    s = spikes.detach().reshape(-1, spikes.shape[-1])
+    o = out.reshape(-1, out.shape[-1])
+    if not (s.is_contiguous() and o.is_contiguous()):
+        raise ValueError("hxgraph.kernels needs contiguous tensors")
+    _split(_compiled().accumulate_spikes, s.shape[0], s.numel(), s.numpy(), weight_t.detach().contiguous().numpy(),
+           o.numpy(), align=1)

@@ -1,0 +1,149 @@
+"""The compiled kernels (hxgraph.kernels) give the same bits as the torch loops they replace.
+
+Each case runs twice, once with HXGRAPH_KERNELS=torch (the torch loops, the reference) and once
+with the kernels, and compares outputs and gradients with torch.equal.
+"""
+
+import pytest
+import torch
+
+import hxgraph as hx
+from hxgraph import kernels
+from hxgraph.chip import AnalogModel
+from hxgraph.mock import functional as F
+
+
+@pytest.fixture
+def both(monkeypatch):
+    """Run `fn` with the torch loops and with the kernels; return both results."""
+    def run(fn):
+        results = []
+        for setting in ("torch", ""):
+            monkeypatch.setenv("HXGRAPH_KERNELS", setting)
+            kernels._compiled.cache_clear()
+            results.append(fn())
+        kernels._compiled.cache_clear()
+        return results
+    yield run
+    kernels._compiled.cache_clear()
+
+
+def assert_same(a, b):
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        if x is None or y is None:
+            assert x is None and y is None
+        else:
+            assert torch.equal(x, y), float((x - y).abs().max())
+
+
+def test_kernels_are_used_here():
+    # numba is a dependency: the equality tests below must compare two different code paths
+    assert kernels.enabled(torch.zeros(2))
+
+
+def test_kernels_are_refused_where_they_do_not_apply():
+    assert not kernels.enabled(torch.zeros(2, dtype=torch.float16))
+    assert not kernels.enabled(torch.zeros(2), torch.zeros(2, dtype=torch.float64))
+    assert not kernels.enabled(torch.zeros(2, device="meta"))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("refractory_time", [0.0, 1e-6, 3e-6])
+@pytest.mark.parametrize("reset", [0.0, 0.7])  # 0.7 >= a threshold: clamped neurons must not spike
+def test_lif_integration_and_gradients(both, dtype, refractory_time, reset):
+    g = torch.Generator().manual_seed(1)
+    x = (torch.randn(120, 5, 33, generator=g, dtype=dtype) * 0.4).requires_grad_()
+    threshold = (torch.rand(33, generator=g, dtype=dtype) * 0.6 + 0.3).requires_grad_()
+    params = dict(leak=torch.zeros(33, dtype=dtype, requires_grad=True), tau_mem=torch.full((33,), 8e-6, dtype=dtype,
+                  requires_grad=True), tau_syn=torch.full((33,), 4e-6, dtype=dtype, requires_grad=True),
+                  capacitance=torch.full((33,), 2e-6, dtype=dtype, requires_grad=True), reset=torch.tensor(reset, dtype=dtype, requires_grad=True),
+                  refractory_time=refractory_time, alpha=torch.full((33,), 30.0, dtype=dtype))
+    upstream = torch.randn(120, 5, 33, generator=g, dtype=dtype)
+
+    def run():
+        leaves = [x, threshold] + [v for v in params.values() if isinstance(v, torch.Tensor) and v.requires_grad]
+        for leaf in leaves:
+            leaf.grad = None
+        z, v, i = F.lif_integration(x, threshold=threshold, dt=1e-6, **params)
+        (z * upstream).sum().add((v * v).sum()).add(i.sum()).backward()
+        return [z.detach(), v.detach(), i.detach()] + [leaf.grad.clone() for leaf in leaves]
+
+    reference, fused = both(run)
+    assert reference[0].sum() > 10  # neurons spiked
+    assert_same(reference, fused)
+
+
+def test_lif_without_gradients_and_spike_only_gradient(both):
+    x = torch.rand(60, 3, 16, generator=torch.Generator().manual_seed(2))
+    assert_same(*both(lambda: list(F.lif_integration(x, leak=0.0, reset=0.0, threshold=0.5))))
+    xg = x.clone().requires_grad_()
+
+    def run():
+        xg.grad = None
+        F.lif_integration(xg, leak=0.0, reset=0.0, threshold=0.5)[0].sum().backward()
+        return [xg.grad.clone()]
+    assert_same(*both(run))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_li_integration_and_gradients(both, dtype):
+    x = torch.randn(80, 4, 7, dtype=dtype, generator=torch.Generator().manual_seed(3)).requires_grad_()
+    tau_mem = torch.full((7,), 9e-6, dtype=dtype, requires_grad=True)
+
+    def run():
+        x.grad = tau_mem.grad = None
+        v, i = F.li_integration(x, leak=0.0, tau_mem=tau_mem, dt=1e-6)
+        (v * v).sum().add(i.sum()).backward()
+        return [v.detach(), i.detach(), x.grad.clone(), tau_mem.grad.clone()]
+    assert_same(*both(run))
+
+
+def test_work_split_between_threads_gives_the_same_bits(both):
+    # large enough for hxgraph.kernels to split the columns between threads
+    x = (torch.randn(300, 64, 50, generator=torch.Generator().manual_seed(4)) * 0.4).requires_grad_()
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(3)
+
+        def run():
+            x.grad = None
+            z, v, i = F.lif_integration(x, leak=0.0, reset=0.0, threshold=0.6, dt=1e-6)
+            z.sum().add(v.sum()).backward()
+            return [z.detach(), v.detach(), x.grad.clone()]
+        assert_same(*both(run))
+    finally:
+        torch.set_num_threads(threads)
+
+
+def yinyang_like(seed):
+    g = torch.Generator().manual_seed(seed)
+    exp = (hx.Experiment("kernels", seed=seed).input("x", 10)
+           .lif("h", 40, threshold=1.0, leak=0.0, reset=0.0).li("o", 3, leak=0.0)
+           .dense("x", "h", init=hx.init.normal(0.4, 0.4)).dense("h", "o", init=hx.init.normal(0.0, 0.3)))
+    return exp.graph, (torch.rand(45, 30, 10, generator=g) < 0.1).float()
+
+
+@pytest.mark.parametrize("analog", [AnalogModel(), AnalogModel.ideal()], ids=["default", "ideal"])
+def test_emulator_recordings(both, analog):
+    graph, x = yinyang_like(5)
+
+    def run():
+        rec = hx.emulate(graph, seed=7, analog=analog).emulator.run({"x": x})
+        return [rec.spikes[k] for k in sorted(rec.spikes)] + [rec.cadc[k] for k in sorted(rec.cadc)]
+    reference, fused = both(run)
+    assert reference[0].shape[0] > 20  # the hidden layer spiked
+    assert_same(reference, fused)
+
+
+@pytest.mark.parametrize("steps", [0, 1, 2])
+def test_short_runs(both, steps):
+    x = torch.rand(steps, 2, 3, generator=torch.Generator().manual_seed(6)).requires_grad_()
+
+    def run():
+        x.grad = None
+        z, v, i = F.lif_integration(x, leak=0.0, reset=0.0, threshold=0.3)
+        li_v, _ = F.li_integration(x, leak=0.0)
+        (z.sum() + v.sum() + li_v.sum()).backward()
+        return [z.detach(), v.detach(), i.detach(), li_v.detach(), x.grad.clone()]
+    assert_same(*both(run))
