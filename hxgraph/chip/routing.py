@@ -1000,16 +1000,19 @@ class _Router:
         if "syn_h" in st:  # the exact router places every synapse itself (hxgraph.chip.exact_routing)
             sh, scol = st["syn_h"], st["syn_col"]
             entry = dm.src[conn] * H + sh
-            sk, sb, slab = table[0][entry], table[1][entry], table[2][entry]
-            block = sk * DPB + sb
+            block = table[0][entry] * DPB + table[1][entry]
+            slab = table[2][entry]
+            key = ((sh * B * DPB + block) * 2 + sign) * C + scol  # (block, sign, column)
         else:  # one hemisphere and column per (source, target) pair: look up per connection, then expand
             ch, ccol = st["pair_h"][self.conn_pair], st["pair_col"][self.conn_pair]
             entry = dm.src * H + ch
             cblock = table[0][entry] * DPB + table[1][entry]
-            sh, scol, slab, block = ch[conn], ccol[conn], table[2][entry][conn], cblock[conn]
-        group = ((sh * B * DPB + block) * 2 + sign)
+            ckey = (ch * B * DPB + cblock) * (2 * C) + ccol  # an excitatory synapse's (block, sign, column)
+            sh, scol, slab, block, key = ch[conn], ccol[conn], table[2][entry][conn], cblock[conn], ckey[conn]
+            key[n_exc:] += C
         if self.mode == "simple":
             # A row of its own per (projection, source, sign, copy) within the block.
+            group = key // C
             P = len(dm.projections)
             copies = int(copy.max(initial=0)) + 1
             rowkey = ((group * P + dm.proj[conn]) * dm.source_count + dm.src[conn]) * copies + copy
@@ -1020,10 +1023,13 @@ class _Router:
         else:
             # Stack the block's synapses per column onto its rows of the right sign: a synapse's rank is
             # the number of synapses before it (in synapse order) with its block, sign and column.
-            key = group * C + scol
-            order = np.argsort(key, kind="stable")
+            counts = np.bincount(key)
+            used = counts > 0
+            key = (np.cumsum(used) - 1)[key]  # the (block, sign, column) in use, numbered in order
+            counts = counts[used]
+            # Keys of 16 bits sort by radix (only the order within a key matters, and it is kept).
+            order = np.argsort(key.astype(np.uint16) if counts.size <= 1 << 16 else key, kind="stable")
             sorted_key = key[order]
-            counts = np.bincount(sorted_key)
             rank = np.empty_like(order)
             rank[order] = np.arange(order.size) - (np.cumsum(counts) - counts)[sorted_key]
         exc_rows = st["rows"][..., 0].reshape(H, -1)  # (H, B * DPB)
