@@ -77,7 +77,11 @@ def split_weight(weight: int, max_weight: int = 63) -> list[int]:
 
 def synapse_count(magnitude: np.ndarray, max_weight: int) -> np.ndarray:
     """Synapses needed per magnitude (vectorised `len(split_weight(m))`): at least one."""
-    return np.maximum(1, -(-magnitude // max_weight))
+    count = np.ones_like(magnitude)
+    split = magnitude > max_weight  # usually few: divide only those
+    if split.any():
+        count[split] = -(-magnitude[split] // max_weight)
+    return count
 
 
 def copy_weight(magnitude: np.ndarray, copy: np.ndarray, max_weight: int) -> np.ndarray:
