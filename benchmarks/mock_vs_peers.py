@@ -7,6 +7,10 @@ with the linear layer applied per step, SpikingJelly `LIFNode` in multi-step mod
 linear layer's output for all steps, hxgraph through `hx.mock(graph)`. Each (library, N) runs in a fresh
 process, so its peak resident memory is its own.
 
+The floor: the two matrix products any implementation of this workload needs (the forward
+Linear and the weight gradient, same shapes), timed the same way; hxgraph / floor is printed
+against the bar of issue 16 (1.5 at N = 256, 1.2 at N = 1024).
+
 Also: hxgraph sparse vs dense projection at 1 % density for N = 4096.
 
 Run:   python benchmarks/mock_vs_peers.py [--sizes 256 1024] [--repeat 5]
@@ -45,6 +49,16 @@ def workload(library: str, n: int, density: float):
 
         def run():
             model({"x": x})["h"].spikes.sum().backward()
+        return run
+
+    if library == "floor":
+        # The matrix products any implementation needs: the forward product and the weight gradient's.
+        weight, flat = torch.randn(n, n), x.reshape(T * B, n)
+        upstream = torch.randn(T * B, n)
+
+        def run():
+            flat @ weight.T
+            upstream.T @ flat
         return run
 
     linear = torch.nn.Linear(n, n, bias=False)
@@ -126,7 +140,8 @@ def main() -> None:
     print(f"{'N':>6}  {'library':<16} {'median ms':>10} {'min ms':>8} {'peak MiB':>9}")
     for n in args.sizes:
         rows = [in_subprocess(lib, n, args.repeat) for lib in ("hxgraph", "snntorch", "norse", "spikingjelly")]
-        for r in rows:
+        floor = in_subprocess("floor", n, args.repeat)
+        for r in rows + [floor]:
             if "missing" in r:
                 print(f"{n:>6}  {r['library']:<16} not available ({r['missing']})")
             else:
@@ -134,6 +149,8 @@ def main() -> None:
         peers = [r["ms"] for r in rows[1:] if "ms" in r]
         if peers:
             print(f"{'':>6}  hxgraph / fastest peer: {rows[0]['ms'] / min(peers):.2f}")
+        bar = 1.5 if n <= 256 else 1.2
+        print(f"{'':>6}  hxgraph / matmul floor: {rows[0]['ms'] / floor['ms']:.2f} (bar: {bar})")
     if args.sparse_n:
         n = args.sparse_n
         print(f"\nhxgraph, N = {n}, dense vs sparse (1 % density) projection; median of 3")

@@ -108,6 +108,59 @@ def lif_membrane_adjoint(rows, spikes, alpha_m, one_step, lo, hi):
 
 
 @_jit
+def lif_adjoint(grad_z, has_gz, surrogate, grad_v, has_gv, grad_i, has_gi, spikes, alpha_m, beta, a, one_step,
+                grad_x, lo, hi):
+    """The LIF's input gradient in one sweep back in time (`_LIFFunction.backward` without parameter gradients):
+    the membrane adjoint lambda_p[t] = grad_z·surrogate (+ grad_v, cut where the membrane was set)
+    + alpha_m·(1 - z_t [- z_{t-1}])·lambda_p[t + 1], and grad_x[t] = beta·lambda_p[t + 1] (+ grad_i[t])
+    + a·grad_x[t + 1], with the roundings of the torch code (which runs the same steps pass by pass)."""
+    steps = spikes.shape[0]
+    am, b, d = alpha_m[lo:hi], beta[lo:hi], a[lo:hi]
+    m = hi - lo
+    following = spikes[0, lo:hi].copy()  # lambda_p[t + 1]
+    lp = spikes[0, lo:hi].copy()
+    for t in range(steps - 1, -1, -1):
+        zt, zp = spikes[t, lo:hi], spikes[max(t - 1, 0), lo:hi]
+        if has_gz:
+            gz, s = grad_z[t, lo:hi], surrogate[t, lo:hi]
+            for j in range(m):
+                lp[j] = gz[j] * s[j]
+        else:
+            lp[:] = 0
+        if has_gv:
+            gv = grad_v[t, lo:hi]
+            for j in range(m):
+                lp[j] = lp[j] + gv[j]
+            for j in range(m):
+                lp[j] = fma(-zt[j], gv[j], lp[j])
+            if one_step and t > 0:
+                for j in range(m):
+                    lp[j] = fma(-zp[j], gv[j], lp[j])
+        if t < steps - 1 and (has_gz or has_gv):
+            shifted = one_step and t > 0
+            for j in range(m):
+                decay = fma(-zt[j], am[j], am[j])
+                if shifted:
+                    decay = fma(-zp[j], am[j], decay)
+                lp[j] = fma(decay, following[j], lp[j])
+        gx = grad_x[t, lo:hi]
+        if t == steps - 1:
+            for j in range(m):
+                gx[j] = grad_i[t, lo + j] if has_gi else 0
+        else:
+            nx = grad_x[t + 1, lo:hi]
+            for j in range(m):
+                gx[j] = following[j] * b[j]
+            if has_gi:
+                gi = grad_i[t, lo:hi]
+                for j in range(m):
+                    gx[j] = gx[j] + gi[j]
+            for j in range(m):
+                gx[j] = fma(d[j], nx[j], gx[j])
+        following[:] = lp
+
+
+@_jit
 def input_adjoint(rows, grad_i, has_grad_i, beta, a, lo, hi):
     """rows (T + 1, columns) holds the membrane adjoint in rows 0..T-1; turn rows 1..T into the adjoint of
     the current: rows[t] = beta·rows[t] (+ grad_i[t - 1]) + a·rows[t + 1], with rows[T] = grad_i[T - 1] or 0."""

@@ -30,7 +30,8 @@ from typing import Any, Callable, Optional, Sequence
 
 import torch
 
-__all__ = ["enabled", "scan_", "reverse_scan_", "lif_forward", "lif_membrane_adjoint_", "input_adjoint_",
+__all__ = ["enabled", "scan_", "reverse_scan_", "lif_forward", "lif_membrane_adjoint_", "lif_adjoint",
+           "input_adjoint_",
            "synaptic_filter", "chip_membrane", "accumulate_spikes"]
 
 _DTYPES = (torch.float32, torch.float64)
@@ -142,6 +143,23 @@ def lif_membrane_adjoint_(lambda_p: torch.Tensor, spikes: torch.Tensor, alpha_m:
     _split(_compiled().lif_membrane_adjoint, r.shape[1], 3 * r.size, r, _rows(spikes),
            _tiled(alpha_m, r.shape[1], lambda_p.dtype), one_step)
     return lambda_p
+
+
+def lif_adjoint(grad_z: Optional[torch.Tensor], surrogate: Optional[torch.Tensor], grad_v: Optional[torch.Tensor],
+                grad_i: Optional[torch.Tensor], spikes: torch.Tensor, alpha_m: torch.Tensor, beta: torch.Tensor,
+                a: torch.Tensor, one_step: bool) -> torch.Tensor:
+    """The gradient of a LIF integration with respect to its input, in one sweep back in time, for the case
+    without parameter gradients and without refractory masks (see `hxgraph._numba_kernels.lif_adjoint`)."""
+    grad_x = torch.empty_like(spikes)
+    r = _rows(spikes)
+    columns = r.shape[1]
+
+    def rows(t: Optional[torch.Tensor]):
+        return _rows(t.contiguous()) if t is not None else r[:1]
+    _split(_compiled().lif_adjoint, columns, 6 * r.size, rows(grad_z), grad_z is not None, rows(surrogate),
+           rows(grad_v), grad_v is not None, rows(grad_i), grad_i is not None, r,
+           *(_tiled(v, columns, spikes.dtype) for v in (alpha_m, beta, a)), one_step, _rows(grad_x))
+    return grad_x
 
 
 def input_adjoint_(buffer: torch.Tensor, grad_i: Optional[torch.Tensor], beta: torch.Tensor,

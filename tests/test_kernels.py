@@ -51,18 +51,22 @@ def test_kernels_are_refused_where_they_do_not_apply():
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("refractory_time", [0.0, 1e-6, 3e-6])
 @pytest.mark.parametrize("reset", [0.0, 0.7])  # 0.7 >= a threshold: clamped neurons must not spike
-def test_lif_integration_and_gradients(both, dtype, refractory_time, reset):
+@pytest.mark.parametrize("membrane_grads", [True, False], ids=["all-grads", "input-grads"])
+def test_lif_integration_and_gradients(both, dtype, refractory_time, reset, membrane_grads):
+    # without gradients for the membrane parameters the backward pass is one fused sweep
     g = torch.Generator().manual_seed(1)
     x = (torch.randn(120, 5, 33, generator=g, dtype=dtype) * 0.4).requires_grad_()
-    threshold = (torch.rand(33, generator=g, dtype=dtype) * 0.6 + 0.3).requires_grad_()
-    params = dict(leak=torch.zeros(33, dtype=dtype, requires_grad=True), tau_mem=torch.full((33,), 8e-6, dtype=dtype,
-                  requires_grad=True), tau_syn=torch.full((33,), 4e-6, dtype=dtype, requires_grad=True),
-                  capacitance=torch.full((33,), 2e-6, dtype=dtype, requires_grad=True), reset=torch.tensor(reset, dtype=dtype, requires_grad=True),
+    threshold = (torch.rand(33, generator=g, dtype=dtype) * 0.6 + 0.3).requires_grad_(membrane_grads)
+    params = dict(leak=torch.zeros(33, dtype=dtype, requires_grad=membrane_grads),
+                  tau_mem=torch.full((33,), 8e-6, dtype=dtype, requires_grad=membrane_grads),
+                  tau_syn=torch.full((33,), 4e-6, dtype=dtype, requires_grad=True),
+                  capacitance=torch.full((33,), 2e-6, dtype=dtype, requires_grad=membrane_grads),
+                  reset=torch.tensor(reset, dtype=dtype, requires_grad=membrane_grads),
                   refractory_time=refractory_time, alpha=torch.full((33,), 30.0, dtype=dtype))
     upstream = torch.randn(120, 5, 33, generator=g, dtype=dtype)
 
     def run():
-        leaves = [x, threshold] + [v for v in params.values() if isinstance(v, torch.Tensor) and v.requires_grad]
+        leaves = [v for v in [x, threshold, *params.values()] if isinstance(v, torch.Tensor) and v.requires_grad]
         for leaf in leaves:
             leaf.grad = None
         z, v, i = F.lif_integration(x, threshold=threshold, dt=1e-6, **params)
@@ -74,14 +78,17 @@ def test_lif_integration_and_gradients(both, dtype, refractory_time, reset):
     assert_same(reference, fused)
 
 
-def test_lif_without_gradients_and_spike_only_gradient(both):
+@pytest.mark.parametrize("outputs", [(0,), (1,), (2,), (0, 2), (1, 2)])
+def test_lif_gradients_through_some_outputs(both, outputs):
+    # gradients flowing into only some of z, v, i (the others None in backward)
     x = torch.rand(60, 3, 16, generator=torch.Generator().manual_seed(2))
     assert_same(*both(lambda: list(F.lif_integration(x, leak=0.0, reset=0.0, threshold=0.5))))
     xg = x.clone().requires_grad_()
 
     def run():
         xg.grad = None
-        F.lif_integration(xg, leak=0.0, reset=0.0, threshold=0.5)[0].sum().backward()
+        out = F.lif_integration(xg, leak=0.0, reset=0.0, threshold=0.5)
+        sum(out[k].sum() for k in outputs).backward()
         return [xg.grad.clone()]
     assert_same(*both(run))
 

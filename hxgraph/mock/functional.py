@@ -866,6 +866,14 @@ class _LIFFunction(torch.autograd.Function):
         params = ctx.params
         steps = spikes.shape[0]
         grads: dict[str, torch.Tensor] = {}
+        membrane_params = ("leak", "reset", "threshold", "tau_mem", "capacitance")
+        if (masks is None and not any(_needs(ctx, offsets[name], params[name]) for name in membrane_params)
+                and kernels.enabled(spikes, *k, *(g for g in (grad_z, grad_v, grad_i) if g is not None))):
+            # only the input (and tau_syn) gradient: the steps below in one compiled sweep, the same to the bit
+            grad_x = kernels.lif_adjoint(grad_z, surrogate, grad_v, grad_i, spikes, k.alpha_m, k.beta, k.a,
+                                         ctx.one_step)
+            grads.update(_tau_syn_grad(ctx, offsets, params, grad_x, ctx.dt, current))
+            return tuple(grad_x if name == "x" else grads.get(name) for name in _LIFFunction._ORDER)
 
         # Adjoint of p (membrane before reset), in rows 0..T-1; row T is lambda_p[T] = 0.
         # lambda_p[t] = keep[t] * (grad_v[t] + alpha_m * lambda_p[t + 1])
