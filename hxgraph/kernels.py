@@ -37,6 +37,8 @@ __all__ = ["enabled", "scan_", "reverse_scan_", "lif_forward", "lif_membrane_adj
 _DTYPES = (torch.float32, torch.float64)
 # Below this many (steps × columns) values a second thread costs more than it saves.
 _PARALLEL_MIN = 1 << 16
+# Columns per block at most (see `hxgraph._numba_kernels`): a block's parameters and state stay in cache.
+_BLOCK = 512
 
 
 @functools.lru_cache(maxsize=None)
@@ -64,20 +66,30 @@ def _pool(workers: int) -> concurrent.futures.ThreadPoolExecutor:
     return concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hxgraph-kernel")
 
 
-def _split(kernel: Callable, columns: int, work: int, *args: Any, align: int = 16) -> None:
-    """Run `kernel(*args, lo, hi)` over the columns 0..columns, split among torch's threads when
-    `work` (values touched) is large enough; the kernels release the GIL, so the parts run at once."""
-    threads = min(torch.get_num_threads(), max(1, columns // align))
+def _split(kernel: Callable, columns: int, width: int, work: int, *args: Any) -> None:
+    """Run `kernel(*args, lo, hi)` over the columns 0..columns in blocks of `width`, split among torch's
+    threads when `work` (values touched) is large enough; the kernels release the GIL, so parts run at once."""
+    blocks = columns // width if width else 0
+    threads = min(torch.get_num_threads(), blocks)
     if threads < 2 or work < _PARALLEL_MIN:
         kernel(*args, 0, columns)
         return
-    step = -(-columns // threads)
-    step = -(-step // align) * align  # whole cache lines per thread
+    step = -(-blocks // threads) * width
     bounds = [(lo, min(lo + step, columns)) for lo in range(0, columns, step)]
     futures = [_pool(threads).submit(kernel, *args, lo, hi) for lo, hi in bounds[1:]]
     kernel(*args, *bounds[0])
     for future in futures:
         future.result()
+
+
+@functools.lru_cache(maxsize=256)
+def _width(columns: int, n: int) -> int:
+    """Columns per block: the N neurons of the largest number of batch entries that divides the batch and
+    keeps a block within _BLOCK columns (one entry at least)."""
+    if n == 0 or columns == 0:
+        return 0
+    batch = columns // n
+    return n * max(d for d in range(1, batch + 1) if batch % d == 0 and (d == 1 or d * n <= _BLOCK))
 
 
 def _rows(t: torch.Tensor):
@@ -87,10 +99,19 @@ def _rows(t: torch.Tensor):
     return t.detach().numpy().reshape(t.shape[0], math.prod(t.shape[1:]))  # (0 steps: no -1 to infer)
 
 
-def _tiled(values: torch.Tensor, columns: int, dtype: torch.dtype):
-    """A per-neuron (N,) or scalar parameter repeated over the batch to `columns` entries."""
+def _layout(t: torch.Tensor) -> tuple[Any, int, int]:
+    """The (steps, columns) view of `t`, its neurons per batch entry (last dimension) and its block width."""
+    r = _rows(t)
+    n = t.shape[-1] if t.dim() > 1 else 1
+    return r, n, _width(r.shape[1], n)
+
+
+def _tiled(values: torch.Tensor, n: int, width: int, dtype: torch.dtype):
+    """A per-neuron (N,) or scalar parameter repeated to one block of `width` columns."""
     v = values.detach().reshape(-1).to(dtype)
-    return v.repeat(columns // v.numel()).numpy() if v.numel() > 1 else v.expand(columns).contiguous().numpy()
+    if v.numel() == 1:
+        v = v.expand(n)
+    return v.repeat(max(1, width // max(n, 1))).contiguous().numpy()
 
 
 def _const(dtype: torch.dtype):
@@ -102,8 +123,8 @@ def scan_(rows: torch.Tensor, decay: torch.Tensor) -> torch.Tensor:
     """In place: ``rows[t] = rows[t] + decay · rows[t - 1]`` for t = 1.. (torch: ``rows[t].addcmul_(decay, rows[t - 1])``).
 
     `rows` is (T, ..., N) contiguous, `decay` per neuron (N,)."""
-    r = _rows(rows)
-    _split(_compiled().scan, r.shape[1], r.size, r, _tiled(decay, r.shape[1], rows.dtype))
+    r, n, width = _layout(rows)
+    _split(_compiled().scan, r.shape[1], width, r.size, r, _tiled(decay, n, width, rows.dtype))
     return rows
 
 
@@ -111,10 +132,10 @@ def reverse_scan_(buffer: torch.Tensor, decay: torch.Tensor, stop: int = 0) -> t
     """In place: ``buffer[t] += decay · buffer[t + 1]`` from the end down to `stop`.
 
     `decay` per neuron (N,) or per step (the shape of `buffer`)."""
-    r = _rows(buffer)
+    r, n, width = _layout(buffer)
     stepwise = decay.dim() == buffer.dim()
-    d = _rows(decay.contiguous()) if stepwise else _tiled(decay, r.shape[1], buffer.dtype)[None, :]
-    _split(_compiled().reverse_scan, r.shape[1], r.size, r, d, stepwise, stop)
+    d = _rows(decay.contiguous()) if stepwise else _tiled(decay, n, width, buffer.dtype)[None, :]
+    _split(_compiled().reverse_scan, r.shape[1], width, r.size, r, d, stepwise, stop)
     return buffer
 
 
@@ -128,10 +149,9 @@ def lif_forward(x: torch.Tensor, coefficients: Sequence[torch.Tensor], reset: to
     1 / (alpha·|p - threshold| + 1)² instead, zero where clamped), `membrane` and `spikes`.
     `refractory`: a spike clamps the neuron at `reset` for the one following step;
     `mask_spikes`: a clamped neuron cannot spike."""
-    r = _rows(x)
-    columns = r.shape[1]
-    tiled = [_tiled(v, columns, x.dtype) for v in (*coefficients, reset, threshold, alpha)]
-    _split(_compiled().lif_forward, columns, 5 * r.size, r, *tiled, refractory, mask_spikes, surrogate,
+    r, n, width = _layout(x)
+    tiled = [_tiled(v, n, width, x.dtype) for v in (*coefficients, reset, threshold, alpha)]
+    _split(_compiled().lif_forward, r.shape[1], width, 5 * r.size, r, *tiled, refractory, mask_spikes, surrogate,
            _rows(current), _rows(potential), _rows(membrane), _rows(spikes), _const(x.dtype))
 
 
@@ -139,9 +159,9 @@ def lif_membrane_adjoint_(lambda_p: torch.Tensor, spikes: torch.Tensor, alpha_m:
                           one_step: bool) -> torch.Tensor:
     """In place: ``lambda_p[t] += alpha_m·(1 - z_t - z_{t-1})·lambda_p[t + 1]`` from the end (the z_{t-1} term
     only with a one-step refractory period): the membrane adjoint, cut where the membrane was set."""
-    r = _rows(lambda_p)
-    _split(_compiled().lif_membrane_adjoint, r.shape[1], 3 * r.size, r, _rows(spikes),
-           _tiled(alpha_m, r.shape[1], lambda_p.dtype), one_step)
+    r, n, width = _layout(lambda_p)
+    _split(_compiled().lif_membrane_adjoint, r.shape[1], width, 3 * r.size, r, _rows(spikes),
+           _tiled(alpha_m, n, width, lambda_p.dtype), one_step)
     return lambda_p
 
 
@@ -151,14 +171,13 @@ def lif_adjoint(grad_z: Optional[torch.Tensor], surrogate: Optional[torch.Tensor
     """The gradient of a LIF integration with respect to its input, in one sweep back in time, for the case
     without parameter gradients and without refractory masks (see `hxgraph._numba_kernels.lif_adjoint`)."""
     grad_x = torch.empty_like(spikes)
-    r = _rows(spikes)
-    columns = r.shape[1]
+    r, n, width = _layout(spikes)
 
     def rows(t: Optional[torch.Tensor]):
         return _rows(t.contiguous()) if t is not None else r[:1]
-    _split(_compiled().lif_adjoint, columns, 6 * r.size, rows(grad_z), grad_z is not None, rows(surrogate),
-           rows(grad_v), grad_v is not None, rows(grad_i), grad_i is not None, r,
-           *(_tiled(v, columns, spikes.dtype) for v in (alpha_m, beta, a)), one_step, _rows(grad_x))
+    _split(_compiled().lif_adjoint, r.shape[1], width, 6 * r.size, rows(grad_z), grad_z is not None,
+           rows(surrogate), rows(grad_v), grad_v is not None, rows(grad_i), grad_i is not None, r,
+           *(_tiled(v, n, width, spikes.dtype) for v in (alpha_m, beta, a)), one_step, _rows(grad_x))
     return grad_x
 
 
@@ -166,10 +185,10 @@ def input_adjoint_(buffer: torch.Tensor, grad_i: Optional[torch.Tensor], beta: t
                    a: torch.Tensor) -> torch.Tensor:
     """In place on `buffer` (T + 1, ...), rows 0..T-1 holding the membrane adjoint: rows 1..T become the
     adjoint of the synaptic current (see `hxgraph.mock.functional._input_adjoint_`)."""
-    r = _rows(buffer)
+    r, n, width = _layout(buffer)
     g = _rows(grad_i.contiguous()) if grad_i is not None else r[:1]
-    _split(_compiled().input_adjoint, r.shape[1], 3 * r.size, r, g, grad_i is not None,
-           _tiled(beta, r.shape[1], buffer.dtype), _tiled(a, r.shape[1], buffer.dtype))
+    _split(_compiled().input_adjoint, r.shape[1], width, 3 * r.size, r, g, grad_i is not None,
+           _tiled(beta, n, width, buffer.dtype), _tiled(a, n, width, buffer.dtype))
     return buffer
 
 
@@ -177,13 +196,12 @@ def synaptic_filter(excitatory: Optional[torch.Tensor], inhibitory: Optional[tor
                     decay_exc: torch.Tensor, decay_inh: torch.Tensor, gain: float, net: torch.Tensor) -> None:
     """The emulator's synapse loop: ``net[t] = exc - inh`` before step t's arrivals, then
     ``exc = exc·decay_exc + gain·arrived[t]`` (likewise inh); an absent arrival tensor is zero."""
-    r = _rows(net)
-    columns = r.shape[1]
+    r, n, width = _layout(net)
     empty = r[:1]
-    _split(_compiled().synaptic_filter, columns, 3 * r.size,
+    _split(_compiled().synaptic_filter, r.shape[1], width, 3 * r.size,
            _rows(excitatory) if excitatory is not None else empty, excitatory is not None,
            _rows(inhibitory) if inhibitory is not None else empty, inhibitory is not None,
-           _tiled(decay_exc, columns, net.dtype), _tiled(decay_inh, columns, net.dtype),
+           _tiled(decay_exc, n, width, net.dtype), _tiled(decay_inh, n, width, net.dtype),
            torch.tensor([gain], dtype=net.dtype).numpy(), r)
 
 
@@ -194,12 +212,11 @@ def chip_membrane(net: torch.Tensor, rest: torch.Tensor, decay_mem: torch.Tensor
     """The emulator's membrane loop of a population whose inputs are known (see
     `hxgraph.chip.emulator.Emulator._integrate_feedforward`): writes membrane, clamp and spike masks.
     `rest` is the loop-invariant term (1 - decay_mem)·rest; the membrane stays within low..high."""
-    r = _rows(net)
-    columns = r.shape[1]
-    tiled = [_tiled(v, columns, net.dtype) for v in (rest, decay_mem, input_gain, leak)]
+    r, n, width = _layout(net)
+    tiled = [_tiled(v, n, width, net.dtype) for v in (rest, decay_mem, input_gain, leak)]
     rails = bool(low > -float("inf") or high < float("inf"))
-    spike_tiled = [_tiled(v, columns, net.dtype) for v in (threshold, reset, refractory)]
-    _split(_compiled().chip_membrane, columns, 5 * r.size, r, *tiled,
+    spike_tiled = [_tiled(v, n, width, net.dtype) for v in (threshold, reset, refractory)]
+    _split(_compiled().chip_membrane, r.shape[1], width, 5 * r.size, r, *tiled,
            torch.tensor([low, high], dtype=net.dtype).numpy(), rails, spiking, *spike_tiled,
            _rows(membrane), _rows(clamped), _rows(spikes), _const(net.dtype))
 
@@ -212,5 +229,5 @@ def accumulate_spikes(spikes: torch.Tensor, weight_t: torch.Tensor, out: torch.T
     o = out.reshape(-1, out.shape[-1])
     if not (s.is_contiguous() and o.is_contiguous()):
         raise ValueError("hxgraph.kernels needs contiguous tensors")
-    _split(_compiled().accumulate_spikes, s.shape[0], s.numel(), s.numpy(), weight_t.detach().contiguous().numpy(),
-           o.numpy(), align=1)
+    _split(_compiled().accumulate_spikes, s.shape[0], 1, s.numel(), s.numpy(), weight_t.detach().contiguous().numpy(),
+           o.numpy())
