@@ -345,53 +345,33 @@ class Routing:
 class _Unit:
     """One source's deliveries to decide: options of {hemisphere: pair indices}."""
 
-    __slots__ = ("src", "onchip", "bus", "options", "dedicated", "size", "coupled", "prepared")
+    __slots__ = ("src", "onchip", "bus", "options", "dedicated", "size", "coupled")
 
     def __init__(self, src: int, onchip: bool, bus: int, options: list[dict[int, np.ndarray]], size: int):
         self.src, self.onchip, self.bus, self.options, self.size = src, onchip, bus, options, size
         self.dedicated: list[dict[int, tuple[int, int]]] = []
         self.coupled = onchip and all(len(o) > 1 for o in options)
-        self.prepared: Any = _UNPREPARED  # _Router._prepare's arrays, made on first use (None: none)
 
 
-_UNPREPARED = object()
+class _Flat(NamedTuple):
+    """Every unit's (option, hemisphere) parts as flat arrays for the compiled greedy step
+    (`hxgraph.chip._routing_kernels.greedy_units` describes them), parts in option order."""
 
-
-class _Prepared(NamedTuple):
-    """A unit's (option, hemisphere) parts as arrays for the vectorised greedy step, parts in option order.
-
-    `rows` (parts * m,): `h * columns + column` of every target, each part padded with a repeated
-    target and ended by `H * columns + h` (the block's rows so far); `add` (2, parts * m): the
-    synapses per sign (0 for padding and rows); `hs` (parts,) hemispheres (or `slice(None)` for
-    every hemisphere in order), also as `hs_list`; `part_option`: the option of every part;
-    `starts`: the first part of every option, None for one part per option;
-    `shared`: all units' parts (`_Parts`), this unit's from `first_part` on; `dedicated` (parts, 1):
-    simple routing's rows.
-    """
-
-    rows: np.ndarray
-    add: np.ndarray
-    m: int
-    hs: Any
-    hs_list: list
-    part_option: list
-    starts: Optional[np.ndarray]
-    shared: Any
-    first_part: int
-    dedicated: Optional[np.ndarray]
-
-
-class _Parts(NamedTuple):
-    """Every unit's parts for the vectorised greedy step: per part `h`, `start` and `size` (Python lists), and
-    per padded position `pairs`, `cols`, `offsets` (2, n) into the flat state per sign, `add` (2, n) synapses."""
-
-    h: list
-    start: list
-    size: list
-    pairs: np.ndarray
-    cols: np.ndarray
-    offsets: np.ndarray
-    add: np.ndarray
+    unit_p0: np.ndarray
+    unit_np: np.ndarray
+    unit_one: np.ndarray
+    unit_skip: np.ndarray
+    unit_onchip: np.ndarray
+    unit_bus: np.ndarray
+    part_h: np.ndarray
+    part_opt: np.ndarray
+    part_start: np.ndarray
+    part_size: np.ndarray
+    part_de: np.ndarray
+    part_di: np.ndarray
+    pos_pair: np.ndarray
+    pos_row: np.ndarray
+    pos_add: np.ndarray
 
 
 class _RouteFailure(Exception):
@@ -472,6 +452,7 @@ class _Router:
         self.tgt_rows = np.arange(H)[:, None] * C + self.ncols[:, :, 0]  # (H, n)
         self.tgt_multi = self.ncount > 1
         self.pair_syn = np.stack([self.pair_e, self.pair_i])  # (2, pairs)
+        self._flat: Optional[_Flat] = None  # the greedy step's arrays (`_prepare`), made on first use
 
     # ----------------------------------------------------------------- units
     def _units(self) -> list[_Unit]:
@@ -631,73 +612,51 @@ class _Router:
         add = np.stack([self.pair_e[part], self.pair_i[part]])
         return (self.ncols[h, tg] if multi else self.ncols[h, tg, 0]), (self.ncount[h, tg] if multi else None), add
 
-    def _prepare(self, units: list[_Unit]) -> None:
-        """Every unit's arrays for the vectorised greedy step (`_Prepared`), gathered for all units at once; None
-        for a unit where a target has several circuits in a hemisphere (its column is then chosen per block,
-        in `_step`)."""
-        H, C = self.H, self.C
+    def _prepare(self, units: list[_Unit]) -> _Flat:
+        """Every unit's parts as flat arrays for the compiled greedy step (`_Flat`); a unit where a target has
+        several circuits in a hemisphere is marked to skip (its column is then chosen per block, in `_step`)."""
+        H = self.H
         pairs: list[np.ndarray] = []
         part_h: list[int] = []
-        part_m: list[int] = []
-        part_size: list[int] = []
-        shape: list[tuple[int, int, Optional[np.ndarray]]] = []  # per unit: parts, m, option starts
-        part_option: list[int] = []
+        part_opt: list[int] = []
+        part_de: list[int] = []
+        part_di: list[int] = []
+        unit_np: list[int] = []
+        unit_one: list[bool] = []
+        simple = self.mode == "simple"
         for unit in units:
             n0 = len(part_h)
             for o, option in enumerate(unit.options):
                 for h, part in option.items():
                     pairs.append(part)
                     part_h.append(h)
-                    part_size.append(part.size)
-                    part_option.append(o)
+                    part_opt.append(o)
+                    if simple:
+                        de, di = unit.dedicated[o][h]
+                        part_de.append(de)
+                        part_di.append(di)
             P = len(part_h) - n0
-            m = max(part_size[n0:]) + 1  # and the block's rows so far (a column of their own in the state)
-            part_m += [m] * P
-            starts = (np.cumsum([0] + [len(option) for option in unit.options[:-1]])
-                      if P > len(unit.options) else None)
-            shape.append((P, m, starts))
-        if not units:
-            return
-        part_m_arr = np.array(part_m, dtype=np.int64)
-        part_start = np.cumsum(part_m_arr) - part_m_arr
-        # Every part padded to its unit's m with its first pair (the padding adds nothing).
-        raw = np.concatenate(pairs)
-        size_arr = np.array(part_size, dtype=np.int64)
-        raw_start = np.cumsum(size_arr) - size_arr
-        all_pairs = np.repeat(raw[raw_start], part_m_arr)
-        real = np.repeat(part_start - raw_start, size_arr) + np.arange(raw.size)
-        all_pairs[real] = raw
-        all_h = np.repeat(np.array(part_h, dtype=np.int64), part_m_arr)
-        flat = all_h * self.demand.neuron_count + self.pair_tgt.take(all_pairs)
-        rows = self.tgt_rows.reshape(-1).take(flat)
+            unit_np.append(P)
+            unit_one.append(P == len(unit.options))
+        i64 = np.int64
+        part_size = np.array([p.size for p in pairs], dtype=i64)
+        part_start = np.cumsum(part_size) - part_size
+        pos_pair = np.concatenate(pairs) if pairs else np.zeros(0, dtype=i64)
+        part_h_arr = np.array(part_h, dtype=i64)
+        pos_h = np.repeat(part_h_arr, part_size)
+        flat = pos_h * self.demand.neuron_count + self.pair_tgt.take(pos_pair)
+        pos_row = self.tgt_rows.reshape(-1).take(flat)
         multi = self.tgt_multi.reshape(-1).take(flat)
-        add = np.zeros((2, all_pairs.size), dtype=np.int64)
-        add[:, real] = self.pair_syn.take(raw, axis=1)
-        cols = rows - all_h * C
-        offsets = np.stack([rows, rows + H * C + H])  # into the flat state, per sign
-        rows[part_start + part_m_arr - 1] = H * C + np.array(part_h, dtype=np.int64)  # the block's rows so far
-        hs = np.array(part_h, dtype=np.int64)
-        unit_start = np.cumsum([0] + [p * m for p, m, _ in shape])
-        multi_unit = np.logical_or.reduceat(multi, unit_start[:-1]).tolist()
-        unit_start = unit_start.tolist()
-        part_start = part_start.tolist()
-        shared = _Parts(part_h, part_start, part_size, all_pairs, cols, offsets, add)
-        every = list(range(H))
-        p0 = 0
-        for u, unit in enumerate(units):
-            P, m, starts = shape[u]
-            if multi_unit[u]:
-                unit.prepared = None
-                p0 += P
-                continue
-            a, b = unit_start[u], unit_start[u + 1]
-            dedicated = (np.array([sum(unit.dedicated[o][h]) for o, option in enumerate(unit.options) for h in option],
-                                  dtype=np.int64)[:, None] if unit.dedicated else None)
-            unit_h = part_h[p0:p0 + P]
-            unit.prepared = _Prepared(rows[a:b], add[:, a:b], m,
-                                      slice(None) if unit_h == every else hs[p0:p0 + P],  # a view: no gather
-                                      unit_h, part_option[p0:p0 + P], starts, shared, p0, dedicated)
-            p0 += P
+        unit_np_arr = np.array(unit_np, dtype=i64)
+        unit_p0 = np.cumsum(unit_np_arr) - unit_np_arr
+        unit_pos = part_start[unit_p0] if pairs else np.zeros(0, dtype=i64)
+        skip = (np.logical_or.reduceat(multi, unit_pos) if multi.size else np.zeros(len(units), dtype=bool))
+        zeros = np.zeros(len(part_h), dtype=i64)
+        return _Flat(unit_p0, unit_np_arr, np.array(unit_one, dtype=i64), skip.astype(i64),
+                     np.array([u.onchip for u in units], dtype=bool), np.array([u.bus for u in units], dtype=i64),
+                     part_h_arr, np.array(part_opt, dtype=i64), part_start, part_size,
+                     np.array(part_de, dtype=i64) if simple else zeros, np.array(part_di, dtype=i64) if simple else zeros,
+                     pos_pair.astype(i64, copy=False), pos_row, np.ascontiguousarray(self.pair_syn.take(pos_pair, axis=1)))
 
     def _greedy(self, units: list[_Unit], blocks: np.ndarray, criterion: str) -> dict[str, Any]:
         """Give every unit, in order, the feasible block that the criterion prefers.
@@ -708,16 +667,20 @@ class _Router:
 
         The state covers the blocks in use only (compact index g: bus by bus, block by block):
         `D[2 * g + sign, h * C + column]` synapses stacked in a column, `curmax[h, g, sign]` /
-        `ded[h, g, sign]` rows (`rowsum` over signs; `curmax` also as `D[2 * g + sign, H * C + h]`, so
-        that the maximum over a unit's columns includes it), `nlab[h, g]` labels. A choice's preference is
-        one number, `key = cost * W - M_list[h][g]` (smaller first): `M_list` holds the block's share of it
-        (its rows and labels), or `FULL` once the block is out of labels.
+        `ded[h, g, sign]` rows (`rowsum` over signs; `curmax` also as `D[2 * g + sign, H * C + h]`),
+        `nlab[h, g]` labels. A choice's preference is one number, `key = cost * W - M[h, g]` (smaller
+        first): `M` holds the block's share of it (its rows and labels), or `FULL` once the block is out of
+        labels. The compiled step (`hxgraph.chip._routing_kernels.greedy_units`) decides unit after unit;
+        units whose targets have several circuits in a hemisphere, and a unit no block fits, go through
+        `_step` here.
         """
+        from hxgraph.chip._routing_kernels import greedy_units  # numba compiles (or loads its cache) on first use
+
         H, B, DPB, C, L = self.H, self.B, self.DPB, self.C, self.L
         HC = H * C
         simple = self.mode == "simple"
         nb = int(blocks.sum())
-        bus_start = np.concatenate([[0], np.cumsum(blocks)]).tolist()
+        bus_start = np.concatenate([[0], np.cumsum(blocks)])
         gid = np.concatenate([k * DPB + np.arange(blocks[k]) for k in range(B)])  # compact -> bus * DPB + block
         gid_list = gid.tolist()
         D = np.zeros((nb * 2, HC + H), dtype=np.int64)
@@ -735,72 +698,30 @@ class _Router:
         W = (big_cost + 1) * big_lab
         F = big_cost * big_lab if pack else big_lab
         FULL = -(1 << 62)  # M of a block out of labels: its key lies beyond every feasible one
-        M_list = [[0] * nb for _ in range(H)]
-        cap_list = cap_all.tolist()
-        no_key = np.iinfo(np.int64).max
-        if units and units[0].prepared is _UNPREPARED:
-            self._prepare(units)
-        done_pairs: list[np.ndarray] = []
-        done_h: list[int] = []
-        done_cols: list[np.ndarray] = []
-        assign: dict[tuple[int, int], tuple[int, int]] = {}  # (src, h) -> (bus, block)
-        members: dict[tuple[int, int, int], list[int]] = {}  # (h, bus, block) -> single-hemisphere sources
-        coupled: dict[tuple[int, int], list[int]] = {}       # (bus, block) -> sources on both hemispheres
-        for unit in units:
-            s0, s1 = (bus_start[unit.bus], bus_start[unit.bus + 1]) if unit.onchip else (0, nb)
-            prep = unit.prepared
-            chosen: Optional[list] = None
-            if prep is not None:
-                hs = prep.hs
-                # Every option, hemisphere and candidate block at once.
-                if simple:
-                    cost = rowsum[hs, s0:s1] + prep.dedicated  # (parts, blocks)
-                else:
-                    X = D[2 * s0:2 * s1].take(prep.rows, axis=1).reshape(s1 - s0, 2, -1)
-                    X += prep.add
-                    new = X.reshape(s1 - s0, 2, -1, prep.m).max(3).transpose(2, 0, 1)  # (parts, blocks, 2)
-                    cost = new.sum(2)
-                choice = None
-                if prep.starts is None:  # one part per option: a handful of candidates, compared in Python
-                    best_key = no_key
-                    for p, (h, costs) in enumerate(zip(prep.hs_list, cost.tolist())):
-                        Mh = M_list[h]
-                        for jj, c in enumerate(costs, s0):
-                            if c <= cap_list[jj]:
-                                key = c * W - Mh[jj]
-                                if key < best_key:  # the first best: the earlier option, then the earlier block
-                                    best_key, choice = key, (p, jj - s0)
-                    if best_key >= -FULL:  # none fits (or only blocks out of labels)
-                        choice = None
-                    else:
-                        choice = (choice[1], choice[0], 1)  # block, first part, parts
-                else:  # options that span both hemispheres: combine their parts
-                    labels = nlab[hs, s0:s1]
-                    ok = np.logical_and.reduceat((cost <= cap_all[s0:s1]) & (labels < L), prep.starts, axis=0)
-                    increase = np.add.reduceat(cost - rowsum[hs, s0:s1], prep.starts, axis=0)
-                    after = np.maximum.reduceat(cost, prep.starts, axis=0)
-                    labels = np.add.reduceat(labels, prep.starts, axis=0)
-                    key = np.where(ok, ((increase * big_cost + after) if pack else (after * big_cost + increase))
-                                   * big_lab + labels, no_key)
-                    flat = int(key.argmin())  # the first best: the earlier option, then the earlier block
-                    if key.flat[flat] < -FULL:
-                        o, j = divmod(flat, s1 - s0)
-                        choice = (j, int(prep.starts[o]), len(unit.options[o]))
-                if choice is not None:
-                    j, first, count = choice
-                    o = prep.part_option[first]
-                    chosen = []
-                    parts = prep.shared
-                    for p in range(first, first + count):
-                        q = prep.first_part + p
-                        s, e = parts.start[q], parts.start[q] + parts.size[q]
-                        chosen.append((parts.h[q], parts.pairs[s:e], parts.cols[s:e], parts.offsets[:, s:e],
-                                       parts.add[:, s:e], *((None, None) if simple else (new[p, j], int(cost[p, j])))))
-            if chosen is None:  # several circuits per target, or no block fits (the step says why)
-                o, j, chosen = self._step(unit, D, curmax, ded, nlab, cap_all, gid, s0, s1, criterion)
+        M = np.zeros((H, nb), dtype=np.int64)
+        if self._flat is None:
+            self._flat = self._prepare(units)
+        fl = self._flat
+        n_units = len(units)
+        unit_s0 = np.where(fl.unit_onchip, bus_start[np.maximum(fl.unit_bus, 0)], 0)
+        unit_s1 = np.where(fl.unit_onchip, bus_start[np.maximum(fl.unit_bus, 0) + 1], nb)
+        out_g = np.zeros(n_units, dtype=np.int64)
+        out_opt = np.zeros(n_units, dtype=np.int64)
+        pair_h = np.full(self.pair_src.size, -1, dtype=np.int64)
+        pair_col = np.full(self.pair_src.size, -1, dtype=np.int64)
+        u = 0
+        while True:
+            u = int(greedy_units(u, n_units, fl.unit_p0, fl.unit_np, fl.unit_one, fl.unit_skip, unit_s0, unit_s1,
+                                 fl.part_h, fl.part_opt, fl.part_start, fl.part_size, fl.part_de, fl.part_di,
+                                 fl.pos_pair, fl.pos_row, fl.pos_add, D, curmax, ded, rowsum, nlab, M, cap_all,
+                                 simple, pack, W, F, FULL, big_cost, big_lab, L, C, out_g, out_opt, pair_h, pair_col))
+            if u >= n_units:
+                break
+            # Several circuits per target, or no block fits (the step says why).
+            unit = units[u]
+            s0, s1 = int(unit_s0[u]), int(unit_s1[u])
+            o, j, chosen = self._step(unit, D, curmax, ded, nlab, cap_all, gid, s0, s1, criterion)
             g = s0 + j
-            k, b = divmod(gid_list[g], DPB)
-            both = unit.onchip and len(unit.options[o]) > 1
             for h, part, c, offsets, add, new_rows, total in chosen:
                 D1[offsets + 2 * g * (HC + H)] += add
                 if simple:
@@ -813,21 +734,25 @@ class _Router:
                 rowsum[h, g] = total
                 labels_now = int(nlab[h, g]) + 1
                 nlab[h, g] = labels_now
-                M_list[h][g] = total * F - labels_now if labels_now < L else FULL
-                done_pairs.append(part)
-                done_h.append(h)
-                done_cols.append(c)
-                assign[(unit.src, h)] = (k, b)
-                if not both:
-                    members.setdefault((h, k, b), []).append(unit.src)
-            if both:
-                coupled.setdefault((k, b), []).append(unit.src)
-        pair_h = np.full(self.pair_src.size, -1, dtype=np.int64)
-        pair_col = np.full(self.pair_src.size, -1, dtype=np.int64)
-        if done_pairs:
-            done = np.concatenate(done_pairs)
-            pair_h[done] = np.repeat(np.array(done_h, dtype=np.int64), [p.size for p in done_pairs])
-            pair_col[done] = np.concatenate(done_cols)
+                M[h, g] = total * F - labels_now if labels_now < L else FULL
+                pair_h[part] = h
+                pair_col[part] = c
+            out_g[u], out_opt[u] = g, o
+            u += 1
+        assign: dict[tuple[int, int], tuple[int, int]] = {}  # (src, h) -> (bus, block)
+        members: dict[tuple[int, int, int], list[int]] = {}  # (h, bus, block) -> single-hemisphere sources
+        coupled: dict[tuple[int, int], list[int]] = {}       # (bus, block) -> sources on both hemispheres
+        for unit, g, o in zip(units, out_g.tolist(), out_opt.tolist()):
+            kb = divmod(gid_list[g], DPB)
+            option = unit.options[o]
+            if unit.onchip and len(option) > 1:
+                for h in option:
+                    assign[(unit.src, h)] = kb
+                coupled.setdefault(kb, []).append(unit.src)
+            else:
+                for h in option:
+                    assign[(unit.src, h)] = kb
+                    members.setdefault((h, *kb), []).append(unit.src)
         rows = np.zeros((H, B * DPB, 2), dtype=np.int64)
         rows[:, gid] = ded if simple else curmax
         labels_used = np.zeros((H, B * DPB), dtype=np.int64)
@@ -998,6 +923,55 @@ class _Router:
                 rows = (drivers[:, None] * rpd + np.arange(rpd)[None]).reshape(-1)
                 slot_row[k, b, :rows.size] = np.sort(rows)
         table = self._tables(st)
+        exc_rows = np.ascontiguousarray(st["rows"][..., 0].reshape(H, -1))  # (H, B * DPB)
+        weight = np.zeros(H * R * C, dtype=np.uint8)
+        lab = np.zeros(H * R * C, dtype=np.uint8)
+        if "syn_h" not in st and self.mode == "shared":
+            # One hemisphere and column per (source, target) pair: looked up per connection, the synapses
+            # stacked in one compiled pass.
+            from hxgraph.chip._routing_kernels import place_shared
+
+            ch, ccol = st["pair_h"][self.conn_pair], st["pair_col"][self.conn_pair]
+            entry = dm.src * H + ch
+            cblock = table[0][entry] * DPB + table[1][entry]
+            sh, srow, scol, conn, sign, copy = place_shared(
+                dm.exc_synapses, dm.inh_synapses, dm.exc, dm.inh, ch, ccol, cblock, table[2][entry], exc_rows,
+                slot_row.reshape(-1, slots), R, C, spec.max_weight, weight, lab)
+            if (srow < 0).any():  # an invariant of the greedy assignment, not a user error
+                raise RuntimeError("hxgraph internal routing error: a synapse slot lies outside its driver block")
+        else:
+            sh, srow, scol, conn, sign, copy = self._place_synapses(st, table, slot_row, exc_rows, weight, lab)
+        # Row modes, drivers.
+        row_mode = np.zeros((H, R), dtype=np.uint8)
+        driver_enable = np.zeros((H, spec.drivers_per_hemisphere), dtype=bool)
+        driver_mask = np.zeros((H, spec.drivers_per_hemisphere), dtype=np.uint8)
+        rows = st["rows"]
+        for h in range(H):
+            for k in range(B):
+                for b in range(blocks[k]):
+                    ne, ni = int(rows[h, k, b, 0]), int(rows[h, k, b, 1])
+                    if ne + ni == 0:
+                        continue
+                    r = slot_row[k, b]
+                    row_mode[h, r[:ne]] = ROW_EXCITATORY
+                    row_mode[h, r[ne:ne + ni]] = ROW_INHIBITORY
+                    used = np.unique(r[:ne + ni] // rpd)
+                    driver_enable[h, used] = True
+                    # Compare the row-select bits above the block size: the block's drivers all accept.
+                    driver_mask[h, used] = (DPB - 1) & ~(int(size[k]) - 1)
+        neuron_label, input_routes, xbar = self._labels(st, blocks, table)
+        t = torch.from_numpy
+        return Routing(self.mode, t(weight.reshape(H, R, C)), t(lab.reshape(H, R, C)), t(row_mode), t(driver_enable),
+                       t(driver_mask), *xbar, neuron_label, input_routes, sh, srow, scol, conn, sign, copy,
+                       dm.exc_synapses.copy(), dm.inh_synapses.copy(), tuple(int(x) for x in blocks), st["nlab"].sum(2))
+
+    def _place_synapses(self, st: dict[str, Any], table: tuple[np.ndarray, ...], slot_row: np.ndarray,
+                        exc_rows: np.ndarray, weight: np.ndarray, lab: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The synapse table (hemisphere, row, column, connection, sign, copy) of simple routing or of the exact
+        router's synapses, with array operations; writes `weight` and `lab`."""
+        spec, dm = self.spec, self.demand
+        H, B, DPB, C, R = self.H, self.B, self.DPB, self.C, spec.synapse_rows
+        slots = slot_row.shape[2]
         # Expand connections into synapses: all excitatory ones first, then the inhibitory ones.
         conn, sign, copy = synapse_table(dm)
         n_exc = int(dm.exc_synapses.sum())
@@ -1036,40 +1010,15 @@ class _Router:
             sorted_key = key[order]
             rank = np.empty_like(order)
             rank[order] = np.arange(order.size) - (np.cumsum(counts) - counts)[sorted_key]
-        exc_rows = st["rows"][..., 0].reshape(H, -1)  # (H, B * DPB)
         rank[n_exc:] += exc_rows[sh[n_exc:], block[n_exc:]]  # inhibitory rows follow the excitatory ones
         srow = slot_row.reshape(-1, slots)[block, rank]
         if (srow < 0).any():  # an invariant of the greedy assignment, not a user error
             raise RuntimeError("hxgraph internal routing error: a synapse slot lies outside its driver block")
         cell = (sh * R + srow) * C + scol
-        weight = np.zeros(H * R * C, dtype=np.uint8)
-        lab = np.zeros(H * R * C, dtype=np.uint8)
         magnitude = np.concatenate([dm.exc[conn[:n_exc]], dm.inh[conn[n_exc:]]])
         weight[cell] = copy_weight(magnitude, copy, spec.max_weight)
         lab[cell] = slab
-        # Row modes, drivers.
-        row_mode = np.zeros((H, R), dtype=np.uint8)
-        driver_enable = np.zeros((H, spec.drivers_per_hemisphere), dtype=bool)
-        driver_mask = np.zeros((H, spec.drivers_per_hemisphere), dtype=np.uint8)
-        rows = st["rows"]
-        for h in range(H):
-            for k in range(B):
-                for b in range(blocks[k]):
-                    ne, ni = int(rows[h, k, b, 0]), int(rows[h, k, b, 1])
-                    if ne + ni == 0:
-                        continue
-                    r = slot_row[k, b]
-                    row_mode[h, r[:ne]] = ROW_EXCITATORY
-                    row_mode[h, r[ne:ne + ni]] = ROW_INHIBITORY
-                    used = np.unique(r[:ne + ni] // rpd)
-                    driver_enable[h, used] = True
-                    # Compare the row-select bits above the block size: the block's drivers all accept.
-                    driver_mask[h, used] = (DPB - 1) & ~(int(size[k]) - 1)
-        neuron_label, input_routes, xbar = self._labels(st, blocks, table)
-        t = torch.from_numpy
-        return Routing(self.mode, t(weight.reshape(H, R, C)), t(lab.reshape(H, R, C)), t(row_mode), t(driver_enable),
-                       t(driver_mask), *xbar, neuron_label, input_routes, sh, srow, scol, conn, sign, copy,
-                       dm.exc_synapses.copy(), dm.inh_synapses.copy(), tuple(int(x) for x in blocks), st["nlab"].sum(2))
+        return sh, srow, scol, conn, sign, copy
 
     def _tables(self, st: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Bus, block and synapse label of every (source * H + hemisphere) with a route (-1 elsewhere), and the
