@@ -28,6 +28,7 @@ import math
 import os
 from typing import Any, Callable, Optional, Sequence
 
+import numpy as np
 import torch
 
 __all__ = ["enabled", "scan_", "reverse_scan_", "lif_forward", "lif_membrane_adjoint_", "lif_adjoint",
@@ -107,11 +108,13 @@ def _layout(t: torch.Tensor) -> tuple[Any, int, int]:
 
 
 def _tiled(values: torch.Tensor, n: int, width: int, dtype: torch.dtype):
-    """A per-neuron (N,) or scalar parameter repeated to one block of `width` columns."""
-    v = values.detach().reshape(-1).to(dtype)
-    if v.numel() == 1:
-        v = v.expand(n)
-    return v.repeat(max(1, width // max(n, 1))).contiguous().numpy()
+    """A per-neuron (N,) or scalar parameter repeated to one block of `width` columns (numpy: a few calls
+    per kernel, each cheaper than torch's)."""
+    v = values.detach()
+    if v.dtype != dtype:
+        v = v.to(dtype)
+    v = v.numpy().reshape(-1)
+    return np.tile(v, max(1, width // max(n, 1)) * (n if v.size == 1 else 1))
 
 
 def _const(dtype: torch.dtype):

@@ -10,7 +10,7 @@ projections: a wrong configuration delivers wrong inputs, as on the chip.
 
 from __future__ import annotations
 
-from typing import Mapping, Optional
+from typing import Mapping, Optional, Sequence
 
 import attrs
 import torch
@@ -159,8 +159,8 @@ EVENT_PATH_FIELDS = ("synapse_label", "row_mode", "driver_enable", "driver_mask"
                      "circuit_population", "circuit_neuron", "input_sizes")
 
 
-def same_event_path(a: ChipConfig, b: ChipConfig) -> bool:
-    """Whether two configurations route events alike (they may differ in weights and neuron parameters)."""
+def same_fields(a: ChipConfig, b: ChipConfig, fields: Sequence[str]) -> bool:
+    """Whether two configurations (of one spec) agree in `fields` (tensors, mappings of them, plain values)."""
     def same(x: object, y: object) -> bool:
         if x is y:
             return True
@@ -169,7 +169,12 @@ def same_event_path(a: ChipConfig, b: ChipConfig) -> bool:
         if isinstance(x, Mapping) and isinstance(y, Mapping):
             return x.keys() == y.keys() and all(same(x[k], y[k]) for k in x)
         return x == y
-    return a.spec == b.spec and all(same(getattr(a, f), getattr(b, f)) for f in EVENT_PATH_FIELDS)
+    return a.spec == b.spec and all(same(getattr(a, f), getattr(b, f)) for f in fields)
+
+
+def same_event_path(a: ChipConfig, b: ChipConfig) -> bool:
+    """Whether two configurations route events alike (they may differ in weights and neuron parameters)."""
+    return same_fields(a, b, EVENT_PATH_FIELDS)
 
 
 def compile_delivery(config: ChipConfig, gain_factor: Optional[torch.Tensor] = None) -> Delivery:

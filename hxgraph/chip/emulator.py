@@ -34,7 +34,7 @@ from hxgraph import kernels
 from hxgraph.chip.analog import AnalogModel, ChipInstance
 from hxgraph.chip.calibration import CAPACITANCE_CODE, MODEL_CAPACITANCE
 from hxgraph.chip.config import ChipConfig
-from hxgraph.chip.delivery import Delivery, DeliveryMap, delivery_map, same_event_path
+from hxgraph.chip.delivery import Delivery, DeliveryMap, delivery_map, same_event_path, same_fields
 from hxgraph.errors import InputError, ParameterError, UnknownNameError, did_you_mean, known
 from hxgraph.graph.memory import check_allocation, format_bytes, memory_limit
 from hxgraph.progress import progress_bar
@@ -48,6 +48,9 @@ EXPONENT_FLOOR = -80.0
 # `hx.in_the_loop` check them with `check_emulator_options` before placing and routing.
 EMULATOR_OPTIONS = ("cadc_interval", "cadc_jitter", "long_recording", "madc", "progress")
 SEED_LIMIT = 2**64  # torch's generators take seeds up to 2**64 - 1
+
+# What `Emulator._neuron_parameters` reads of a configuration (besides the chip instance, which stays).
+_NEURON_FIELDS = ("populations", "neuron_circuits", "circuit_spiking", "circuit_params", "constant_current")
 
 # Bytes per value of the run's buffers, and the float temporaries of reading one sample of one
 # neuron (`_membrane_between` and `_sample`: the state before, the net current, decay and PSC
@@ -354,13 +357,17 @@ class Emulator:
         """Load another configuration onto the same chip (same mismatch, noise sequence continues)."""
         if not isinstance(config, ChipConfig) or config.spec != self.spec:
             raise ParameterError("reconfigure needs a ChipConfig for the same chip spec")
-        # A weight-only update (the chip in the loop) keeps the event path: only the weights are summed anew.
-        if self._delivery_map is None or not same_event_path(self.config, config):
+        # A weight-only update (the chip in the loop) keeps the event path and the neurons: only the weights
+        # are summed anew.
+        first = self._delivery_map is None
+        if first or not same_event_path(self.config, config):
             self._delivery_map = delivery_map(config)
+        neurons_kept = not first and same_fields(self.config, config, _NEURON_FIELDS)
         self.config = config
         self.delivery: Delivery = self._delivery_map.deliver(
             config.synapse_weight, None if self.analog.synapse_gain_mismatch == 0 else self.instance.synapse_gain_factor)
-        self._neurons = {name: self._neuron_parameters(name) for name in config.populations}
+        if not neurons_kept:
+            self._neurons = {name: self._neuron_parameters(name) for name in config.populations}
         self._order = self._update_order()
 
     # ------------------------------------------------------------------ set-up
@@ -649,7 +656,7 @@ class Emulator:
                 matrix = delivered.get((source, name))
                 if matrix is None:
                     continue
-                if kernels.enabled(flat, matrix):  # spikes are sparse: add one weight row per spike
+                if matrix.shape[0] >= 16 and kernels.enabled(flat, matrix):  # sparse spikes: a weight row per spike
                     if totals[k] is None:
                         totals[k] = flat.new_zeros(*s.shape[:2], matrix.shape[0])
                     kernels.accumulate_spikes(flat.contiguous(), matrix.T, totals[k])

@@ -303,3 +303,28 @@ def test_ideal_emulator_equals_the_mock_on_random_graphs_built_from_model_values
 def model_leak(pop):
     leak = pop.params["leak"]
     return leak.float() if isinstance(leak, torch.Tensor) else float(leak)
+
+
+def test_reconfigure_follows_weights_and_neuron_parameters():
+    # A weight-only update keeps the event path and the neurons; a changed neuron parameter must still reach
+    # the run. Each reconfigured run equals a fresh emulator of that configuration (same chip, same run count).
+    graph, x = representable_network(3)
+    first = hx.place_and_route(graph)
+    emulator = Emulator(first.config, **IDEAL_READOUT)
+    weights = graph.projection("x_to_h").weight.clone()
+    with torch.no_grad():
+        graph.projection("x_to_h").weight.mul_(0.5)
+    lighter = hx.place_and_route(graph, previous=first)
+    emulator.reconfigure(lighter.config)
+    fresh = Emulator(lighter.config, **IDEAL_READOUT)
+    assert torch.equal(emulator.run({"x": x}).spikes["h"], fresh.run({"x": x}).spikes["h"])
+    higher = attrs.evolve(lighter.config, circuit_params={**lighter.config.circuit_params,
+                                                          "threshold": lighter.config.circuit_params["threshold"] + 5})
+    emulator.reconfigure(higher)
+    fresh = Emulator(higher, **IDEAL_READOUT)
+    fresh.advance_runs()
+    ran = emulator.run({"x": x}).spikes["h"]
+    assert torch.equal(ran, fresh.run({"x": x}).spikes["h"])
+    assert ran.shape[0] < Emulator(lighter.config, **IDEAL_READOUT).run({"x": x}).spikes["h"].shape[0]
+    with torch.no_grad():
+        graph.projection("x_to_h").weight.copy_(weights)
