@@ -12,6 +12,7 @@ import math
 from typing import Any, Callable, ClassVar, Optional
 
 import attrs
+import numpy as np
 import torch
 
 from hxgraph.errors import ParameterError, SerializationError, ShapeError
@@ -203,6 +204,15 @@ class LinearSaturating:
             raise ParameterError(
                 "this LinearSaturating leaves its scale to the chip's calibration; resolve it first with "
                 "hxgraph.chip.Calibration().resolve_transform(transform), or give scale=...")
+        if (isinstance(weight, torch.Tensor) and weight.device.type == "cpu" and weight.layout == torch.strided
+                and weight.dtype in (torch.float32, torch.float64) and not weight.is_neg() and not weight.is_conj()
+                and not (weight.requires_grad and torch.is_grad_enabled())):
+            # No gradient to keep: numpy's single-threaded loops give the same values (the scale rounded to
+            # the weight's dtype, as torch does) without waking torch's threads, which stall for milliseconds
+            # when another process holds a core.
+            values = weight.detach().numpy()
+            return torch.from_numpy(np.asarray(np.clip(values * values.dtype.type(self.scale), self.min_weight,
+                                                       self.max_weight)))
         return linear_saturating(weight, self.scale, self.min_weight, self.max_weight)
 
     def to_json(self) -> dict:

@@ -263,3 +263,22 @@ def test_checker_detects_corrupted_configurations():
     enabled[:] = False
     with pytest.raises(RoutingCheckError):
         check_mapping(g, broken(driver_enable=enabled))
+
+
+def test_linear_saturating_without_gradient_matches_the_torch_transform():
+    # LinearSaturating computes in numpy when no gradient is needed; the values must be torch's.
+    from hxgraph.graph.weights import linear_saturating
+
+    gen = torch.Generator().manual_seed(0)
+    for dtype in (torch.float32, torch.float64):
+        weight = torch.randn(70, 90, generator=gen, dtype=dtype) * 5
+        weight[0, :3] = torch.tensor([float("nan"), float("inf"), -0.0], dtype=dtype)
+        for scale in (30.0, 1 / 3, 70.123456789):
+            for w in (weight, weight.t(), weight[::3], weight[0, 5]):
+                got, want = LinearSaturating(scale=scale)(w), linear_saturating(w, scale)
+                assert got.dtype == want.dtype and got.shape == want.shape
+                assert torch.equal(got.nan_to_num(), want.nan_to_num())
+                assert torch.equal(torch.signbit(got), torch.signbit(want))
+    w = torch.randn(5, generator=gen, requires_grad=True)
+    LinearSaturating(scale=30.0)(w).sum().backward()  # with a gradient: torch's transform
+    assert w.grad is not None
