@@ -836,7 +836,19 @@ class Emulator:
         v0 = torch.where(t > 0, rec["membrane"][(t - 1).clamp(min=0), b, n], p.leak[n])
         rest = self._rest(p, rec, t, b, n)
         net, tau_mem, tau_syn, kappa = rec["net"][t, b, n], p.tau_mem[n], p.tau_syn[n], p.kappa[n]
-        return lambda tau: subthreshold(v0, net, rest, tau_mem, tau_syn, kappa, tau.float()).clamp(p.low, p.high)
+        # `subthreshold` with its parts that do not depend on tau evaluated once (the same operations on the
+        # same values, so the same bits): the search calls this several times
+        start, drive = v0 - rest, kappa * net
+        rate = 1 / tau_mem - 1 / tau_syn
+        close = rate.abs() < 1e-3 / tau_mem
+        safe = torch.where(close, torch.ones_like(rate), rate)
+
+        def membrane(tau: torch.Tensor) -> torch.Tensor:
+            tau = tau.float()
+            decay = torch.exp(-tau / tau_mem)
+            integral = torch.where(close, tau * decay, (torch.exp(-tau / tau_syn) - decay) / safe)
+            return (rest + start * decay + drive * integral).clamp(p.low, p.high)
+        return membrane
 
     def _rest(self, p: _Neurons, rec: dict, step: torch.Tensor, b: torch.Tensor, neurons: Any) -> torch.Tensor:
         """The potential the membrane relaxes to during `step`: the AdEx terms act as a constant
