@@ -26,12 +26,13 @@ import concurrent.futures
 import functools
 import math
 import os
+import threading
 from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 import torch
 
-__all__ = ["enabled", "scan_", "reverse_scan_", "lif_forward", "lif_membrane_adjoint_", "lif_adjoint",
+__all__ = ["enabled", "Workspace", "scan_", "reverse_scan_", "lif_forward", "lif_membrane_adjoint_", "lif_adjoint",
            "input_adjoint_",
            "synaptic_filter", "chip_membrane", "accumulate_spikes"]
 
@@ -65,6 +66,48 @@ def enabled(*tensors: torch.Tensor) -> bool:
 @functools.lru_cache(maxsize=1)
 def _pool(workers: int) -> concurrent.futures.ThreadPoolExecutor:
     return concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hxgraph-kernel")
+
+
+class Workspace:
+    """Scratch tensors reused from call to call, up to `limit` bytes kept between calls.
+
+    A fresh multi-megabyte tensor costs a page fault per 4 KiB when it is first written, which on
+    two cores takes longer than the loop that fills it; buffers that never leave a computation
+    (the emulator's traces) are therefore taken from here and given back when it ends.
+    `take` returns an uninitialised (or, `zero`, zeroed) tensor of the shape; thread-safe."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self._free: dict[tuple, list[torch.Tensor]] = {}
+        self._kept = 0
+        self._lock = threading.Lock()
+
+    def take(self, shape: Sequence[int], dtype: torch.dtype = torch.float32, zero: bool = False) -> torch.Tensor:
+        key = (tuple(shape), dtype)
+        with self._lock:
+            free = self._free.get(key)
+            tensor = free.pop() if free else None
+            if tensor is not None:
+                self._kept -= tensor.numel() * tensor.element_size()
+        if tensor is None:
+            return torch.zeros(key[0], dtype=dtype) if zero else torch.empty(key[0], dtype=dtype)
+        return tensor.zero_() if zero else tensor
+
+    def give(self, *tensors: Optional[torch.Tensor]) -> None:
+        """Return tensors from `take` (the caller must not use them afterwards); beyond the limit they are dropped."""
+        with self._lock:
+            for tensor in tensors:
+                if tensor is None:
+                    continue
+                size = tensor.numel() * tensor.element_size()
+                if self._kept + size <= self.limit:
+                    self._free.setdefault((tuple(tensor.shape), tensor.dtype), []).append(tensor)
+                    self._kept += size
+
+    def clear(self) -> None:
+        with self._lock:
+            self._free.clear()
+            self._kept = 0
 
 
 def _split(kernel: Callable, columns: int, width: int, work: int, *args: Any) -> None:

@@ -49,6 +49,11 @@ EXPONENT_FLOOR = -80.0
 EMULATOR_OPTIONS = ("cadc_interval", "cadc_jitter", "long_recording", "madc", "progress")
 SEED_LIMIT = 2**64  # torch's generators take seeds up to 2**64 - 1
 
+# Trace buffers of the feed-forward path, kept between runs (at most this much): a run's fresh buffers
+# would cost a page fault per 4 KiB on first write, longer than the integration itself. Shared by every
+# emulator of the process (runs are sequential or share by taking turns).
+WORKSPACE = kernels.Workspace(limit=256 * 2**20)
+
 # What `Emulator._neuron_parameters` reads of a configuration (besides the chip instance, which stays).
 _NEURON_FIELDS = ("populations", "neuron_circuits", "circuit_spiking", "circuit_params", "constant_current")
 
@@ -610,10 +615,20 @@ class Emulator:
         batch = cadc_times.shape[0]
         trace = {}   # per population: membrane after each step, net synaptic current before, clamp, spike step
         spikes_of: dict[str, torch.Tensor] = dict(inputs)
-        for group in self._order:
-            trace.update(self._integrate(group, spikes_of, steps, batch))
-            for name in group:
-                spikes_of[name] = trace[name]["spikes"]
+        try:
+            for group in self._order:
+                trace.update(self._integrate(group, spikes_of, steps, batch))
+                for name in group:
+                    spikes_of[name] = trace[name]["spikes"]
+            return self._read_out(trace, steps, batch, cadc_times, generator, batch_offset, cadc_populations)
+        finally:  # the traces never leave this chunk: their buffers serve the next one
+            for rec in trace.values():
+                if rec.get("workspace"):
+                    WORKSPACE.give(*(rec[k] for k in ("membrane", "net", "clamped", "spikes")))
+
+    def _read_out(self, trace: dict, steps: int, batch: int, cadc_times: torch.Tensor, generator: torch.Generator,
+                  batch_offset: int, cadc_populations: Sequence[str]):
+        """Spike events, CADC and MADC samples of one chunk from its traces."""
         spikes, cadc, madc = {}, {}, {}
         for name in self.config.populations:
             spikes[name] = self._spike_events(name, trace[name], batch_offset)
@@ -658,7 +673,7 @@ class Emulator:
                     continue
                 if matrix.shape[0] >= 16 and kernels.enabled(flat, matrix):  # sparse spikes: a weight row per spike
                     if totals[k] is None:
-                        totals[k] = flat.new_zeros(*s.shape[:2], matrix.shape[0])
+                        totals[k] = WORKSPACE.take((*s.shape[:2], matrix.shape[0]), zero=True)
                     kernels.accumulate_spikes(flat.contiguous(), matrix.T, totals[k])
                 else:
                     part = (flat @ matrix.T).reshape(*s.shape[:2], -1)
@@ -674,7 +689,7 @@ class Emulator:
         p = self._neurons[name]
         n = p.leak.numel()
         arrivals = self._arrivals(name, spikes_of, self.delivery.sources_of(name))
-        net = torch.empty(steps, batch, n)
+        net = WORKSPACE.take((steps, batch, n))
         gain = self.analog.synapse_gain
         fused = kernels.enabled(net, p.leak)  # the loops below compiled (hxgraph.kernels), the same to the bit
         if fused:
@@ -686,13 +701,14 @@ class Emulator:
                 state.mul_(decay)
                 if arrived is not None:
                     state.add_(arrived[t], alpha=gain)
+        WORKSPACE.give(*arrivals)
         saturation = self.analog.saturation
         if not math.isinf(saturation):
             net.div_(saturation).tanh_().mul_(saturation)
         # a spiking population writes its clamp and spike masks in every step; others keep them at 0
-        masks = torch.empty if p.spiking else torch.zeros
-        rec = {"membrane": torch.empty(steps, batch, n), "net": net,
-               "clamped": masks(steps, batch, n), "spikes": masks(steps, batch, n)}
+        shape, zero = (steps, batch, n), not p.spiking
+        rec = {"membrane": WORKSPACE.take(shape), "net": net, "clamped": WORKSPACE.take(shape, zero=zero),
+               "spikes": WORKSPACE.take(shape, zero=zero), "workspace": True}
         rest = (1 - p.decay_mem) * p.rest
         rails = (p.low, p.high) if math.isfinite(p.low) or math.isfinite(p.high) else None
         if fused:
