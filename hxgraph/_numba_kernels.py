@@ -17,6 +17,7 @@ computes in float32.
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 from numba.extending import intrinsic
 
@@ -278,3 +279,25 @@ def accumulate_spikes(spikes, weight_t, out, lo, hi):
                 w = weight_t[s]
                 for k in range(w.shape[0]):
                     target[k] += count * w[k]
+
+
+@_jit
+def nonzero(values):
+    """(index, dimension) int64 indices of the nonzero entries of a 3-d array, in row-major order."""
+    count = 0
+    flat = values.reshape(-1)
+    for j in range(flat.shape[0]):
+        if flat[j] != 0:
+            count += 1
+    out = np.empty((count, 3), np.int64)
+    k = 0
+    for t in range(values.shape[0]):
+        for b in range(values.shape[1]):
+            row = values[t, b]
+            for n in range(row.shape[0]):
+                if row[n] != 0:
+                    out[k, 0] = t
+                    out[k, 1] = b
+                    out[k, 2] = n
+                    k += 1
+    return out

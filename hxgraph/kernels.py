@@ -34,7 +34,7 @@ import torch
 
 __all__ = ["enabled", "Workspace", "scan_", "reverse_scan_", "lif_forward", "lif_membrane_adjoint_", "lif_adjoint",
            "input_adjoint_",
-           "synaptic_filter", "chip_membrane", "accumulate_spikes"]
+           "synaptic_filter", "chip_membrane", "accumulate_spikes", "nonzero"]
 
 _DTYPES = (torch.float32, torch.float64)
 # Below this many (steps × columns) values a second thread costs more than it saves.
@@ -277,3 +277,11 @@ def accumulate_spikes(spikes: torch.Tensor, weight_t: torch.Tensor, out: torch.T
         raise ValueError("hxgraph.kernels needs contiguous tensors")
     _split(_compiled().accumulate_spikes, s.shape[0], 1, s.numel(), s.numpy(), weight_t.detach().contiguous().numpy(),
            o.numpy())
+
+
+def nonzero(values: torch.Tensor) -> torch.Tensor:
+    """``values.nonzero()`` of a contiguous 3-d tensor: (count, 3) int64 indices in row-major order (one
+    counting pass and one filling pass, where torch's takes several)."""
+    if values.dim() != 3 or not values.is_contiguous():
+        raise ValueError("hxgraph.kernels.nonzero needs a contiguous 3-d tensor")
+    return torch.from_numpy(_compiled().nonzero(values.detach().numpy()))

@@ -820,7 +820,8 @@ class Emulator:
         p = self._neurons[name]
         if not p.spiking:
             return torch.zeros(0, 3, dtype=torch.int64)
-        t, b, n = rec["spikes"].nonzero(as_tuple=True)
+        found = rec["spikes"]
+        t, b, n = (kernels.nonzero(found) if kernels.enabled(found) and found.is_contiguous() else found.nonzero()).unbind(1)
         if t.numel() == 0:
             return torch.zeros(0, 3, dtype=torch.int64)
         # The spike carries the first clock tick of step t (ticks k with (t-1)·dt < k·clock <= t·dt) at which
