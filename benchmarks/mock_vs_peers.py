@@ -11,6 +11,9 @@ The floor: the two matrix products any implementation of this workload needs (th
 Linear and the weight gradient, same shapes), timed the same way; hxgraph / floor is printed
 against the bar of issue 16 (1.5 at N = 256, 1.2 at N = 1024).
 
+The last row is hxgraph with its torch loops (HXGRAPH_KERNELS=torch) instead of the compiled
+kernels, for comparison.
+
 Also: hxgraph sparse vs dense projection at 1 % density for N = 4096.
 
 Run:   python benchmarks/mock_vs_peers.py [--sizes 256 1024] [--repeat 5]
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -115,11 +119,17 @@ def measure(library: str, n: int, repeat: int, density: float) -> dict:
 
 
 def in_subprocess(library: str, n: int, repeat: int, density: float = 0.01) -> dict:
+    env = dict(os.environ)
+    if library == "hxgraph-torch-loops":  # hxgraph with its torch loops instead of the compiled kernels
+        library, env["HXGRAPH_KERNELS"] = "hxgraph", "torch"
     out = subprocess.run([sys.executable, __file__, "--one", library, str(n), str(repeat), str(density)],
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, env=env)
     if out.returncode != 0:
         return {"library": library, "n": n, "missing": out.stderr.strip().splitlines()[-1]}
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    if env.get("HXGRAPH_KERNELS") == "torch":
+        result["library"] = "hxgraph-torch-loops"
+    return result
 
 
 def main() -> None:
@@ -141,7 +151,8 @@ def main() -> None:
     for n in args.sizes:
         rows = [in_subprocess(lib, n, args.repeat) for lib in ("hxgraph", "snntorch", "norse", "spikingjelly")]
         floor = in_subprocess("floor", n, args.repeat)
-        for r in rows + [floor]:
+        loops = in_subprocess("hxgraph-torch-loops", n, args.repeat)
+        for r in rows + [floor, loops]:
             if "missing" in r:
                 print(f"{n:>6}  {r['library']:<16} not available ({r['missing']})")
             else:

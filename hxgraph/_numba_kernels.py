@@ -99,6 +99,16 @@ def lif_forward(x, a, alpha_m, beta, gamma, leak, reset, threshold, alpha, refra
                         pt[j] = zero if zp[j] != zero else pt[j]
 
 
+@njit(inline="always", cache=True)
+def _kept(z, z_before, alpha_m, shifted):
+    """alpha_m·(1 - z [- z_before]): how much of the membrane adjoint carries over a step (none where the
+    membrane was set), computed as torch's addcmul(value=-1) does."""
+    d = fma(-z, alpha_m, alpha_m)
+    if shifted:
+        d = fma(-z_before, alpha_m, d)
+    return d
+
+
 @_jit
 def lif_membrane_adjoint(rows, spikes, alpha_m, one_step, lo, hi):
     """rows[t] += alpha_m·(1 - z_t [- z_{t-1}]) · rows[t + 1] from the end: the adjoint of the membrane
@@ -111,10 +121,7 @@ def lif_membrane_adjoint(rows, spikes, alpha_m, one_step, lo, hi):
             zp = spikes[max(t - 1, 0), base:e]
             shifted = one_step and t > 0
             for j in range(w):
-                d = fma(-zt[j], alpha_m[j], alpha_m[j])
-                if shifted:
-                    d = fma(-zp[j], alpha_m[j], d)
-                now[j] = fma(d, after[j], now[j])
+                now[j] = fma(_kept(zt[j], zp[j], alpha_m[j], shifted), after[j], now[j])
 
 
 @_jit
@@ -151,10 +158,7 @@ def lif_adjoint(grad_z, has_gz, surrogate, grad_v, has_gv, grad_i, has_gi, spike
             if t < steps - 1 and (has_gz or has_gv):
                 shifted = one_step and t > 0
                 for j in range(w):
-                    decay = fma(-zt[j], alpha_m[j], alpha_m[j])
-                    if shifted:
-                        decay = fma(-zp[j], alpha_m[j], decay)
-                    lp[j] = fma(decay, following[j], lp[j])
+                    lp[j] = fma(_kept(zt[j], zp[j], alpha_m[j], shifted), following[j], lp[j])
             gx = grad_x[t, base:e]
             if t == steps - 1:
                 if has_gi:
@@ -205,6 +209,17 @@ def input_adjoint(rows, grad_i, has_grad_i, beta, a, lo, hi):
                 now[j] = fma(a[j], after[j], now[j])
 
 
+@njit(inline="always", cache=True)
+def _synapse_step(state, decay, arrived, has_arrived, gain, t, base):
+    """state = state·decay (+ gain·arrived[t] from column `base`): one sign's synapses over one step."""
+    for j in range(state.shape[0]):
+        state[j] = state[j] * decay[j]
+    if has_arrived:
+        now = arrived[t, base:base + state.shape[0]]
+        for j in range(state.shape[0]):
+            state[j] = fma(now[j], gain, state[j])
+
+
 @_jit
 def synaptic_filter(excitatory, has_exc, inhibitory, has_inh, decay_exc, decay_inh, gain, net, lo, hi):
     """net[t] = exc - inh, then exc = exc·decay_exc + gain·arrived[t] (add with alpha: one fma); gain = [g]."""
@@ -220,18 +235,8 @@ def synaptic_filter(excitatory, has_exc, inhibitory, has_inh, decay_exc, decay_i
             exc, inh, nt = exc_all[base - lo:e - lo], inh_all[base - lo:e - lo], net[t, base:e]
             for j in range(w):
                 nt[j] = exc[j] - inh[j]
-            for j in range(w):
-                exc[j] = exc[j] * decay_exc[j]
-            if has_exc:
-                et = excitatory[t, base:e]
-                for j in range(w):
-                    exc[j] = fma(et[j], g, exc[j])
-            for j in range(w):
-                inh[j] = inh[j] * decay_inh[j]
-            if has_inh:
-                it = inhibitory[t, base:e]
-                for j in range(w):
-                    inh[j] = fma(it[j], g, inh[j])
+            _synapse_step(exc, decay_exc, excitatory, has_exc, g, t, base)
+            _synapse_step(inh, decay_inh, inhibitory, has_inh, g, t, base)
 
 
 @_jit
