@@ -615,7 +615,6 @@ class _Router:
     def _prepare(self, units: list[_Unit]) -> _Flat:
         """Every unit's parts as flat arrays for the compiled greedy step (`_Flat`); a unit where a target has
         several circuits in a hemisphere is marked to skip (its column is then chosen per block, in `_step`)."""
-        H = self.H
         pairs: list[np.ndarray] = []
         part_h: list[int] = []
         part_opt: list[int] = []
