@@ -56,9 +56,10 @@ def _compiled() -> Any:
 
 
 def enabled(*tensors: torch.Tensor) -> bool:
-    """Whether the compiled kernels can run on these tensors (CPU, one float dtype, numba present)."""
+    """Whether the compiled kernels can run on these tensors (CPU, contiguous, one float dtype, numba present)."""
     dtype = tensors[0].dtype
-    if dtype not in _DTYPES or not all(t.device.type == "cpu" and t.dtype == dtype for t in tensors):
+    if dtype not in _DTYPES or not all(t.device.type == "cpu" and t.dtype == dtype and t.is_contiguous()
+                                       for t in tensors):
         return False
     return _compiled() is not None
 

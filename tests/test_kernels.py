@@ -46,6 +46,7 @@ def test_kernels_are_refused_where_they_do_not_apply():
     assert not kernels.enabled(torch.zeros(2, dtype=torch.float16))
     assert not kernels.enabled(torch.zeros(2), torch.zeros(2, dtype=torch.float64))
     assert not kernels.enabled(torch.zeros(2, device="meta"))
+    assert not kernels.enabled(torch.zeros(3, 4).T)  # not contiguous: the torch loops take it
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])

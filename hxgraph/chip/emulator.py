@@ -821,7 +821,7 @@ class Emulator:
         if not p.spiking:
             return torch.zeros(0, 3, dtype=torch.int64)
         found = rec["spikes"]
-        t, b, n = (kernels.nonzero(found) if kernels.enabled(found) and found.is_contiguous() else found.nonzero()).unbind(1)
+        t, b, n = (kernels.nonzero(found) if kernels.enabled(found) else found.nonzero()).unbind(1)
         if t.numel() == 0:
             return torch.zeros(0, 3, dtype=torch.int64)
         # The spike carries the first clock tick of step t (ticks k with (t-1)·dt < k·clock <= t·dt) at which

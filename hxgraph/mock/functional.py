@@ -624,7 +624,7 @@ def _coefficients(x: torch.Tensor, leak: Param, tau_mem: Param, tau_syn: Param,
 def _synaptic_current(x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     """Run ``i_t = a * i_{t-1} + x_t`` (i_{-1} = 0) over time into a new tensor."""
     if kernels.enabled(x, a):
-        return kernels.scan_(x.clone(), a)
+        return kernels.scan_(x.clone(memory_format=torch.contiguous_format), a)
     current = torch.empty_like(x)
     if x.shape[0]:
         current[0] = x[0]
@@ -867,10 +867,12 @@ class _LIFFunction(torch.autograd.Function):
         steps = spikes.shape[0]
         grads: dict[str, torch.Tensor] = {}
         membrane_params = ("leak", "reset", "threshold", "tau_mem", "capacitance")
+        # upstream gradients may be broadcast views (the gradient of a sum): the kernel reads them contiguous
+        upstream = [None if g is None else g.contiguous() for g in (grad_z, grad_v, grad_i)]
         if (masks is None and not any(_needs(ctx, offsets[name], params[name]) for name in membrane_params)
-                and kernels.enabled(spikes, *k, *(g for g in (grad_z, grad_v, grad_i) if g is not None))):
+                and kernels.enabled(spikes, *k, *(g for g in upstream if g is not None))):
             # only the input (and tau_syn) gradient: the steps below in one compiled sweep, the same to the bit
-            grad_x = kernels.lif_adjoint(grad_z, surrogate, grad_v, grad_i, spikes, k.alpha_m, k.beta, k.a,
+            grad_x = kernels.lif_adjoint(*upstream[:1], surrogate, *upstream[1:], spikes, k.alpha_m, k.beta, k.a,
                                          ctx.one_step)
             grads.update(_tau_syn_grad(ctx, offsets, params, grad_x, ctx.dt, current))
             return tuple(grad_x if name == "x" else grads.get(name) for name in _LIFFunction._ORDER)
