@@ -64,8 +64,13 @@ def enabled(*tensors: torch.Tensor) -> bool:
     return _compiled() is not None
 
 
-@functools.lru_cache(maxsize=1)
 def _pool(workers: int) -> concurrent.futures.ThreadPoolExecutor:
+    # one pool per process: a forked child inherits the pool object but not its threads
+    return _process_pool(workers, os.getpid())
+
+
+@functools.lru_cache(maxsize=2)
+def _process_pool(workers: int, pid: int) -> concurrent.futures.ThreadPoolExecutor:
     return concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hxgraph-kernel")
 
 

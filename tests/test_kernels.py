@@ -185,3 +185,40 @@ def test_emulator_runs_reuse_buffers_without_changing_results():
 def test_nonzero_equals_torch(density):
     values = (torch.rand(7, 5, 9, generator=torch.Generator().manual_seed(9)) < density).float() * 2
     assert torch.equal(kernels.nonzero(values), values.nonzero())
+
+
+_FORKED: dict = {}
+
+
+def _scan_in_child(queue):
+    rows, decay = _FORKED["case"]  # made by the parent; the child runs no torch operation of its own
+    queue.put(kernels.scan_(rows, decay).numpy().tobytes())
+
+
+def test_threads_work_in_a_forked_child():
+    # A child forked after the parent used the kernels' thread pool must start its own pool, not wait on the
+    # parent's threads (which a fork does not copy). Only kernels run in the child: torch's own OpenMP
+    # threads do not survive a fork either, which is torch's matter.
+    import multiprocessing
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        g = torch.Generator().manual_seed(4)
+        rows, decay = torch.randn(300, 64, 50, generator=g), torch.rand(50, generator=g)
+        _FORKED["case"] = (rows.clone(), decay)
+        expected = kernels.scan_(rows, decay).numpy().tobytes()  # large enough to be split: the pool exists now
+        context = multiprocessing.get_context("fork")
+        queue = context.Queue()
+        child = context.Process(target=_scan_in_child, args=(queue,))
+        child.start()
+        try:
+            got = queue.get(timeout=60)  # before join: the child exits only once its result is read
+        finally:
+            child.join(timeout=10)
+            if child.exitcode is None:
+                child.kill()
+        assert child.exitcode == 0
+        assert got == expected
+    finally:
+        torch.set_num_threads(threads)
+        _FORKED.clear()
