@@ -299,10 +299,16 @@ def _psc_integral(x: torch.Tensor, tau_mem: torch.Tensor, tau_syn: torch.Tensor,
     `decay_mem` may pass e^{-x/tau_mem} when the caller has it already.
     """
     decay_mem = torch.exp(-x / tau_mem) if decay_mem is None else decay_mem
+    close, safe = _psc_rate(tau_mem, tau_syn)
+    return torch.where(close, x * decay_mem, (torch.exp(-x / tau_syn) - decay_mem) / safe)
+
+
+def _psc_rate(tau_mem: torch.Tensor, tau_syn: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where 1/tau_mem - 1/tau_syn is too small to divide by (`close`: the integral's limit applies), and
+    that rate with 1 there (`safe`): the parts of `_psc_integral` that do not depend on the time."""
     rate = 1 / tau_mem - 1 / tau_syn
     close = rate.abs() < 1e-3 / tau_mem
-    safe = torch.where(close, torch.ones_like(rate), rate)
-    return torch.where(close, x * decay_mem, (torch.exp(-x / tau_syn) - decay_mem) / safe)
+    return close, torch.where(close, torch.ones_like(rate), rate)
 
 
 def subthreshold(v0: torch.Tensor, net: torch.Tensor, leak: torch.Tensor, tau_mem: torch.Tensor,
@@ -674,7 +680,7 @@ class Emulator:
                 if matrix.shape[0] >= 16 and kernels.enabled(flat, matrix):  # sparse spikes: a weight row per spike
                     if totals[k] is None:
                         totals[k] = WORKSPACE.take((*s.shape[:2], matrix.shape[0]), zero=True)
-                    kernels.accumulate_spikes(flat.contiguous(), matrix.T, totals[k])
+                    kernels.accumulate_spikes(flat, matrix.T, totals[k])
                 else:
                     part = (flat @ matrix.T).reshape(*s.shape[:2], -1)
                     totals[k] = part if totals[k] is None else totals[k].add_(part)
@@ -856,9 +862,7 @@ class Emulator:
         # `subthreshold` with its parts that do not depend on tau evaluated once (the same operations on the
         # same values, so the same bits): the search calls this several times
         start, drive = v0 - rest, kappa * net
-        rate = 1 / tau_mem - 1 / tau_syn
-        close = rate.abs() < 1e-3 / tau_mem
-        safe = torch.where(close, torch.ones_like(rate), rate)
+        close, safe = _psc_rate(tau_mem, tau_syn)
 
         def membrane(tau: torch.Tensor) -> torch.Tensor:
             tau = tau.float()

@@ -867,10 +867,11 @@ class _LIFFunction(torch.autograd.Function):
         steps = spikes.shape[0]
         grads: dict[str, torch.Tensor] = {}
         membrane_params = ("leak", "reset", "threshold", "tau_mem", "capacitance")
+        fusable = (masks is None and not any(_needs(ctx, offsets[name], params[name]) for name in membrane_params)
+                   and kernels.enabled(spikes, *k))
         # upstream gradients may be broadcast views (the gradient of a sum): the kernel reads them contiguous
-        upstream = [None if g is None else g.contiguous() for g in (grad_z, grad_v, grad_i)]
-        if (masks is None and not any(_needs(ctx, offsets[name], params[name]) for name in membrane_params)
-                and kernels.enabled(spikes, *k, *(g for g in upstream if g is not None))):
+        upstream = [None if g is None or not fusable else g.contiguous() for g in (grad_z, grad_v, grad_i)]
+        if fusable and kernels.enabled(spikes, *(g for g in upstream if g is not None)):
             # only the input (and tau_syn) gradient: the steps below in one compiled sweep, the same to the bit
             grad_x = kernels.lif_adjoint(*upstream[:1], surrogate, *upstream[1:], spikes, k.alpha_m, k.beta, k.a,
                                          ctx.one_step)
