@@ -275,7 +275,8 @@ def chip_membrane(net, rest, decay_mem, input_gain, leak, rails_at, rails, spiki
 
 @_jit
 def accumulate_spikes(spikes, weight_t, out, lo, hi):
-    """out[r] += Σ_s spikes[r, s] · weight_t[s] for rows lo..hi, skipping zero counts."""
+    """out[r] += Σ_s spikes[r, s] · weight_t[s] for rows lo..hi, skipping zero counts; products and
+    sums in float64 (out is float64): exact for float32 weights and whole counts, in any order."""
     for r in range(lo, hi):
         row, target = spikes[r], out[r]
         for s in range(spikes.shape[1]):
@@ -283,26 +284,171 @@ def accumulate_spikes(spikes, weight_t, out, lo, hi):
             if count != 0:
                 w = weight_t[s]
                 for k in range(w.shape[0]):
-                    target[k] += count * w[k]
+                    target[k] += np.float64(count) * np.float64(w[k])
+
+
+@njit(inline="always", cache=True)
+def _arrived(first, last, source, count, weight, total, out, dirty):
+    """out = Σ count[e] · weight[source[e]] over the entries e = first..last-1 (weight: float64 copies of
+    float32 values; the float64 sums of their products with whole counts are exact, so in any order),
+    rounded to out's dtype; returns whether out may be nonzero (`dirty`:
+    whether it may be now; an out known to be zero is not cleared again)."""
+    if first == last:
+        if dirty:
+            for j in range(out.shape[0]):
+                out[j] = 0
+        return False
+    for j in range(total.shape[0]):
+        total[j] = 0
+    for e in range(first, last):
+        c = np.float64(count[e])
+        m = source[e]
+        for j in range(total.shape[0]):
+            total[j] += c * weight[m, j]
+    for j in range(total.shape[0]):
+        out[j] = total[j]
+    return True
 
 
 @_jit
-def nonzero(values):
-    """(index, dimension) int64 indices of the nonzero entries of a 3-d array, in row-major order."""
-    count = 0
+def chip_feedforward(steps, row_start, source, count, w_exc, has_exc, w_inh, has_inh, decay_exc, decay_inh, gain,
+                     saturate, sat, p, q, rest, decay_mem, input_gain, leak, rails_at, threshold, reset, refractory,
+                     spiking, sample_step, sample_order, sampled_v0, sampled_net, sampled_clamped, sampled_spikes,
+                     events, values, const, lo, hi):
+    """A feed-forward population's whole run for batch entries lo..hi, one entry at a time through all steps
+    (its state stays in cache): arrivals from the input spikes (entries row_start[b·T + t] ..
+    row_start[b·T + t + 1] of source (which input) and count, for entry b and step t) through
+    w_exc/w_inh (M, N), the
+    synapse filter, saturation (`hxgraph.chip.analog.saturate_`: sat = [1/s, s, limit], p and q its
+    coefficients), membrane, rails, spikes and refractory counter of `Emulator._integrate_feedforward`, the
+    same operations in the same order. A population that does not spike has NaN thresholds: its
+    comparisons are false, so the same loop serves it. Writes the state at each CADC sample's step (sample_step (B, S), visited in sample_order; none when S = 0);
+    writes the spike events (entry, step, neuron) in that order into `events`, with the membrane before the
+    step and the net current into `values` (none unless `spiking`). Returns (stop, found): the events of the
+    entries lo..stop-1 fill the first `found` rows; stop < hi where the buffers would have overflowed during
+    entry `stop` (call again from there with new buffers). (The buffers are never replaced in here: an
+    array variable assigned in a loop makes numba count references on every use, many times slower.)"""
+    zero, one = const[0], const[1]
+    g = gain[0]
+    low, high = rails_at[0], rails_at[1]
+    inv, s, limit = sat[0], sat[1], sat[2]
+    p0, p1, p2, p3, p4 = p[0], p[1], p[2], p[3], p[4]
+    q0, q1, q2, q3, q4 = q[0], q[1], q[2], q[3], q[4]
+    n = leak.shape[0]
+    exc, inh, v, counter = np.empty(n, leak.dtype), np.empty(n, leak.dtype), np.empty(n, leak.dtype), np.empty(n, leak.dtype)
+    before, net, z, c = np.empty(n, leak.dtype), np.empty(n, leak.dtype), np.empty(n, leak.dtype), np.empty(n, leak.dtype)
+    arrived_exc, arrived_inh, total = np.zeros(n, leak.dtype), np.zeros(n, leak.dtype), np.empty(n, np.float64)
+    found = 0
+    dirty_exc = dirty_inh = False
+    for b in range(lo, hi):
+        mark = found
+        for j in range(n):
+            exc[j] = zero
+            inh[j] = zero
+            counter[j] = zero
+            v[j] = leak[j]
+        k = 0
+        for t in range(steps):
+            first, last = row_start[b * steps + t], row_start[b * steps + t + 1]
+            if has_exc:
+                dirty_exc = _arrived(first, last, source, count, w_exc, total, arrived_exc, dirty_exc)
+            if has_inh:
+                dirty_inh = _arrived(first, last, source, count, w_inh, total, arrived_inh, dirty_inh)
+            sampled = k < sample_order.shape[1] and sample_step[b, sample_order[b, k]] == t
+            if sampled:  # the clamp mask of this step, from the counter before it (the main loop needs not store it)
+                for j in range(n):
+                    c[j] = one if counter[j] > zero else zero
+            # One loop over the neurons for the whole step (the state stays in registers). Exact as the torch
+            # loops: an absent synapse sign adds gain·0, which leaves its state (>= +0) as it is; the rails
+            # are ±inf where there are none; each select loads both values into a fresh result, as a select
+            # that may keep the old value would compile to a masked store, many times slower.
+            fired_here = 0
+            for j in range(n):
+                prev, e, i = v[j], exc[j], inh[j]
+                current = e - i  # drives the membrane during (t-1, t]
+                if saturate:
+                    x = min(max(current * inv, -limit), limit)
+                    u = x * x
+                    num = u * p0 + p1
+                    den = u * q0 + q1
+                    num = num * u + p2
+                    den = den * u + q2
+                    num = num * u + p3
+                    den = den * u + q3
+                    num = num * u + p4
+                    den = den * u + q4
+                    current = min(max((x * num) / den, -one), one) * s
+                vn = fma(current, input_gain[j], fma(prev, decay_mem[j], rest[j]))
+                vn = min(max(vn, low), high)
+                fired = one if vn - threshold[j] > zero else zero
+                left = counter[j]
+                held = one if left > zero else zero
+                at_reset = reset[j]
+                v[j] = at_reset if (fired != zero) | (held != zero) else vn
+                fired = max(fired - held, zero)
+                start, left = refractory[j], max(left - held, zero)
+                counter[j] = start if fired != zero else left
+                z[j] = fired
+                fired_here += fired != zero
+                before[j] = prev
+                net[j] = current
+                exc[j] = fma(arrived_exc[j], g, e * decay_exc[j])
+                inh[j] = fma(arrived_inh[j], g, i * decay_inh[j])
+            if spiking and fired_here:
+                if found + n > events.shape[0]:
+                    return b, mark
+                for j in range(n):
+                    if z[j] != zero:
+                        events[found, 0] = b
+                        events[found, 1] = t
+                        events[found, 2] = j
+                        values[found, 0] = before[j]
+                        values[found, 1] = net[j]
+                        found += 1
+            while sampled and k < sample_order.shape[1] and sample_step[b, sample_order[b, k]] == t:
+                o = sample_order[b, k]
+                for j in range(n):
+                    sampled_v0[b, o, j] = before[j]
+                    sampled_net[b, o, j] = net[j]
+                    sampled_clamped[b, o, j] = c[j]
+                    sampled_spikes[b, o, j] = z[j]
+                k += 1
+    return hi, found
+
+
+@_jit
+def spike_rows(counts, row_start, source, count):
+    """The nonzero entries of counts (T, B, M) ordered by entry b, then step t: row_start[b·T + t] is the
+    first of (t, b)'s entries in source (the index m) and count (the value); row_start has B·T + 1 rows
+    and source/count room for every nonzero. Returns the number of entries."""
+    steps, batch = counts.shape[0], counts.shape[1]
+    found = 0
+    for b in range(batch):
+        for t in range(steps):
+            row_start[b * steps + t] = found
+            for m in range(counts.shape[2]):
+                value = counts[t, b, m]
+                if value != 0:
+                    source[found] = m
+                    count[found] = value
+                    found += 1
+    row_start[batch * steps] = found
+    return found
+
+
+@_jit
+def invalid_count(values):
+    """The flat index of the first value that is no spike count (a whole number >= 0: negative, fractional,
+    infinite or NaN), or -1."""
     flat = values.reshape(-1)
+    bad = 0
+    for j in range(flat.shape[0]):  # no branch: a loop LLVM vectorises
+        x = flat[j]
+        bad += (x >= 0) & (x == np.floor(x)) & (x < np.inf) == 0
+    if bad == 0:
+        return -1
     for j in range(flat.shape[0]):
-        if flat[j] != 0:
-            count += 1
-    out = np.empty((count, 3), np.int64)
-    k = 0
-    for t in range(values.shape[0]):
-        for b in range(values.shape[1]):
-            row = values[t, b]
-            for n in range(row.shape[0]):
-                if row[n] != 0:
-                    out[k, 0] = t
-                    out[k, 1] = b
-                    out[k, 2] = n
-                    k += 1
-    return out
+        x = flat[j]
+        if not (x >= 0 and x == np.floor(x) and x < np.inf):
+            return j
+    return -1

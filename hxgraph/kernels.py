@@ -34,7 +34,8 @@ import torch
 
 __all__ = ["enabled", "Workspace", "scan_", "reverse_scan_", "lif_forward", "lif_membrane_adjoint_", "lif_adjoint",
            "input_adjoint_",
-           "synaptic_filter", "chip_membrane", "accumulate_spikes", "nonzero"]
+           "synaptic_filter", "chip_membrane", "spike_rows", "event_rows", "chip_feedforward", "accumulate_spikes",
+           "invalid_count"]
 
 _DTYPES = (torch.float32, torch.float64)
 # Below this many (steps × columns) values a second thread costs more than it saves.
@@ -116,20 +117,19 @@ class Workspace:
             self._kept = 0
 
 
-def _split(kernel: Callable, columns: int, width: int, work: int, *args: Any) -> None:
+def _split(kernel: Callable, columns: int, width: int, work: int, *args: Any) -> list:
     """Run `kernel(*args, lo, hi)` over the columns 0..columns in blocks of `width`, split among torch's
-    threads when `work` (values touched) is large enough; the kernels release the GIL, so parts run at once."""
+    threads when `work` (values touched) is large enough; the kernels release the GIL, so parts run at once.
+    Returns the parts' results in the order of their columns."""
     blocks = columns // width if width else 0
     threads = min(torch.get_num_threads(), blocks)
     if threads < 2 or work < _PARALLEL_MIN:
-        kernel(*args, 0, columns)
-        return
+        return [kernel(*args, 0, columns)]
     step = -(-blocks // threads) * width
     bounds = [(lo, min(lo + step, columns)) for lo in range(0, columns, step)]
     futures = [_pool(threads).submit(kernel, *args, lo, hi) for lo, hi in bounds[1:]]
-    kernel(*args, *bounds[0])
-    for future in futures:
-        future.result()
+    first = kernel(*args, *bounds[0])
+    return [first] + [future.result() for future in futures]
 
 
 @functools.lru_cache(maxsize=256)
@@ -273,21 +273,100 @@ def chip_membrane(net: torch.Tensor, rest: torch.Tensor, decay_mem: torch.Tensor
            _rows(membrane), _rows(clamped), _rows(spikes), _const(net.dtype))
 
 
+def spike_rows(counts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Spike counts (T, B, M) as rows for `chip_feedforward`: (row_start (B·T + 1,), source, count), the
+    nonzero entries ordered by entry, then step (`row_start[b·T + t]` is the first of step t of entry b)."""
+    counts = counts.detach().contiguous()
+    nonzero = int(torch.count_nonzero(counts))
+    steps, batch = counts.shape[0], counts.shape[1]
+    row_start = torch.empty(batch * steps + 1, dtype=torch.int64)
+    source, count = torch.empty(nonzero, dtype=torch.int64), torch.empty(nonzero, dtype=counts.dtype)
+    _compiled().spike_rows(counts.numpy(), row_start.numpy(), source.numpy(), count.numpy())
+    return row_start, source, count
+
+
+def event_rows(events: torch.Tensor, steps: int, batch: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Spike events (E, 3) rows (entry, step, neuron) ordered by entry and step as rows for
+    `chip_feedforward` (see `spike_rows`), each event one spike."""
+    entry, step, source = events.unbind(1)
+    row_start = torch.zeros(batch * steps + 1, dtype=torch.int64)
+    torch.cumsum(torch.bincount(entry * steps + step, minlength=batch * steps), 0, out=row_start[1:])
+    return row_start, source.contiguous(), torch.ones(source.shape[0])
+
+
+def invalid_count(values: torch.Tensor) -> int:
+    """The flat index of the first value of a contiguous CPU tensor that is no spike count (negative,
+    fractional, infinite or NaN), or -1: one pass where the torch checks take several."""
+    return int(_compiled().invalid_count(values.detach().contiguous().numpy()))
+
+
+def chip_feedforward(steps: int, batch: int, arrivals: Sequence[torch.Tensor], weight_exc: Optional[torch.Tensor],
+                     weight_inh: Optional[torch.Tensor], decay_exc: torch.Tensor, decay_inh: torch.Tensor, gain: float,
+                     saturation: Optional[tuple[float, Sequence[float], Sequence[float], float]],
+                     rest: torch.Tensor, decay_mem: torch.Tensor, input_gain: torch.Tensor, leak: torch.Tensor,
+                     low: float, high: float, spiking: bool, threshold: torch.Tensor, reset: torch.Tensor,
+                     refractory: torch.Tensor, sample_step: torch.Tensor, sampled: Optional[Sequence[torch.Tensor]]
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+    """A whole emulated run of one feed-forward LIF/LI population (see
+    `hxgraph.chip.emulator.Emulator._integrate_feedforward`, whose torch loops this equals to the bit).
+
+    `arrivals` = (row_start, source, count): the input spikes from `spike_rows` or `event_rows`; `weight_exc`/`weight_inh` (N, M) are the delivered weights of the M sources (None:
+    no synapse of that sign); `saturation` is (s, numerator, denominator, limit) of
+    `hxgraph.chip.analog.saturate_`, or None. Where `sampled` gives four (B, S, N) tensors, they receive
+    the membrane before, the net current, the clamp and spike masks of the step `sample_step` (B, S) of
+    each sample. Returns the spike events: int64 (E, 3) rows (entry, step, neuron) ordered by entry, step
+    and neuron, and (E, 2) the membrane before the step and the net current of each."""
+    dtype = leak.dtype
+    n = leak.numel()
+    row_start, source, count = arrivals
+
+    def weight(w: Optional[torch.Tensor]) -> np.ndarray:  # float64 (M, N): see `_numba_kernels._arrived`
+        return np.zeros((1, n)) if w is None else w.detach().T.double().contiguous().numpy()
+
+    def array(values: Sequence[float]) -> np.ndarray:
+        return torch.tensor(list(values), dtype=dtype).numpy()
+
+    s, numerator, denominator, limit = saturation if saturation is not None else (1.0, [0.0] * 5, [1.0] * 5, 1.0)
+    record = sampled is not None
+    order = (torch.argsort(sample_step, dim=1, stable=True) if record else torch.zeros(batch, 0, dtype=torch.int64))
+    dummy = np.zeros((1, 1, 1), dtype=torch.empty(0, dtype=dtype).numpy().dtype)
+    sampled_arrays = [t.numpy() for t in sampled] if record else [dummy] * 4
+    nan = torch.full_like(leak, float("nan"))
+    args = (steps, row_start.numpy(), source.contiguous().numpy(), count.contiguous().numpy(),
+            weight(weight_exc), weight_exc is not None, weight(weight_inh), weight_inh is not None,
+            decay_exc.numpy(), decay_inh.numpy(), array([gain]), saturation is not None,
+            array([1 / s, s, limit]), array(numerator), array(denominator), rest.numpy(), decay_mem.numpy(),
+            input_gain.numpy(), leak.numpy(), array([low, high]),
+            *(v.numpy() for v in ((threshold, reset, refractory) if spiking else (nan, nan, torch.zeros_like(leak)))),
+            spiking, sample_step.contiguous().numpy(), order.numpy(), *sampled_arrays)
+    const = _const(dtype)
+
+    def run(lo: int, hi: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The events of entries lo..hi, in parts: the kernel stops where its buffers are full."""
+        parts, rows = [], max(64, (hi - lo) * n // 8) if spiking else 0
+        while True:
+            events, values = np.empty((rows, 3), np.int64), np.empty((rows, 2), const.dtype)
+            stop, found = _compiled().chip_feedforward(*args, events, values, const, lo, hi)
+            parts.append((events[:found], values[:found]))
+            if stop == hi:
+                return parts
+            # room for the entry that did not fit (n events per step at most) and more like those before
+            rows = max(steps * n, 2 * rows)
+            lo = stop
+
+    parts = [part for chunk in _split(lambda lo, hi: run(lo, hi), batch, 1, steps * batch * n) for part in chunk]
+    events = torch.from_numpy(np.concatenate([p[0] for p in parts]) if len(parts) > 1 else parts[0][0])
+    values = torch.from_numpy(np.concatenate([p[1] for p in parts]) if len(parts) > 1 else parts[0][1])
+    return events, values
+
+
 def accumulate_spikes(spikes: torch.Tensor, weight_t: torch.Tensor, out: torch.Tensor) -> None:
     """``out += spikes @ weight_t`` for sparse spike counts (rows, sources): one weight row added per
-    nonzero count. Exact for integer counts and weights, as the matrix product would be; `weight_t`
-    is (sources, targets)."""
+    nonzero count, products and sums in float64 (`out` is float64): exact for whole counts and float32
+    weights, as the float64 matrix product is; `weight_t` is (sources, targets)."""
     s = spikes.detach().reshape(-1, spikes.shape[-1])
     o = out.reshape(-1, out.shape[-1])
     if not (s.is_contiguous() and o.is_contiguous()):
         raise ValueError("hxgraph.kernels needs contiguous tensors")
     _split(_compiled().accumulate_spikes, s.shape[0], 1, s.numel(), s.numpy(), weight_t.detach().contiguous().numpy(),
            o.numpy())
-
-
-def nonzero(values: torch.Tensor) -> torch.Tensor:
-    """``values.nonzero()`` of a contiguous 3-d tensor: (count, 3) int64 indices in row-major order (one
-    counting pass and one filling pass, where torch's takes several)."""
-    if values.dim() != 3 or not values.is_contiguous():
-        raise ValueError("hxgraph.kernels.nonzero needs a contiguous 3-d tensor")
-    return torch.from_numpy(_compiled().nonzero(values.detach().numpy()))

@@ -31,7 +31,8 @@ import networkx as nx
 import torch
 
 from hxgraph import kernels
-from hxgraph.chip.analog import AnalogModel, ChipInstance
+from hxgraph.chip.analog import (SATURATION_DENOMINATOR, SATURATION_LIMIT, SATURATION_NUMERATOR, AnalogModel,
+                                 ChipInstance, saturate_)
 from hxgraph.chip.calibration import CAPACITANCE_CODE, MODEL_CAPACITANCE
 from hxgraph.chip.config import ChipConfig
 from hxgraph.chip.delivery import Delivery, DeliveryMap, delivery_map, same_event_path, same_fields
@@ -228,6 +229,26 @@ class Recording:
     steps: int
     dt: float
     clock_period: float
+
+
+@attrs.frozen(eq=False)
+class _Fired:
+    """The spikes of one population from a compiled run: `events` int64 (E, 3) rows (entry, step, neuron)
+    sorted in that order; `shape` (T, B, N) of the spike masks they stand for."""
+
+    events: torch.Tensor
+    shape: tuple[int, int, int]
+
+    def dense(self) -> torch.Tensor:
+        b, t, n = self.events.unbind(1)
+        return torch.zeros(self.shape).index_put_((t, b, n), torch.ones(()))
+
+
+def _densify(spikes_of: dict[str, Any], names: Sequence[str]) -> None:
+    """Spike masks (T, B, N) in place of the compiled runs' events of `names`, for the loops that need them."""
+    for name in names:
+        if isinstance(spikes_of.get(name), _Fired):
+            spikes_of[name] = spikes_of[name].dense()
 
 
 @attrs.frozen(eq=False)
@@ -589,8 +610,14 @@ class Emulator:
                 raise InputError(f"inputs must share (time, batch); {name!r} has {tuple(s.shape[:2])}, others {shape}")
             shape = tuple(s.shape[:2])
             s = s.detach().to("cpu", torch.float32)
-            if not bool(torch.isfinite(s).all()) or bool((s < 0).any()) or bool((s != s.round()).any()):
+            if kernels.enabled(s):  # one compiled pass
+                first = kernels.invalid_count(s)
+                bad = None if first < 0 else s.reshape(-1)[first]
+            elif not bool(torch.isfinite(s).all()) or bool((s < 0).any()) or bool((s != s.round()).any()):
                 bad = s[~torch.isfinite(s) | (s < 0) | (s != s.round())][0]
+            else:
+                bad = None
+            if bad is not None:
                 # the chip sends events: so many spikes per neuron and step, never a fraction of one
                 raise InputError(f"input {name!r} must hold spike counts (whole numbers >= 0), as the chip sends "
                                  f"events; found {float(bad):g} (the mock also takes graded values, the chip not)")
@@ -619,18 +646,23 @@ class Emulator:
     def _run_chunk(self, inputs: Mapping[str, torch.Tensor], steps: int, cadc_times: torch.Tensor,
                    generator: torch.Generator, batch_offset: int, cadc_populations: Sequence[str]):
         batch = cadc_times.shape[0]
-        trace = {}   # per population: membrane after each step, net synaptic current before, clamp, spike step
+        # per population: its traces (membrane after each step, net synaptic current before, clamp, spike
+        # step), or, from the compiled feed-forward run, its spikes, spike events and the state at the CADC
+        # samples' steps
+        trace: dict[str, dict] = {}
         spikes_of: dict[str, torch.Tensor] = dict(inputs)
+        cadc_step = self._grid_step(cadc_times, steps)
         try:
             for group in self._order:
-                trace.update(self._integrate(group, spikes_of, steps, batch))
+                trace.update(self._integrate(group, spikes_of, steps, batch, cadc_step, cadc_populations))
                 for name in group:
                     spikes_of[name] = trace[name]["spikes"]
             return self._read_out(trace, steps, batch, cadc_times, generator, batch_offset, cadc_populations)
         finally:  # the traces never leave this chunk: their buffers serve the next one
             for rec in trace.values():
                 if rec.get("workspace"):
-                    WORKSPACE.give(*(rec[k] for k in ("membrane", "net", "clamped", "spikes")))
+                    WORKSPACE.give(*(rec[k] for k in ("membrane", "net", "clamped", "spikes") if k in rec and
+                                     isinstance(rec[k], torch.Tensor)), *rec.get("samples", ()))
 
     def _read_out(self, trace: dict, steps: int, batch: int, cadc_times: torch.Tensor, generator: torch.Generator,
                   batch_offset: int, cadc_populations: Sequence[str]):
@@ -639,12 +671,12 @@ class Emulator:
         for name in self.config.populations:
             spikes[name] = self._spike_events(name, trace[name], batch_offset)
         for name in cadc_populations:
-            cadc[name] = self._sample(name, trace[name], cadc_times, generator, bits=self.spec.cadc_bits)
+            cadc[name] = self._sample(name, trace[name], cadc_times, steps, generator, bits=self.spec.cadc_bits)
         for pop, neuron in self.madc:
             times = torch.arange(0.0, (steps - 1) * self.dt, 1.0 / self.spec.madc_sample_rate, dtype=torch.float64)
             sub = {k: (v[:, :, neuron:neuron + 1] if isinstance(v, torch.Tensor) and v.dim() == 3 else v)
                    for k, v in trace[pop].items()}
-            codes = self._sample(pop, sub, times.expand(batch, -1), generator, bits=self.spec.madc_bits,
+            codes = self._sample(pop, sub, times.expand(batch, -1), steps, generator, bits=self.spec.madc_bits,
                                  neurons=slice(neuron, neuron + 1))
             madc[(pop, neuron)] = (times, codes[:, :, 0].to(torch.int16))
         return spikes, cadc, madc
@@ -655,7 +687,7 @@ class Emulator:
         exc = inh = 0.0
         for source in sources:
             step = t - 1 if source in delayed else t
-            if step < 0:
+            if step < 0 or spikes_of[source] is None:  # (a population that never spikes sends nothing)
                 continue
             s = spikes_of[source][step]
             if (source, name) in self.delivery.excitatory:
@@ -664,36 +696,81 @@ class Emulator:
                 inh = inh + s @ self.delivery.inhibitory[(source, name)].T
         return exc, inh
 
-    def _arrivals(self, name: str, spikes_of: Mapping[str, torch.Tensor], sources: list[str]
-                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    def _arrivals(self, name: str, spikes_of: Mapping[str, Optional[torch.Tensor]], sources: list[str]
+                  ) -> tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
         """Excitatory and inhibitory weight arriving at `name` in every step (T, B, N), from sources whose
-        spikes are known for the whole run: one product per source instead of one per step. Spike counts
-        times integer weights sum exactly in float32, so this equals the per-step sums bit for bit."""
+        spikes are known for the whole run: one product per source instead of one per step. Summed in
+        float64 (whole spike counts times float32 weights: exact, whatever the order) and rounded once,
+        as the compiled feed-forward run (`kernels.chip_feedforward`) sums them."""
         totals: list[Optional[torch.Tensor]] = [None, None]
         for source in sources:
             s = spikes_of[source]
+            if s is None:  # a population that never spikes sends nothing
+                continue
             flat = s.reshape(-1, s.shape[-1])
             for k, delivered in enumerate((self.delivery.excitatory, self.delivery.inhibitory)):
                 matrix = delivered.get((source, name))
                 if matrix is None:
                     continue
-                if matrix.shape[0] >= 16 and kernels.enabled(flat, matrix):  # sparse spikes: a weight row per spike
-                    if totals[k] is None:
-                        totals[k] = WORKSPACE.take((*s.shape[:2], matrix.shape[0]), zero=True)
+                if totals[k] is None:
+                    totals[k] = torch.zeros(*s.shape[:2], matrix.shape[0], dtype=torch.float64)
+                if kernels.enabled(flat, matrix):  # sparse spikes: a weight row per spike
                     kernels.accumulate_spikes(flat, matrix.T, totals[k])
                 else:
-                    part = (flat @ matrix.T).reshape(*s.shape[:2], -1)
-                    totals[k] = part if totals[k] is None else totals[k].add_(part)
-        return totals[0], totals[1]
+                    totals[k].view(flat.shape[0], -1).addmm_(flat.double(), matrix.double().T)
+        return tuple(None if t is None else t.float() for t in totals)
 
-    def _integrate_feedforward(self, name: str, spikes_of: dict[str, torch.Tensor], steps: int, batch: int
-                               ) -> dict:
+    def _stacked_arrivals(self, name: str, spikes_of: dict[str, Any], steps: int, batch: int
+                          ) -> tuple[tuple[torch.Tensor, ...], Optional[torch.Tensor], Optional[torch.Tensor]]:
+        """The spikes of `name`'s sources as rows for `kernels.chip_feedforward` (the sources side by side),
+        and the delivered weights (N, M) of each sign (None: no synapse of that sign)."""
+        n = self._neurons[name].leak.numel()
+        sources = [source for source in self.delivery.sources_of(name) if spikes_of[source] is not None]
+        signs = [[delivered.get((source, name)) for source in sources]
+                 for delivered in (self.delivery.excitatory, self.delivery.inhibitory)]
+        if len(sources) == 1 and isinstance(spikes_of[sources[0]], _Fired):
+            rows = kernels.event_rows(spikes_of[sources[0]].events, steps, batch)
+        else:  # spike counts (T, B, M), several side by side
+            _densify(spikes_of, sources)
+            spikes = [spikes_of[source] for source in sources] or [torch.zeros(steps, batch, 0)]
+            rows = kernels.spike_rows(spikes[0] if len(spikes) == 1 else torch.cat(spikes, dim=2))
+        weights = [None if all(w is None for w in found) else
+                   torch.cat([torch.zeros(n, spikes_of[source].shape[2]) if w is None else w
+                              for w, source in zip(found, sources)], dim=1)
+                   for found in signs]
+        return rows, weights[0], weights[1]
+
+    def _run_compiled(self, name: str, spikes_of: Mapping[str, Any], steps: int, batch: int,
+                      cadc_step: torch.Tensor, record: bool) -> dict:
+        """`_integrate_feedforward` as one compiled pass per batch entry (`kernels.chip_feedforward`): no
+        traces, only the spike events with what their crossing time needs and (`record`) the state at the
+        CADC samples' steps; the same bits as the torch loops."""
+        p = self._neurons[name]
+        n = p.leak.numel()
+        arrivals, exc, inh = self._stacked_arrivals(name, spikes_of, steps, batch)
+        sampled = tuple(WORKSPACE.take((batch, cadc_step.shape[1], n)) for _ in range(4)) if record else None
+        saturation = self.analog.saturation
+        curve = (None if math.isinf(saturation) else
+                 (saturation, SATURATION_NUMERATOR, SATURATION_DENOMINATOR, SATURATION_LIMIT))
+        events, values = kernels.chip_feedforward(
+            steps, batch, arrivals, exc, inh, p.decay_exc, p.decay_inh, self.analog.synapse_gain, curve,
+            (1 - p.decay_mem) * p.rest, p.decay_mem, p.input_gain, p.leak, p.low, p.high, p.spiking, p.threshold,
+            p.reset, p.refractory, cadc_step, sampled)
+        fired = _Fired(events, (steps, batch, n)) if p.spiking else None
+        return {name: {"spikes": fired, "events": (events, values), "samples": sampled or (), "workspace": True}}
+
+    def _integrate_feedforward(self, name: str, spikes_of: dict[str, torch.Tensor], steps: int, batch: int,
+                               cadc_step: torch.Tensor, record: bool) -> dict:
         """`_integrate` for one LIF/LI population whose inputs are all known beforehand (no recurrence, no
         AdEx): the synaptic currents do not depend on the membrane, so they are filtered for the whole run
         first and saturated in one operation; the step loop is left with the membrane and the spikes. The
-        same operations in the same order as `_integrate`, so the result is the same to the bit."""
+        same operations in the same order as `_integrate`, so the result is the same to the bit. Compiled
+        (`_run_compiled`) where the kernels run and no MADC reads the population (the MADC needs traces)."""
         p = self._neurons[name]
         n = p.leak.numel()
+        if kernels.enabled(p.leak) and all(pop != name for pop, _ in self.madc):
+            return self._run_compiled(name, spikes_of, steps, batch, cadc_step, record)
+        _densify(spikes_of, self.delivery.sources_of(name))
         arrivals = self._arrivals(name, spikes_of, self.delivery.sources_of(name))
         net = WORKSPACE.take((steps, batch, n))
         gain = self.analog.synapse_gain
@@ -707,10 +784,9 @@ class Emulator:
                 state.mul_(decay)
                 if arrived is not None:
                     state.add_(arrived[t], alpha=gain)
-        WORKSPACE.give(*arrivals)
         saturation = self.analog.saturation
         if not math.isinf(saturation):
-            net.div_(saturation).tanh_().mul_(saturation)
+            saturate_(net, saturation)
         # a spiking population writes its clamp and spike masks in every step; others keep them at 0
         shape, zero = (steps, batch, n), not p.spiking
         rec = {"membrane": WORKSPACE.take(shape), "net": net, "clamped": WORKSPACE.take(shape, zero=zero),
@@ -737,13 +813,17 @@ class Emulator:
             v_prev = v
         return {name: rec}
 
-    def _integrate(self, group: list[str], spikes_of: dict[str, torch.Tensor], steps: int, batch: int) -> dict:
+    def _integrate(self, group: list[str], spikes_of: dict[str, torch.Tensor], steps: int, batch: int,
+                   cadc_step: torch.Tensor, cadc_populations: Sequence[str]) -> dict:
         if len(group) == 1 and self._neurons[group[0]].adex is None and group[0] not in self.delivery.sources_of(group[0]):
-            return self._integrate_feedforward(group[0], spikes_of, steps, batch)
+            return self._integrate_feedforward(group[0], spikes_of, steps, batch, cadc_step,
+                                               group[0] in cadc_populations)
         gain = self.analog.synapse_gain
         saturation = self.analog.saturation
         params = {n: self._neurons[n] for n in group}
         sources = {n: self.delivery.sources_of(n) for n in group}
+        for n in group:
+            _densify(spikes_of, sources[n])
         delayed = set(group)
         state = {}
         for n, p in params.items():
@@ -765,7 +845,7 @@ class Emulator:
                 exc, inh = self._input(n, spikes_of, t, sources[n], delayed)
                 net = torch.sub(st["exc"], st["inh"], out=r["net"][t])  # drives the membrane during (t-1, t]
                 if not math.isinf(saturation):
-                    net.div_(saturation).tanh_().mul_(saturation)
+                    saturate_(net, saturation)
                 v = torch.addcmul(rest[n], st["v"], p.decay_mem).addcmul_(net, p.input_gain)
                 if p.adex is not None:
                     extra = p.adex.drive(st["v"], st["w"], p.input_gain)
@@ -793,27 +873,42 @@ class Emulator:
         return rec
 
     # ------------------------------------------------------------------ readout
+    def _grid_step(self, times: torch.Tensor, steps: int) -> torch.Tensor:
+        """The grid step whose interval ((step - 1)·dt, step·dt] holds each time (seconds)."""
+        return torch.ceil(times / self.dt - 1e-9).long().clamp(0, steps - 1)
+
+    def _state_at(self, p: _Neurons, rec: dict, step: torch.Tensor, b: torch.Tensor, neurons: Any
+                  ) -> tuple[torch.Tensor, ...]:
+        """Membrane at the grid point before `step` (the leak before step 0), the net current, clamp and spike
+        masks of `step`, and the potential the membrane relaxes to during it, for entries `b`: read from the
+        traces, or, from the compiled run, the state it recorded at the CADC samples' steps."""
+        if "samples" in rec and "membrane" not in rec:
+            v0, net, clamped, spiked = rec["samples"]  # recorded at exactly these steps
+            return v0, net, clamped, spiked, p.rest[neurons]
+        v0 = rec["membrane"][(step - 1).clamp(min=0), b]  # (at step 0 the caller puts the leak)
+        return (v0, rec["net"][step, b], rec["clamped"][step, b], rec["spikes"][step, b],
+                self._rest(p, rec, step, b, neurons))
+
     def _membrane_between(self, name: str, rec: dict, step: torch.Tensor, tau: torch.Tensor,
                           neurons: slice = slice(None)) -> torch.Tensor:
         """Membrane at time `(step - 1)·dt + tau` (0 < tau <= dt) for (B, S) sample times."""
         p = self._neurons[name]
         b = torch.arange(step.shape[0])[:, None].expand_as(step)
-        v0 = rec["membrane"][(step - 1).clamp(min=0), b]  # (B, S, N): state at the previous grid point
-        rest = self._rest(p, rec, step, b, neurons)
-        v = subthreshold(v0, rec["net"][step, b], rest, p.tau_mem[neurons], p.tau_syn[neurons],
+        v0, net, clamped, spiked, rest = self._state_at(p, rec, step, b, neurons)
+        v = subthreshold(v0, net, rest, p.tau_mem[neurons], p.tau_syn[neurons],
                          p.kappa[neurons], tau[..., None].float()).clamp(p.low, p.high)
         v = torch.where(step[..., None] == 0, p.leak[neurons].expand_as(v), v)
         if p.spiking:
             reset = p.reset[neurons].expand_as(v)
-            v = torch.where(rec["clamped"][step, b] > 0, reset, v)
+            v = torch.where(clamped > 0, reset, v)
             # In a step that ends with a spike the circuit resets where it crossed the threshold.
-            v = torch.where((rec["spikes"][step, b] > 0) & (v > p.threshold[neurons]), reset, v)
+            v = torch.where((spiked > 0) & (v > p.threshold[neurons]), reset, v)
         return v
 
-    def _sample(self, name: str, rec: dict, times: torch.Tensor, generator: torch.Generator, bits: int,
+    def _sample(self, name: str, rec: dict, times: torch.Tensor, steps: int, generator: torch.Generator, bits: int,
                 neurons: slice = slice(None)) -> torch.Tensor:
-        """Codes of an ADC with `bits` bits sampling the membrane at `times` (B, S) seconds."""
-        step = torch.ceil(times / self.dt - 1e-9).long().clamp(0, rec["membrane"].shape[0] - 1)
+        """Codes of an ADC with `bits` bits sampling the membrane at `times` (B, S) seconds of a run of `steps`."""
+        step = self._grid_step(times, steps)
         tau = times - (step - 1).double() * self.dt
         v = self._membrane_between(name, rec, step, tau, neurons)
         scale = 2 ** (bits - self.spec.cadc_bits)  # the MADC resolves the CADC's range 4× finer
@@ -822,12 +917,20 @@ class Emulator:
         return codes.to(torch.uint8 if bits <= 8 else torch.int16)
 
     def _spike_events(self, name: str, rec: dict, batch_offset: int) -> torch.Tensor:
-        """(batch, neuron, clock tick) of every spike, at the time the membrane crossed the threshold."""
+        """(batch, neuron, clock tick) of every spike, at the time the membrane crossed the threshold; ordered
+        by batch entry, then step, then neuron."""
         p = self._neurons[name]
         if not p.spiking:
             return torch.zeros(0, 3, dtype=torch.int64)
-        found = rec["spikes"]
-        t, b, n = (kernels.nonzero(found) if kernels.enabled(found) else found.nonzero()).unbind(1)
+        if "events" in rec:  # the compiled run's, with the state they need
+            found, values = rec["events"]
+            b, t, n = found.unbind(1)
+            v0, net = values.unbind(1)
+            rest = p.rest[n]
+        else:
+            b, t, n = rec["spikes"].transpose(0, 1).nonzero().unbind(1)
+            v0 = torch.where(t > 0, rec["membrane"][(t - 1).clamp(min=0), b, n], p.leak[n])
+            net, rest = rec["net"][t, b, n], self._rest(p, rec, t, b, n)
         if t.numel() == 0:
             return torch.zeros(0, 3, dtype=torch.int64)
         # The spike carries the first clock tick of step t (ticks k with (t-1)·dt < k·clock <= t·dt) at which
@@ -837,7 +940,7 @@ class Emulator:
         start = (t - 1).double() * self.dt
         lo = torch.floor(start / clock + 1e-6).long()              # the last tick of the previous step
         hi = torch.ceil((start + self.dt) / clock - 1e-6).long()   # the step's last tick
-        at = self._membrane_of(name, rec, t, b, n)
+        at = self._membrane_of(p, n, v0, net, rest)
         threshold = p.threshold[n]
         while True:
             open_ = hi - lo > 1
@@ -851,14 +954,12 @@ class Emulator:
         ticks = torch.where(t > 0, hi, torch.zeros_like(hi))
         return torch.stack([b + batch_offset, n, ticks], dim=1)
 
-    def _membrane_of(self, name: str, rec: dict, t: torch.Tensor, b: torch.Tensor, n: torch.Tensor
+    @staticmethod
+    def _membrane_of(p: _Neurons, n: torch.Tensor, v0: torch.Tensor, net: torch.Tensor, rest: torch.Tensor
                      ) -> Callable[[torch.Tensor], torch.Tensor]:
-        """The sub-threshold membrane of single (step, batch, neuron) entries as a function of the time `tau`
-        into the step (no reset); what it needs is gathered once, for a search that asks many times."""
-        p = self._neurons[name]
-        v0 = torch.where(t > 0, rec["membrane"][(t - 1).clamp(min=0), b, n], p.leak[n])
-        rest = self._rest(p, rec, t, b, n)
-        net, tau_mem, tau_syn, kappa = rec["net"][t, b, n], p.tau_mem[n], p.tau_syn[n], p.kappa[n]
+        """The sub-threshold membrane of single spikes of neurons `n` (state before the step `v0`, net
+        current `net`, rest `rest`) as a function of the time `tau` into the step (no reset)."""
+        tau_mem, tau_syn, kappa = p.tau_mem[n], p.tau_syn[n], p.kappa[n]
         # `subthreshold` with its parts that do not depend on tau evaluated once (the same operations on the
         # same values, so the same bits): the search calls this several times
         start, drive = v0 - rest, kappa * net
