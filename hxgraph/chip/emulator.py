@@ -392,15 +392,18 @@ class Emulator:
         # A weight-only update (the chip in the loop) keeps the event path and the neurons: only the weights
         # are summed anew.
         first = self._delivery_map is None
-        if first or not same_event_path(self.config, config):
+        path_kept = not first and same_event_path(self.config, config)
+        if not path_kept:
             self._delivery_map = delivery_map(config)
         neurons_kept = not first and same_fields(self.config, config, _NEURON_FIELDS)
         self.config = config
+        pairs = None if first else set(self.delivery.excitatory) | set(self.delivery.inhibitory)
         self.delivery: Delivery = self._delivery_map.deliver(
             config.synapse_weight, None if self.analog.synapse_gain_mismatch == 0 else self.instance.synapse_gain_factor)
         if not neurons_kept:
             self._neurons = {name: self._neuron_parameters(name) for name in config.populations}
-        self._order = self._update_order()
+        if not path_kept or pairs != set(self.delivery.excitatory) | set(self.delivery.inhibitory):
+            self._order = self._update_order()  # (a weight set to zero can remove a pair, and with it a cycle)
 
     # ------------------------------------------------------------------ set-up
     def _checked_madc(self, madc: tuple[tuple[str, int], ...]) -> tuple[tuple[str, int], ...]:

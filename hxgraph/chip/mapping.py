@@ -7,6 +7,7 @@ synapse weights only (`ChipMapping.update`, or `place_and_route(..., previous=ma
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import warnings
 from types import MappingProxyType
@@ -25,6 +26,7 @@ from hxgraph.chip.routing import (EXACT_TIME_LIMIT, Demand, Routing, check_fan_i
 from hxgraph.chip.spec import HICANN_X, ChipSpec
 from hxgraph.errors import ConsistencyWarning, HxGraphError, MappingError, ParameterError
 from hxgraph.graph import Graph
+from hxgraph.graph.values import Mixed
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +83,9 @@ class ChipMapping:
     consistency: tuple[Inconsistency, ...] = ()
     trace_scale: Mapping[str, Any] = attrs.field(factory=dict, repr=False,
                                                  converter=lambda m: MappingProxyType(dict(m)))
+    # `neuron_fingerprint` of the graph mapped: an update whose neurons did not change keeps the circuit
+    # parameters and the consistency findings ("" for unknown: computed again)
+    neurons: bytes = attrs.field(default=b"", repr=False)
 
     def update(self, graph: Graph) -> "ChipMapping":
         """Map `graph` again, reusing placement and routing when only weights or parameters changed."""
@@ -91,14 +96,19 @@ class ChipMapping:
             logger.info("structure of %r changed: placing and routing again", graph.name)
             return _place_and_route(graph, self.spec, self._placement_option(), self.routing_mode, cal, scales)
         demand = connection_demand(graph, self.spec, cal)
-        params, _ = circuit_parameters(graph, self.config.neuron_circuits, self.spec, cal)
         weights = self.routing.weights_for(demand, self.spec)
         if weights is not None:
-            config = self.config.with_synapse_weight(weights).with_circuit_params(params)
+            # the chip in the loop changes weights only: the neurons' chip values and findings stay
+            neurons = neuron_fingerprint(graph)
+            config = self.config.with_synapse_weight(weights)
+            consistency = self.consistency
+            if neurons != self.neurons:
+                params, _ = circuit_parameters(graph, self.config.neuron_circuits, self.spec, cal)
+                config = config.with_circuit_params(params)
+                consistency = checked_consistency(graph, cal, scales, already=self.consistency)
             return attrs.evolve(self, graph_name=graph.name, config=config,
                                 stats=_stats(graph, self.placement, self.routing, demand, weights, self.spec),
-                                reused="placement and routing",
-                                consistency=checked_consistency(graph, cal, scales, already=self.consistency))
+                                reused="placement and routing", consistency=consistency, neurons=neurons)
         logger.info("new weights of %r need more synapses than routed: routing again", graph.name)
         check_fan_in(graph, demand, self.spec)
         try:
@@ -344,7 +354,34 @@ def _assemble(graph: Graph, spec: ChipSpec, placement: NeuronPlacement, routing:
     stats = _stats(graph, placement, routing, demand, routing.synapse_weight, spec)
     return ChipMapping(graph.name, config.structure_hash, spec, placement, config, stats, strategy, mode, reused,
                        routing, calibration, checked_consistency(graph, calibration, trace_scale, already),
-                       trace_scale)
+                       trace_scale, neuron_fingerprint(graph))
+
+
+def neuron_fingerprint(graph: Graph) -> bytes:
+    """A digest of what a mapping's circuit parameters and consistency findings depend on besides the structure,
+    the calibration and the trace scales: every neuron parameter's values and every projection's weight
+    transform (not the weights)."""
+    h = hashlib.sha256()
+
+    def feed(value: Any) -> None:
+        if isinstance(value, Mixed):
+            h.update(b"mixed")
+            feed(value.model)
+            feed(value.hardware)
+        elif isinstance(value, torch.Tensor):
+            h.update(f"{value.dtype}{tuple(value.shape)}".encode())
+            h.update(value.detach().cpu().contiguous().numpy().tobytes())
+        else:
+            h.update(repr(value).encode())
+
+    for pop in graph.populations.values():
+        h.update(f"population {pop.name}".encode())
+        for key in sorted(pop.params):
+            h.update(key.encode())
+            feed(pop.params[key])
+    for proj in graph.projections.values():
+        h.update(f"projection {proj.name} {proj.transform!r}".encode())
+    return h.digest()
 
 
 def _stats(graph: Graph, placement: NeuronPlacement, routing: Routing, demand: Demand, weights: torch.Tensor,

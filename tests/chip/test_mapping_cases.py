@@ -151,6 +151,29 @@ def test_parameter_change_updates_circuit_parameters_only():
     assert second.config.circuit_params["threshold"][circuits].tolist() == [140.0] * 3
 
 
+def test_weight_only_update_keeps_neurons_and_follows_any_parameter_change():
+    # the chip in the loop: weights change every step, neurons not; their chip values and findings are kept,
+    # but a parameter changed in place (a tensor) or a new transform is still seen
+    threshold = torch.full((3,), 1.0)
+    g = hx.Experiment("keep").input("x", 2).lif("h", 3, threshold=threshold).dense("x", "h").graph
+    first = place_and_route(g)
+    with torch.no_grad():
+        g.projection("x_to_h").weight.mul_(0.5)
+    second = first.update(g)
+    assert all(second.config.circuit_params[k] is v for k, v in first.config.circuit_params.items())
+    assert second.consistency == first.consistency
+    circuits = second.config.neuron_circuits["h"][:, 0]
+    before = second.config.circuit_params["threshold"][circuits].clone()
+    g.population("h").params["threshold"].add_(0.5)  # in place: same object, new values
+    third = second.update(g)
+    after = third.config.circuit_params["threshold"][circuits]
+    assert bool((after > before).all())
+    assert third.config.circuit_params["threshold"] is not second.config.circuit_params["threshold"]
+    fresh = place_and_route(g)
+    assert all(torch.equal(third.config.circuit_params[k].nan_to_num(-1), fresh.config.circuit_params[k].nan_to_num(-1))
+               for k in fresh.config.circuit_params)
+
+
 def test_topology_change_places_and_routes_again():
     g1 = case_a()
     first = place_and_route(g1)
