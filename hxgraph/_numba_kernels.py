@@ -69,6 +69,9 @@ def lif_forward(x, a, alpha_m, beta, gamma, leak, reset, threshold, alpha, refra
             xt, ct, pt = x[t, base:e], current[t, base:e], potential[t, base:e]
             vt, zt = membrane[t, base:e], spikes[t, base:e]
             zp = spikes[max(t - 1, 0), base:e]
+            clamp = refractory and t > 0  # clamped at reset in the step after a spike
+            # Each select below stores a value computed in its loop (or loads both of its values first): a
+            # select that may keep what the array holds compiles to a masked store, several times slower.
             if t == 0:  # v = leak and i = 0 before the first step
                 for j in range(w):
                     pt[j] = fma(alpha_m[j], leak[j], gamma[j])
@@ -78,25 +81,33 @@ def lif_forward(x, a, alpha_m, beta, gamma, leak, reset, threshold, alpha, refra
                 cp, vp = current[t - 1, base:e], membrane[t - 1, base:e]
                 for j in range(w):
                     ct[j] = fma(a[j], cp[j], xt[j])
-                for j in range(w):
-                    pt[j] = fma(alpha_m[j], vp[j], fma(beta[j], cp[j], gamma[j]))
-                if refractory:  # clamped at reset in the step after a spike
+                if clamp:
                     for j in range(w):
-                        pt[j] = reset[j] if zp[j] != zero else pt[j]
-            for j in range(w):
-                zt[j] = one if pt[j] > threshold[j] else zero
-            if mask_spikes and refractory and t > 0:
+                        p, held = fma(alpha_m[j], vp[j], fma(beta[j], cp[j], gamma[j])), reset[j]
+                        pt[j] = held if zp[j] != zero else p
+                else:
+                    for j in range(w):
+                        pt[j] = fma(alpha_m[j], vp[j], fma(beta[j], cp[j], gamma[j]))
+            if mask_spikes and clamp:
                 for j in range(w):
-                    zt[j] = zero if zp[j] != zero else zt[j]
+                    z = one if pt[j] > threshold[j] else zero
+                    zt[j] = zero if zp[j] != zero else z
+            else:
+                for j in range(w):
+                    zt[j] = one if pt[j] > threshold[j] else zero
             for j in range(w):
-                vt[j] = reset[j] if zt[j] != zero else pt[j]
+                held, p = reset[j], pt[j]
+                vt[j] = held if zt[j] != zero else p
             if surrogate:  # 1 / (alpha·|p - threshold| + 1)², zero while clamped
-                for j in range(w):
-                    d = abs(pt[j] - threshold[j]) * alpha[j] + one
-                    pt[j] = one / (d * d)
-                if refractory and t > 0:
+                if clamp:
                     for j in range(w):
-                        pt[j] = zero if zp[j] != zero else pt[j]
+                        d = abs(pt[j] - threshold[j]) * alpha[j] + one
+                        factor = one / (d * d)
+                        pt[j] = zero if zp[j] != zero else factor
+                else:
+                    for j in range(w):
+                        d = abs(pt[j] - threshold[j]) * alpha[j] + one
+                        pt[j] = one / (d * d)
 
 
 @njit(inline="always", cache=True)
@@ -270,7 +281,8 @@ def chip_membrane(net, rest, decay_mem, input_gain, leak, rails_at, rails, spiki
                 for j in range(w):
                     zt[j] = max(zt[j] - ct[j], zero)
                 for j in range(w):
-                    counter[j] = refractory[j] if zt[j] != zero else max(counter[j] - ct[j], zero)
+                    start, left = refractory[j], max(counter[j] - ct[j], zero)
+                    counter[j] = start if zt[j] != zero else left
 
 
 @_jit
