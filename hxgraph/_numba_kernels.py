@@ -464,3 +464,50 @@ def invalid_count(values):
         if not (x >= 0 and x == np.floor(x) and x < np.inf):
             return j
     return -1
+
+
+@njit(inline="always", cache=True)
+def _exp(x, c, bits, scale):
+    """e^x for float32 x <= 0 as `hxgraph.chip.emulator.exp_` computes it (the same operations in the same order:
+    x = k·ln2 + r, a degree-7 polynomial in r, times 2^k set through the exponent bits). c = [log2 e, ln2 high,
+    ln2 low, -87, then the polynomial's coefficients from the highest power]; bits/scale: one int32 and its
+    float32 view."""
+    x = max(x, c[3])
+    k = np.rint(x * c[0])
+    r = x - k * c[1]
+    r = r - k * c[2]
+    p = c[4]
+    for i in range(5, 12):
+        p = p * r + c[i]
+    bits[0] = (np.int32(k) + 127) << 23
+    return p * scale[0]
+
+
+@_jit
+def crossing_ticks(step, v0, net, rest, tau_mem, tau_syn, kappa, close, safe, threshold, rails, dt, clock, c,
+                   ticks):
+    """The clock tick at which each spike's membrane crossed its threshold: the bisection of
+    `Emulator._spike_events` over the ticks of its step, the membrane evaluated as its `membrane` closure does
+    (float32, the same operations in the same order, `_exp` for torch's `exp_`)."""
+    low, high = rails[0], rails[1]
+    bits = np.zeros(1, np.int32)
+    scale = bits.view(np.float32)
+    for e in range(step.shape[0]):
+        start = (step[e] - 1) * dt
+        lo = np.int64(np.floor(start / clock + 1e-6))
+        hi = np.int64(np.ceil((start + dt) / clock - 1e-6))
+        offset, drive = v0[e] - rest[e], kappa[e] * net[e]
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            tau = np.float32(max(mid * clock - start, 0.0))
+            decay = _exp(-tau / tau_mem[e], c, bits, scale)
+            if close[e]:
+                integral = tau * decay
+            else:
+                integral = (_exp(-tau / tau_syn[e], c, bits, scale) - decay) / safe[e]
+            v = min(max(rest[e] + offset * decay + drive * integral, low), high)
+            if v > threshold[e]:
+                hi = mid
+            else:
+                lo = mid
+        ticks[e] = hi if step[e] > 0 else 0

@@ -29,13 +29,15 @@ import os
 import threading
 from typing import Any, Callable, Optional, Sequence
 
+import attrs
 import numpy as np
 import torch
 
 __all__ = ["enabled", "Workspace", "scan_", "reverse_scan_", "lif_forward", "lif_membrane_adjoint_", "lif_adjoint",
            "input_adjoint_",
-           "synaptic_filter", "chip_membrane", "spike_rows", "event_rows", "chip_feedforward", "accumulate_spikes",
-           "invalid_count"]
+           "synaptic_filter", "chip_membrane", "spike_rows", "event_rows", "FeedforwardPopulation",
+           "feedforward_population", "chip_feedforward", "accumulate_spikes",
+           "crossing_ticks", "invalid_count"]
 
 _DTYPES = (torch.float32, torch.float64)
 # Below this many (steps × columns) values a second thread costs more than it saves.
@@ -300,25 +302,29 @@ def invalid_count(values: torch.Tensor) -> int:
     return int(_compiled().invalid_count(values.detach().contiguous().numpy()))
 
 
-def chip_feedforward(steps: int, batch: int, arrivals: Sequence[torch.Tensor], weight_exc: Optional[torch.Tensor],
-                     weight_inh: Optional[torch.Tensor], decay_exc: torch.Tensor, decay_inh: torch.Tensor, gain: float,
-                     saturation: Optional[tuple[float, Sequence[float], Sequence[float], float]],
-                     rest: torch.Tensor, decay_mem: torch.Tensor, input_gain: torch.Tensor, leak: torch.Tensor,
-                     low: float, high: float, spiking: bool, threshold: torch.Tensor, reset: torch.Tensor,
-                     refractory: torch.Tensor, sample_step: torch.Tensor, sampled: Optional[Sequence[torch.Tensor]]
-                     ) -> tuple[torch.Tensor, torch.Tensor]:
-    """A whole emulated run of one feed-forward LIF/LI population (see
-    `hxgraph.chip.emulator.Emulator._integrate_feedforward`, whose torch loops this equals to the bit).
+@attrs.frozen(eq=False)
+class FeedforwardPopulation:
+    """What `chip_feedforward` needs of one population that stays from run to run (see `feedforward_population`):
+    prepared once per configuration, as numpy arrays the kernel takes."""
 
-    `arrivals` = (row_start, source, count): the input spikes from `spike_rows` or `event_rows`; `weight_exc`/`weight_inh` (N, M) are the delivered weights of the M sources (None:
-    no synapse of that sign); `saturation` is (s, numerator, denominator, limit) of
-    `hxgraph.chip.analog.saturate_`, or None. Where `sampled` gives four (B, S, N) tensors, they receive
-    the membrane before, the net current, the clamp and spike masks of the step `sample_step` (B, S) of
-    each sample. Returns the spike events: int64 (E, 3) rows (entry, step, neuron) ordered by entry, step
-    and neuron, and (E, 2) the membrane before the step and the net current of each."""
+    arrays: tuple
+    neurons: int
+    spiking: bool
+    dtype: Any
+
+
+def feedforward_population(weight_exc: Optional[torch.Tensor], weight_inh: Optional[torch.Tensor],
+                           decay_exc: torch.Tensor, decay_inh: torch.Tensor, gain: float,
+                           saturation: Optional[tuple[float, Sequence[float], Sequence[float], float]],
+                           rest: torch.Tensor, decay_mem: torch.Tensor, input_gain: torch.Tensor, leak: torch.Tensor,
+                           low: float, high: float, spiking: bool, threshold: torch.Tensor, reset: torch.Tensor,
+                           refractory: torch.Tensor) -> FeedforwardPopulation:
+    """One feed-forward LIF/LI population's weights and parameters for `chip_feedforward`: `weight_exc`/
+    `weight_inh` (N, M) the delivered weights of its M sources side by side (None: no synapse of that
+    sign); `saturation` is (s, numerator, denominator, limit) of `hxgraph.chip.analog.saturate_`, or None;
+    `rest` the loop-invariant (1 - decay_mem)·rest. A population that does not spike gets NaN thresholds."""
     dtype = leak.dtype
     n = leak.numel()
-    row_start, source, count = arrivals
 
     def weight(w: Optional[torch.Tensor]) -> np.ndarray:  # float64 (M, N): see `_numba_kernels._arrived`
         return np.zeros((1, n)) if w is None else w.detach().T.double().contiguous().numpy()
@@ -327,23 +333,41 @@ def chip_feedforward(steps: int, batch: int, arrivals: Sequence[torch.Tensor], w
         return torch.tensor(list(values), dtype=dtype).numpy()
 
     s, numerator, denominator, limit = saturation if saturation is not None else (1.0, [0.0] * 5, [1.0] * 5, 1.0)
+    nan = torch.full_like(leak, float("nan"))
+    per_neuron = (decay_exc, decay_inh, rest, decay_mem, input_gain, leak)
+    spike_parameters = (threshold, reset, refractory) if spiking else (nan, nan, torch.zeros_like(leak))
+    arrays = (weight(weight_exc), weight_exc is not None, weight(weight_inh), weight_inh is not None,
+              *(v.detach().contiguous().numpy() for v in per_neuron[:2]), array([gain]), saturation is not None,
+              array([1 / s, s, limit]), array(numerator), array(denominator),
+              *(v.detach().contiguous().numpy() for v in per_neuron[2:]), array([low, high]),
+              *(v.detach().contiguous().numpy() for v in spike_parameters), spiking)
+    return FeedforwardPopulation(arrays, n, spiking, dtype)
+
+
+def chip_feedforward(population: FeedforwardPopulation, steps: int, batch: int, arrivals: Sequence[torch.Tensor],
+                     sample_step: torch.Tensor, sampled: Optional[Sequence[torch.Tensor]]
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+    """A whole emulated run of one feed-forward LIF/LI population (see
+    `hxgraph.chip.emulator.Emulator._integrate_feedforward`, whose torch loops this equals to the bit).
+
+    `population` from `feedforward_population`; `arrivals` = (row_start, source, count): the input spikes
+    from `spike_rows` or `event_rows`. Where `sampled` gives four (B, S, N) tensors, they receive the
+    membrane before, the net current, the clamp and spike masks of the step `sample_step` (B, S) of each
+    sample. Returns the spike events: int64 (E, 3) rows (entry, step, neuron) ordered by entry, step and
+    neuron, and (E, 2) the membrane before the step and the net current of each."""
+    n, dtype = population.neurons, population.dtype
+    row_start, source, count = arrivals
     record = sampled is not None
     order = (torch.argsort(sample_step, dim=1, stable=True) if record else torch.zeros(batch, 0, dtype=torch.int64))
     dummy = np.zeros((1, 1, 1), dtype=torch.empty(0, dtype=dtype).numpy().dtype)
     sampled_arrays = [t.numpy() for t in sampled] if record else [dummy] * 4
-    nan = torch.full_like(leak, float("nan"))
-    args = (steps, row_start.numpy(), source.contiguous().numpy(), count.contiguous().numpy(),
-            weight(weight_exc), weight_exc is not None, weight(weight_inh), weight_inh is not None,
-            decay_exc.numpy(), decay_inh.numpy(), array([gain]), saturation is not None,
-            array([1 / s, s, limit]), array(numerator), array(denominator), rest.numpy(), decay_mem.numpy(),
-            input_gain.numpy(), leak.numpy(), array([low, high]),
-            *(v.numpy() for v in ((threshold, reset, refractory) if spiking else (nan, nan, torch.zeros_like(leak)))),
-            spiking, sample_step.contiguous().numpy(), order.numpy(), *sampled_arrays)
+    args = (steps, row_start.numpy(), source.contiguous().numpy(), count.contiguous().numpy(), *population.arrays,
+            sample_step.contiguous().numpy(), order.numpy(), *sampled_arrays)
     const = _const(dtype)
 
     def run(lo: int, hi: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """The events of entries lo..hi, in parts: the kernel stops where its buffers are full."""
-        parts, rows = [], max(64, (hi - lo) * n // 8) if spiking else 0
+        parts, rows = [], max(64, (hi - lo) * n // 8) if population.spiking else 0
         while True:
             events, values = np.empty((rows, 3), np.int64), np.empty((rows, 2), const.dtype)
             stop, found = _compiled().chip_feedforward(*args, events, values, const, lo, hi)
@@ -358,6 +382,20 @@ def chip_feedforward(steps: int, batch: int, arrivals: Sequence[torch.Tensor], w
     events = torch.from_numpy(np.concatenate([p[0] for p in parts]) if len(parts) > 1 else parts[0][0])
     values = torch.from_numpy(np.concatenate([p[1] for p in parts]) if len(parts) > 1 else parts[0][1])
     return events, values
+
+
+def crossing_ticks(step: torch.Tensor, v0: torch.Tensor, net: torch.Tensor, rest: torch.Tensor,
+                   tau_mem: torch.Tensor, tau_syn: torch.Tensor, kappa: torch.Tensor, close: torch.Tensor,
+                   safe: torch.Tensor, threshold: torch.Tensor, low: float, high: float, dt: float, clock: float,
+                   constants: Sequence[float]) -> torch.Tensor:
+    """The clock tick of each spike (one per entry of these (E,) tensors, float32 but `step`) at which its
+    membrane crossed the threshold: `hxgraph.chip.emulator.Emulator._spike_events`'s search compiled, its
+    e^x (`constants`: `hxgraph.chip.emulator.EXP_CONSTANTS`) computed as `exp_` does; the same ticks."""
+    ticks = torch.empty(step.shape[0], dtype=torch.int64)
+    arrays = [t.detach().contiguous().numpy() for t in (v0, net, rest, tau_mem, tau_syn, kappa, close, safe, threshold)]
+    _compiled().crossing_ticks(step.contiguous().numpy(), *arrays, np.array([low, high], np.float32), dt, clock,
+                               np.array(constants, np.float32), ticks.numpy())
+    return ticks
 
 
 def accumulate_spikes(spikes: torch.Tensor, weight_t: torch.Tensor, out: torch.Tensor) -> None:

@@ -282,3 +282,13 @@ def test_threads_work_in_a_forked_child():
     finally:
         torch.set_num_threads(threads)
         _FORKED.clear()
+
+
+def test_spike_time_exponential_is_within_2e7_of_exp():
+    # the search's e^x (emulator.exp_, computed alike by the compiled search) against float64 exp
+    from hxgraph.chip.emulator import exp_
+    x = torch.cat([-torch.rand(1_000_000, generator=torch.Generator().manual_seed(0)) * 87,
+                   torch.tensor([0.0, -1e-30, -1e-8, -0.34657, -0.34658, -1.0, -86.99])])
+    relative = (exp_(x).double() / torch.exp(x.double()) - 1).abs()
+    assert float(relative.max()) < 2e-7
+    assert float(exp_(torch.tensor([-200.0]))) == float(exp_(torch.tensor([-87.0]))) > 0  # floored, never 0

@@ -332,6 +332,28 @@ def _psc_rate(tau_mem: torch.Tensor, tau_syn: torch.Tensor) -> tuple[torch.Tenso
     return close, torch.where(close, torch.ones_like(rate), rate)
 
 
+# e^x for x <= 0 in the spike-time search, from +, ·, rounding and the exponent bits alone (Cody-Waite reduction
+# x = k·ln2 + r, |r| <= ln2/2, and the Taylor polynomial of e^r to degree 7: within 2e-7 of e^x), so that the
+# torch loops and the compiled search (`hxgraph._numba_kernels.crossing_ticks`) find the same tick: two
+# libraries' exp functions differ in the last bit, and a tick can hang on it. Below -87, e^x is taken as e^-87.
+EXP_CONSTANTS = (1.4426950408889634, 0.693359375, -2.12194440e-4, -87.0,
+                 1 / 5040, 1 / 720, 1 / 120, 1 / 24, 1 / 6, 1 / 2, 1.0, 1.0)
+
+
+def exp_(x: torch.Tensor) -> torch.Tensor:
+    """e^x of a float32 tensor x <= 0 as `EXP_CONSTANTS` describe (the kernel `_numba_kernels._exp` performs the
+    same operations in the same order; change both together)."""
+    log2e, ln2_high, ln2_low, floor, *coefficients = EXP_CONSTANTS
+    x = x.clamp(min=floor)
+    k = torch.round(x * log2e)
+    r = x - k * ln2_high
+    r = r - k * ln2_low
+    p = r * coefficients[0] + coefficients[1]
+    for c in coefficients[2:]:
+        p = p * r + c
+    return p * torch.bitwise_left_shift(k.to(torch.int32) + 127, 23).view(torch.float32)
+
+
 def subthreshold(v0: torch.Tensor, net: torch.Tensor, leak: torch.Tensor, tau_mem: torch.Tensor,
                  tau_syn: torch.Tensor, kappa: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
     """Membrane `tau` seconds after a grid point, from the exact solution of the linear dynamics.
@@ -402,6 +424,7 @@ class Emulator:
             config.synapse_weight, None if self.analog.synapse_gain_mismatch == 0 else self.instance.synapse_gain_factor)
         if not neurons_kept:
             self._neurons = {name: self._neuron_parameters(name) for name in config.populations}
+        self._prepared: dict[str, kernels.FeedforwardPopulation] = {}  # (weights or neurons may have changed)
         if not path_kept or pairs != set(self.delivery.excitatory) | set(self.delivery.inhibitory):
             self._order = self._update_order()  # (a weight set to zero can remove a pair, and with it a cycle)
 
@@ -723,42 +746,57 @@ class Emulator:
                     totals[k].view(flat.shape[0], -1).addmm_(flat.double(), matrix.double().T)
         return tuple(None if t is None else t.float() for t in totals)
 
-    def _stacked_arrivals(self, name: str, spikes_of: dict[str, Any], steps: int, batch: int
-                          ) -> tuple[tuple[torch.Tensor, ...], Optional[torch.Tensor], Optional[torch.Tensor]]:
-        """The spikes of `name`'s sources as rows for `kernels.chip_feedforward` (the sources side by side),
-        and the delivered weights (N, M) of each sign (None: no synapse of that sign)."""
-        n = self._neurons[name].leak.numel()
-        sources = [source for source in self.delivery.sources_of(name) if spikes_of[source] is not None]
-        signs = [[delivered.get((source, name)) for source in sources]
-                 for delivered in (self.delivery.excitatory, self.delivery.inhibitory)]
-        if len(sources) == 1 and isinstance(spikes_of[sources[0]], _Fired):
-            rows = kernels.event_rows(spikes_of[sources[0]].events, steps, batch)
-        else:  # spike counts (T, B, M), several side by side
-            _densify(spikes_of, sources)
-            spikes = [spikes_of[source] for source in sources] or [torch.zeros(steps, batch, 0)]
-            rows = kernels.spike_rows(spikes[0] if len(spikes) == 1 else torch.cat(spikes, dim=2))
-        weights = [None if all(w is None for w in found) else
-                   torch.cat([torch.zeros(n, spikes_of[source].shape[2]) if w is None else w
-                              for w, source in zip(found, sources)], dim=1)
-                   for found in signs]
-        return rows, weights[0], weights[1]
+    def _sending(self, name: str) -> list[str]:
+        """`name`'s sources that send events (a population that never spikes sends nothing), in delivery order."""
+        return [source for source in self.delivery.sources_of(name)
+                if source in self.config.input_sizes or self._neurons[source].spiking]
 
-    def _run_compiled(self, name: str, spikes_of: Mapping[str, Any], steps: int, batch: int,
+    def _stacked_arrivals(self, name: str, spikes_of: dict[str, Any], steps: int, batch: int
+                          ) -> tuple[torch.Tensor, ...]:
+        """The spikes of `name`'s sending sources as rows for `kernels.chip_feedforward`, the sources numbered
+        side by side in the order of `_sending`."""
+        sources = self._sending(name)
+        if len(sources) == 1 and isinstance(spikes_of[sources[0]], _Fired):
+            return kernels.event_rows(spikes_of[sources[0]].events, steps, batch)
+        _densify(spikes_of, sources)  # spike counts (T, B, M), several side by side
+        spikes = [spikes_of[source] for source in sources] or [torch.zeros(steps, batch, 0)]
+        return kernels.spike_rows(spikes[0] if len(spikes) == 1 else torch.cat(spikes, dim=2))
+
+    def _compiled_population(self, name: str) -> kernels.FeedforwardPopulation:
+        """`name`'s weights (its sending sources side by side) and parameters for the compiled run, prepared once
+        per configuration."""
+        prepared = self._prepared.get(name)
+        if prepared is None:
+            p = self._neurons[name]
+            n = p.leak.numel()
+            sources = self._sending(name)
+            sizes = [self.config.input_sizes[s] if s in self.config.input_sizes else self._neurons[s].leak.numel()
+                     for s in sources]
+            weights = []
+            for delivered in (self.delivery.excitatory, self.delivery.inhibitory):
+                found = [delivered.get((source, name)) for source in sources]
+                weights.append(None if all(w is None for w in found) else
+                               torch.cat([torch.zeros(n, size) if w is None else w for w, size in zip(found, sizes)],
+                                         dim=1))
+            saturation = self.analog.saturation
+            curve = (None if math.isinf(saturation) else
+                     (saturation, SATURATION_NUMERATOR, SATURATION_DENOMINATOR, SATURATION_LIMIT))
+            prepared = self._prepared[name] = kernels.feedforward_population(
+                *weights, p.decay_exc, p.decay_inh, self.analog.synapse_gain, curve, (1 - p.decay_mem) * p.rest,
+                p.decay_mem, p.input_gain, p.leak, p.low, p.high, p.spiking, p.threshold, p.reset, p.refractory)
+        return prepared
+
+    def _run_compiled(self, name: str, spikes_of: dict[str, Any], steps: int, batch: int,
                       cadc_step: torch.Tensor, record: bool) -> dict:
         """`_integrate_feedforward` as one compiled pass per batch entry (`kernels.chip_feedforward`): no
         traces, only the spike events with what their crossing time needs and (`record`) the state at the
         CADC samples' steps; the same bits as the torch loops."""
         p = self._neurons[name]
         n = p.leak.numel()
-        arrivals, exc, inh = self._stacked_arrivals(name, spikes_of, steps, batch)
         sampled = tuple(WORKSPACE.take((batch, cadc_step.shape[1], n)) for _ in range(4)) if record else None
-        saturation = self.analog.saturation
-        curve = (None if math.isinf(saturation) else
-                 (saturation, SATURATION_NUMERATOR, SATURATION_DENOMINATOR, SATURATION_LIMIT))
-        events, values = kernels.chip_feedforward(
-            steps, batch, arrivals, exc, inh, p.decay_exc, p.decay_inh, self.analog.synapse_gain, curve,
-            (1 - p.decay_mem) * p.rest, p.decay_mem, p.input_gain, p.leak, p.low, p.high, p.spiking, p.threshold,
-            p.reset, p.refractory, cadc_step, sampled)
+        events, values = kernels.chip_feedforward(self._compiled_population(name), steps, batch,
+                                                  self._stacked_arrivals(name, spikes_of, steps, batch), cadc_step,
+                                                  sampled)
         fired = _Fired(events, (steps, batch, n)) if p.spiking else None
         return {name: {"spikes": fired, "events": (events, values), "samples": sampled or (), "workspace": True}}
 
@@ -943,6 +981,11 @@ class Emulator:
         start = (t - 1).double() * self.dt
         lo = torch.floor(start / clock + 1e-6).long()              # the last tick of the previous step
         hi = torch.ceil((start + self.dt) / clock - 1e-6).long()   # the step's last tick
+        if kernels.enabled(v0.contiguous(), net.contiguous(), rest):  # (the events' columns are strided)
+            close, safe = _psc_rate(p.tau_mem[n], p.tau_syn[n])
+            ticks = kernels.crossing_ticks(t, v0, net, rest, p.tau_mem[n], p.tau_syn[n], p.kappa[n], close, safe,
+                                           p.threshold[n], p.low, p.high, self.dt, clock, EXP_CONSTANTS)
+            return torch.stack([b + batch_offset, n, ticks], dim=1)
         at = self._membrane_of(p, n, v0, net, rest)
         threshold = p.threshold[n]
         while True:
@@ -970,8 +1013,8 @@ class Emulator:
 
         def membrane(tau: torch.Tensor) -> torch.Tensor:
             tau = tau.float()
-            decay = torch.exp(-tau / tau_mem)
-            integral = torch.where(close, tau * decay, (torch.exp(-tau / tau_syn) - decay) / safe)
+            decay = exp_(-tau / tau_mem)
+            integral = torch.where(close, tau * decay, (exp_(-tau / tau_syn) - decay) / safe)
             return (rest + start * decay + drive * integral).clamp(p.low, p.high)
         return membrane
 
