@@ -467,47 +467,93 @@ def invalid_count(values):
 
 
 @njit(inline="always", cache=True)
-def _exp(x, c, bits, scale):
-    """e^x for float32 x <= 0 as `hxgraph.chip.emulator.exp_` computes it (the same operations in the same order:
-    x = k·ln2 + r, a degree-7 polynomial in r, times 2^k set through the exponent bits). c = [log2 e, ln2 high,
-    ln2 low, -87, then the polynomial's coefficients from the highest power]; bits/scale: one int32 and its
-    float32 view."""
-    x = max(x, c[3])
-    k = np.rint(x * c[0])
-    r = x - k * c[1]
-    r = r - k * c[2]
-    p = c[4]
-    for i in range(5, 12):
-        p = p * r + c[i]
-    bits[0] = (np.int32(k) + 127) << 23
-    return p * scale[0]
+def _exp(x, c, k, r, p, bits, scale):
+    """p = e^x for float32 arrays x <= 0, as `hxgraph.chip.emulator.exp_` computes it (the same operations in the
+    same order: x = k·ln2 + r, a degree-7 polynomial in r, times 2^k set through the exponent bits); c = [log2 e,
+    ln2 high, ln2 low, -87, then the polynomial's coefficients from the highest power]; k, r: scratch; bits and
+    scale: an int32 array and its float32 view. One flat loop per operation, which LLVM vectorises."""
+    for j in range(x.shape[0]):
+        k[j] = np.rint(max(x[j], c[3]) * c[0])
+    for j in range(x.shape[0]):
+        y = max(x[j], c[3]) - k[j] * c[1]
+        r[j] = y - k[j] * c[2]
+    for j in range(x.shape[0]):
+        q = r[j] * c[4] + c[5]
+        q = q * r[j] + c[6]
+        q = q * r[j] + c[7]
+        q = q * r[j] + c[8]
+        q = q * r[j] + c[9]
+        q = q * r[j] + c[10]
+        p[j] = q * r[j] + c[11]
+    for j in range(x.shape[0]):
+        bits[j] = (np.int32(k[j]) + 127) << 23
+    for j in range(x.shape[0]):
+        p[j] = p[j] * scale[j]
 
 
 @_jit
 def crossing_ticks(step, v0, net, rest, tau_mem, tau_syn, kappa, close, safe, threshold, rails, dt, clock, c,
-                   ticks):
+                   ticks, lo, hi):
     """The clock tick at which each spike's membrane crossed its threshold: the bisection of
     `Emulator._spike_events` over the ticks of its step, the membrane evaluated as its `membrane` closure does
-    (float32, the same operations in the same order, `_exp` for torch's `exp_`)."""
+    (float32, the same operations in the same order, `_exp` for torch's `exp_`), for the spikes lo..hi, all
+    of them a bisection step at a time (a loop over the spikes, vectorised, per step)."""
     low, high = rails[0], rails[1]
-    bits = np.zeros(1, np.int32)
+    m = hi - lo
+    f32 = v0.dtype
+    below, above, mid = np.empty(m, np.int64), np.empty(m, np.int64), np.empty(m, np.int64)
+    start, offset, drive = np.empty(m), np.empty(m, f32), np.empty(m, f32)
+    tau, x, decay, other, k, r = (np.empty(m, f32), np.empty(m, f32), np.empty(m, f32), np.empty(m, f32),
+                                  np.empty(m, f32), np.empty(m, f32))
+    bits = np.empty(m, np.int32)
     scale = bits.view(np.float32)
-    for e in range(step.shape[0]):
-        start = (step[e] - 1) * dt
-        lo = np.int64(np.floor(start / clock + 1e-6))
-        hi = np.int64(np.ceil((start + dt) / clock - 1e-6))
-        offset, drive = v0[e] - rest[e], kappa[e] * net[e]
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            tau = np.float32(max(mid * clock - start, 0.0))
-            decay = _exp(-tau / tau_mem[e], c, bits, scale)
-            if close[e]:
-                integral = tau * decay
-            else:
-                integral = (_exp(-tau / tau_syn[e], c, bits, scale) - decay) / safe[e]
-            v = min(max(rest[e] + offset * decay + drive * integral, low), high)
-            if v > threshold[e]:
-                hi = mid
-            else:
-                lo = mid
-        ticks[e] = hi if step[e] > 0 else 0
+    for j in range(m):
+        e = lo + j
+        start[j] = (step[e] - 1) * dt
+        below[j] = np.int64(np.floor(start[j] / clock + 1e-6))
+        above[j] = np.int64(np.ceil((start[j] + dt) / clock - 1e-6))
+        offset[j] = v0[e] - rest[e]
+        drive[j] = kappa[e] * net[e]
+    while True:
+        open_ = 0
+        for j in range(m):
+            open_ += above[j] - below[j] > 1
+        if open_ == 0:
+            break
+        # the closed ones evaluate at their end again and keep it (as the torch loop does)
+        for j in range(m):
+            mid[j] = (below[j] + above[j]) // 2 if above[j] - below[j] > 1 else above[j]
+        for j in range(m):
+            tau[j] = np.float32(max(mid[j] * clock - start[j], 0.0))
+        for j in range(m):
+            x[j] = -tau[j] / tau_mem[lo + j]
+        _exp(x, c, k, r, decay, bits, scale)
+        for j in range(m):
+            x[j] = -tau[j] / tau_syn[lo + j]
+        _exp(x, c, k, r, other, bits, scale)
+        for j in range(m):
+            e = lo + j
+            near = tau[j] * decay[j]
+            far = (other[j] - decay[j]) / safe[e]
+            integral = near if close[e] else far
+            v = min(max(rest[e] + offset[j] * decay[j] + drive[j] * integral, low), high)
+            up = v > threshold[e] or above[j] - below[j] <= 1
+            b, a = below[j], above[j]
+            above[j] = mid[j] if up else a
+            below[j] = b if up else mid[j]
+    for j in range(m):
+        ticks[lo + j] = above[j] if step[lo + j] > 0 else 0
+
+
+@_jit
+def event_rows(events, steps, row_start, source):
+    """row_start (B·T + 1,) of events (E, 3) rows (entry, step, neuron) sorted by entry and step: row_start[b·T + t]
+    is the first event of step t of entry b; source gets the neurons."""
+    e = 0
+    count = events.shape[0]
+    for row in range(row_start.shape[0] - 1):
+        row_start[row] = e
+        while e < count and events[e, 0] * steps + events[e, 1] == row:
+            source[e] = events[e, 2]
+            e += 1
+    row_start[row_start.shape[0] - 1] = e

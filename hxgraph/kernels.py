@@ -290,10 +290,10 @@ def spike_rows(counts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.
 def event_rows(events: torch.Tensor, steps: int, batch: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Spike events (E, 3) rows (entry, step, neuron) ordered by entry and step as rows for
     `chip_feedforward` (see `spike_rows`), each event one spike."""
-    entry, step, source = events.unbind(1)
-    row_start = torch.zeros(batch * steps + 1, dtype=torch.int64)
-    torch.cumsum(torch.bincount(entry * steps + step, minlength=batch * steps), 0, out=row_start[1:])
-    return row_start, source.contiguous(), torch.ones(source.shape[0])
+    row_start = torch.empty(batch * steps + 1, dtype=torch.int64)
+    source = torch.empty(events.shape[0], dtype=torch.int64)
+    _compiled().event_rows(events.contiguous().numpy(), steps, row_start.numpy(), source.numpy())
+    return row_start, source, torch.ones(source.shape[0])
 
 
 def invalid_count(values: torch.Tensor) -> int:
@@ -393,8 +393,8 @@ def crossing_ticks(step: torch.Tensor, v0: torch.Tensor, net: torch.Tensor, rest
     e^x (`constants`: `hxgraph.chip.emulator.EXP_CONSTANTS`) computed as `exp_` does; the same ticks."""
     ticks = torch.empty(step.shape[0], dtype=torch.int64)
     arrays = [t.detach().contiguous().numpy() for t in (v0, net, rest, tau_mem, tau_syn, kappa, close, safe, threshold)]
-    _compiled().crossing_ticks(step.contiguous().numpy(), *arrays, np.array([low, high], np.float32), dt, clock,
-                               np.array(constants, np.float32), ticks.numpy())
+    _split(_compiled().crossing_ticks, step.shape[0], 1, 64 * step.shape[0], step.contiguous().numpy(), *arrays,
+           np.array([low, high], np.float32), dt, clock, np.array(constants, np.float32), ticks.numpy())
     return ticks
 
 
