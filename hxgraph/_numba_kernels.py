@@ -557,3 +557,39 @@ def event_rows(events, steps, row_start, source):
             source[e] = events[e, 2]
             e += 1
     row_start[row_start.shape[0] - 1] = e
+
+
+@_jit
+def cadc_membrane(step, tau, v0, net, clamped, spiked, rest, tau_mem, tau_syn, kappa, close, safe, leak, reset,
+                  threshold, spiking, rails, c, out, lo, hi):
+    """The membrane at each sample (entries lo..hi): `Emulator._membrane_between` — the exact solution from the
+    state before the sample's step (`subthreshold`, e^x as `_exp`), the rails, the leak before the first
+    step, the reset while clamped or after a crossing in a step that ends with a spike; the same operations in
+    the same order, so the same bits."""
+    low, high = rails[0], rails[1]
+    n = rest.shape[0]
+    f32 = rest.dtype
+    x, decay, other, k, r = np.empty(n, f32), np.empty(n, f32), np.empty(n, f32), np.empty(n, f32), np.empty(n, f32)
+    bits = np.empty(n, np.int32)
+    scale = bits.view(np.float32)
+    for b in range(lo, hi):
+        for s in range(step.shape[1]):
+            t = np.float32(tau[b, s])
+            for j in range(n):
+                x[j] = -t / tau_mem[j]
+            _exp(x, c, k, r, decay, bits, scale)
+            for j in range(n):
+                x[j] = -t / tau_syn[j]
+            _exp(x, c, k, r, other, bits, scale)
+            first = step[b, s] == 0
+            for j in range(n):
+                near = t * decay[j]
+                far = (other[j] - decay[j]) / safe[j]
+                integral = near if close[j] else far
+                v = rest[j] + (v0[b, s, j] - rest[j]) * decay[j] + kappa[j] * net[b, s, j] * integral
+                v = min(max(v, low), high)
+                v = leak[j] if first else v
+                if spiking:
+                    v = reset[j] if clamped[b, s, j] > 0 else v
+                    v = reset[j] if spiked[b, s, j] > 0 and v > threshold[j] else v
+                out[b, s, j] = v

@@ -37,7 +37,7 @@ __all__ = ["enabled", "Workspace", "scan_", "reverse_scan_", "lif_forward", "lif
            "input_adjoint_",
            "synaptic_filter", "chip_membrane", "spike_rows", "event_rows", "FeedforwardPopulation",
            "feedforward_population", "chip_feedforward", "accumulate_spikes",
-           "crossing_ticks", "invalid_count"]
+           "crossing_ticks", "cadc_membrane", "invalid_count"]
 
 _DTYPES = (torch.float32, torch.float64)
 # Below this many (steps × columns) values a second thread costs more than it saves.
@@ -396,6 +396,23 @@ def crossing_ticks(step: torch.Tensor, v0: torch.Tensor, net: torch.Tensor, rest
     _split(_compiled().crossing_ticks, step.shape[0], 1, 64 * step.shape[0], step.contiguous().numpy(), *arrays,
            np.array([low, high], np.float32), dt, clock, np.array(constants, np.float32), ticks.numpy())
     return ticks
+
+
+def cadc_membrane(step: torch.Tensor, tau: torch.Tensor, v0: torch.Tensor, net: torch.Tensor, clamped: torch.Tensor,
+                  spiked: torch.Tensor, rest: torch.Tensor, tau_mem: torch.Tensor, tau_syn: torch.Tensor,
+                  kappa: torch.Tensor, close: torch.Tensor, safe: torch.Tensor, leak: torch.Tensor,
+                  reset: torch.Tensor, threshold: torch.Tensor, spiking: bool, low: float, high: float,
+                  constants: Sequence[float]) -> torch.Tensor:
+    """The membrane (B, S, N) at samples `tau` seconds (B, S) into their grid steps `step` (B, S), from the state
+    of each sample's step (v0, net, clamped, spiked: contiguous (B, S, N)) and per-neuron parameters:
+    `hxgraph.chip.emulator.Emulator._membrane_between` compiled, the same bits."""
+    out = torch.empty(v0.shape, dtype=v0.dtype)
+    per_neuron = [t.detach().contiguous().numpy() for t in (rest, tau_mem, tau_syn, kappa, close, safe, leak, reset,
+                                                             threshold)]
+    _split(_compiled().cadc_membrane, step.shape[0], 1, 16 * v0.numel(), step.contiguous().numpy(),
+           tau.contiguous().numpy(), *(t.numpy() for t in (v0, net, clamped, spiked)), *per_neuron, spiking,
+           np.array([low, high], np.float32), np.array(constants, np.float32), out.numpy())
+    return out
 
 
 def accumulate_spikes(spikes: torch.Tensor, weight_t: torch.Tensor, out: torch.Tensor) -> None:

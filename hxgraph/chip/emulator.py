@@ -313,13 +313,9 @@ class _Adaptation:
         return exponential.mul_(self.exp_gain).addcmul_(input_gain, w, value=-1)
 
 
-def _psc_integral(x: torch.Tensor, tau_mem: torch.Tensor, tau_syn: torch.Tensor,
-                  decay_mem: Optional[torch.Tensor] = None) -> torch.Tensor:
-    """∫0^x e^{-(x-u)/tau_mem} e^{-u/tau_syn} du: how much a decaying current moved the membrane by x.
-
-    `decay_mem` may pass e^{-x/tau_mem} when the caller has it already.
-    """
-    decay_mem = torch.exp(-x / tau_mem) if decay_mem is None else decay_mem
+def _psc_integral(x: torch.Tensor, tau_mem: torch.Tensor, tau_syn: torch.Tensor) -> torch.Tensor:
+    """∫0^x e^{-(x-u)/tau_mem} e^{-u/tau_syn} du: how much a decaying current moved the membrane by x."""
+    decay_mem = torch.exp(-x / tau_mem)
     close, safe = _psc_rate(tau_mem, tau_syn)
     return torch.where(close, x * decay_mem, (torch.exp(-x / tau_syn) - decay_mem) / safe)
 
@@ -362,8 +358,11 @@ def subthreshold(v0: torch.Tensor, net: torch.Tensor, leak: torch.Tensor, tau_me
     point. `kappa` (see `_Neurons`) makes the solution at tau = dt equal the grid map
     v + (dt/tau_mem')(leak - v) + input_gain·net that the update uses.
     """
-    decay = torch.exp(-tau / tau_mem)
-    return leak + (v0 - leak) * decay + kappa * net * _psc_integral(tau, tau_mem, tau_syn, decay)
+    # float32, e^x as `exp_` (the compiled readout, `kernels.cadc_membrane`, computes the same to the bit)
+    decay = exp_(-tau / tau_mem)
+    close, safe = _psc_rate(tau_mem, tau_syn)
+    integral = torch.where(close, tau * decay, (exp_(-tau / tau_syn) - decay) / safe)
+    return leak + (v0 - leak) * decay + kappa * net * integral
 
 
 class Emulator:
@@ -936,6 +935,12 @@ class Emulator:
         p = self._neurons[name]
         b = torch.arange(step.shape[0])[:, None].expand_as(step)
         v0, net, clamped, spiked, rest = self._state_at(p, rec, step, b, neurons)
+        state = [x.contiguous() for x in (v0, net, clamped, spiked)]
+        if kernels.enabled(*state, p.leak) and rest.dim() == 1:  # (AdEx: a rest per sample, the torch code)
+            close, safe = _psc_rate(p.tau_mem[neurons], p.tau_syn[neurons])
+            return kernels.cadc_membrane(step, tau, *state, *(x[neurons] for x in (
+                p.rest, p.tau_mem, p.tau_syn, p.kappa)), close, safe,
+                *(x[neurons] for x in (p.leak, p.reset, p.threshold)), p.spiking, p.low, p.high, EXP_CONSTANTS)
         v = subthreshold(v0, net, rest, p.tau_mem[neurons], p.tau_syn[neurons],
                          p.kappa[neurons], tau[..., None].float()).clamp(p.low, p.high)
         v = torch.where(step[..., None] == 0, p.leak[neurons].expand_as(v), v)
