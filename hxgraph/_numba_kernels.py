@@ -136,8 +136,8 @@ def lif_membrane_adjoint(rows, spikes, alpha_m, one_step, lo, hi):
 
 
 @_jit
-def lif_adjoint(grad_z, has_gz, surrogate, grad_v, has_gv, grad_i, has_gi, spikes, alpha_m, beta, a, one_step,
-                grad_x, lo, hi):
+def lif_adjoint(grad_z, has_gz, uniform_gz, surrogate, grad_v, has_gv, grad_i, has_gi, spikes, alpha_m, beta, a,
+                one_step, grad_x, lo, hi):
     """The LIF's input gradient in one sweep back in time (`_LIFFunction.backward` without parameter gradients):
     the membrane adjoint lambda_p[t] = grad_z·surrogate (+ grad_v, cut where the membrane was set)
     + alpha_m·(1 - z_t [- z_{t-1}])·lambda_p[t + 1], and grad_x[t] = beta·lambda_p[t + 1] (+ grad_i[t])
@@ -151,7 +151,11 @@ def lif_adjoint(grad_z, has_gz, surrogate, grad_v, has_gv, grad_i, has_gi, spike
             e = base + w
             following = following_all[base - lo:e - lo]
             zt, zp = spikes[t, base:e], spikes[max(t - 1, 0), base:e]
-            if has_gz:
+            if has_gz and uniform_gz:  # one value everywhere (the gradient of a sum): grad_z[0, 0]
+                g, s = grad_z[0, 0], surrogate[t, base:e]
+                for j in range(w):
+                    lp[j] = g * s[j]
+            elif has_gz:
                 gz, s = grad_z[t, base:e], surrogate[t, base:e]
                 for j in range(w):
                     lp[j] = gz[j] * s[j]

@@ -33,7 +33,7 @@ import attrs
 import numpy as np
 import torch
 
-__all__ = ["enabled", "Workspace", "scan_", "reverse_scan_", "lif_forward", "lif_membrane_adjoint_", "lif_adjoint",
+__all__ = ["enabled", "uniform", "Workspace", "scan_", "reverse_scan_", "lif_forward", "lif_membrane_adjoint_", "lif_adjoint",
            "input_adjoint_",
            "synaptic_filter", "chip_membrane", "spike_rows", "event_rows", "FeedforwardPopulation",
            "feedforward_population", "chip_feedforward", "accumulate_spikes",
@@ -219,6 +219,11 @@ def lif_membrane_adjoint_(lambda_p: torch.Tensor, spikes: torch.Tensor, alpha_m:
     return lambda_p
 
 
+def uniform(t: torch.Tensor) -> bool:
+    """Whether `t` is one value expanded to its shape (every stride 0, as the gradient of a sum arrives)."""
+    return t.numel() > 0 and all(stride == 0 for stride in t.stride())
+
+
 def lif_adjoint(grad_z: Optional[torch.Tensor], surrogate: Optional[torch.Tensor], grad_v: Optional[torch.Tensor],
                 grad_i: Optional[torch.Tensor], spikes: torch.Tensor, alpha_m: torch.Tensor, beta: torch.Tensor,
                 a: torch.Tensor, one_step: bool) -> torch.Tensor:
@@ -229,8 +234,12 @@ def lif_adjoint(grad_z: Optional[torch.Tensor], surrogate: Optional[torch.Tensor
 
     def rows(t: Optional[torch.Tensor]):
         return _rows(t.contiguous()) if t is not None else r[:1]
-    _split(_compiled().lif_adjoint, r.shape[1], width, 6 * r.size, rows(grad_z), grad_z is not None,
-           rows(surrogate), rows(grad_v), grad_v is not None, rows(grad_i), grad_i is not None, r,
+    # the gradient of a sum is one value expanded to the shape: read as that value, not copied out
+    single = grad_z is not None and uniform(grad_z)
+    _split(_compiled().lif_adjoint, r.shape[1], width, 6 * r.size,
+           _rows(grad_z.reshape(-1)[:1].reshape(1, 1).contiguous()) if single else rows(grad_z),
+           grad_z is not None, single, rows(surrogate), rows(grad_v), grad_v is not None, rows(grad_i),
+           grad_i is not None, r,
            *(_tiled(v, n, width, spikes.dtype) for v in (alpha_m, beta, a)), one_step, _rows(grad_x))
     return grad_x
 

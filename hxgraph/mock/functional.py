@@ -869,9 +869,12 @@ class _LIFFunction(torch.autograd.Function):
         membrane_params = ("leak", "reset", "threshold", "tau_mem", "capacitance")
         fusable = (masks is None and not any(_needs(ctx, offsets[name], params[name]) for name in membrane_params)
                    and kernels.enabled(spikes, *k))
-        # upstream gradients may be broadcast views (the gradient of a sum): the kernel reads them contiguous
-        upstream = [None if g is None or not fusable else g.contiguous() for g in (grad_z, grad_v, grad_i)]
-        if fusable and kernels.enabled(spikes, *(g for g in upstream if g is not None)):
+        # upstream gradients may be broadcast views (the gradient of a sum): the kernel reads them contiguous, or,
+        # one value expanded to every spike (kernels.uniform), as that value
+        upstream = [None if g is None or not fusable else g if k == 0 and kernels.uniform(g) else g.contiguous()
+                    for k, g in enumerate((grad_z, grad_v, grad_i))]
+        if fusable and kernels.enabled(spikes, *(g.reshape(-1)[:1] if k == 0 and kernels.uniform(g) else g
+                                                 for k, g in enumerate(upstream) if g is not None)):
             # only the input (and tau_syn) gradient: the steps below in one compiled sweep, the same to the bit
             grad_x = kernels.lif_adjoint(*upstream[:1], surrogate, *upstream[1:], spikes, k.alpha_m, k.beta, k.a,
                                          ctx.one_step)
