@@ -216,7 +216,8 @@ def _padded(spikes: Mapping[str, torch.Tensor], steps: int) -> dict[str, torch.T
 class Recording:
     """What one emulated run returns, in the chip's own terms.
 
-    `spikes[population]`: int64 (events, 3) rows of (batch entry, neuron, FPGA clock tick).
+    `spikes[population]`: int64 (events, 3) rows of (batch entry, neuron, FPGA clock tick), ordered by
+    batch entry, then time step, then neuron.
     `cadc_times`: float64 (batch, samples) sample times in seconds; `cadc[population]`: uint8
     (batch, samples, neurons) codes of the populations that were read. `madc[(population, neuron)]`: (times (samples,), int16
     codes (batch, samples)). `steps` and `dt` give the user's grid.
