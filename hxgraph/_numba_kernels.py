@@ -332,18 +332,20 @@ def chip_feedforward(steps, row_start, source, count, w_exc, has_exc, w_inh, has
                      spiking, sample_step, sample_order, sampled_v0, sampled_net, sampled_clamped, sampled_spikes,
                      events, values, const, lo, hi):
     """A feed-forward population's whole run for batch entries lo..hi, one entry at a time through all steps
-    (its state stays in cache): arrivals from the input spikes (entries row_start[b·T + t] ..
-    row_start[b·T + t + 1] of source (which input) and count, for entry b and step t) through
-    w_exc/w_inh (M, N), the
-    synapse filter, saturation (`hxgraph.chip.analog.saturate_`: sat = [1/s, s, limit], p and q its
-    coefficients), membrane, rails, spikes and refractory counter of `Emulator._integrate_feedforward`, the
-    same operations in the same order. A population that does not spike has NaN thresholds: its
-    comparisons are false, so the same loop serves it. Writes the state at each CADC sample's step (sample_step (B, S), visited in sample_order; none when S = 0);
-    writes the spike events (entry, step, neuron) in that order into `events`, with the membrane before the
-    step and the net current into `values` (none unless `spiking`). Returns (stop, found): the events of the
-    entries lo..stop-1 fill the first `found` rows; stop < hi where the buffers would have overflowed during
-    entry `stop` (call again from there with new buffers). (The buffers are never replaced in here: an
-    array variable assigned in a loop makes numba count references on every use, many times slower.)"""
+    (its state stays in cache), as `Emulator._integrate_feedforward` computes it, the same operations in the
+    same order:
+    - arrivals: the input spikes of entry b in step t are entries row_start[b·T + t] .. row_start[b·T + t + 1]
+      of `source` (which input) and `count`, through w_exc/w_inh (M, N);
+    - synapse filter, saturation (`hxgraph.chip.analog.saturate_`: sat = [1/s, s, limit], p and q its
+      coefficients), membrane, rails, spikes and refractory counter. A population that does not spike has
+      NaN thresholds: its comparisons are false, so the same loop serves it;
+    - the state at each CADC sample's step (sample_step (B, S), visited in sample_order; none when S = 0);
+    - the spike events (entry, step, neuron), in that order, into `events`, with the membrane before the step
+      and the net current into `values` (none unless `spiking`).
+    Returns (stop, found): the events of the entries lo..stop-1 fill the first `found` rows; stop < hi where
+    the buffers would have overflowed during entry `stop` (call again from there with new buffers). (The
+    buffers are never replaced in here: an array variable assigned in a loop makes numba count references on
+    every use, many times slower.)"""
     zero, one = const[0], const[1]
     g = gain[0]
     low, high = rails_at[0], rails_at[1]
@@ -351,8 +353,9 @@ def chip_feedforward(steps, row_start, source, count, w_exc, has_exc, w_inh, has
     p0, p1, p2, p3, p4 = p[0], p[1], p[2], p[3], p[4]
     q0, q1, q2, q3, q4 = q[0], q[1], q[2], q[3], q[4]
     n = leak.shape[0]
-    exc, inh, v, counter = np.empty(n, leak.dtype), np.empty(n, leak.dtype), np.empty(n, leak.dtype), np.empty(n, leak.dtype)
-    before, net, z, c = np.empty(n, leak.dtype), np.empty(n, leak.dtype), np.empty(n, leak.dtype), np.empty(n, leak.dtype)
+    f = leak.dtype
+    exc, inh, v, counter = np.empty(n, f), np.empty(n, f), np.empty(n, f), np.empty(n, f)
+    before, net, z, c = np.empty(n, f), np.empty(n, f), np.empty(n, f), np.empty(n, f)
     arrived_exc, arrived_inh, total = np.zeros(n, leak.dtype), np.zeros(n, leak.dtype), np.empty(n, np.float64)
     found = 0
     dirty_exc = dirty_inh = False

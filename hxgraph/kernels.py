@@ -33,8 +33,8 @@ import attrs
 import numpy as np
 import torch
 
-__all__ = ["enabled", "uniform", "Workspace", "scan_", "reverse_scan_", "lif_forward", "lif_membrane_adjoint_", "lif_adjoint",
-           "input_adjoint_",
+__all__ = ["enabled", "uniform", "Workspace", "scan_", "reverse_scan_", "lif_forward", "lif_membrane_adjoint_",
+           "lif_adjoint", "input_adjoint_",
            "synaptic_filter", "chip_membrane", "spike_rows", "event_rows", "FeedforwardPopulation",
            "feedforward_population", "chip_feedforward", "accumulate_spikes",
            "crossing_ticks", "cadc_membrane", "invalid_count"]

@@ -156,7 +156,8 @@ def test_emulator_recordings_of_several_sources_both_signs_and_the_madc(both):
            .lif("k", 12, threshold=0.8, leak=0.0, reset=0.0).li("o", 2, leak=0.0)
            .dense("a", "h", init=hx.init.normal(0.3, 0.6)).dense("b", "h", init=hx.init.normal(0.2, 0.6))
            .dense("h", "k", init=hx.init.normal(0.3, 0.5)).dense("k", "o", init=hx.init.normal(0.0, 0.5)))
-    x = {"a": (torch.rand(40, 9, 6, generator=g) < 0.15).float(), "b": (torch.rand(40, 9, 4, generator=g) < 0.2).float()}
+    x = {"a": (torch.rand(40, 9, 6, generator=g) < 0.15).float(),
+         "b": (torch.rand(40, 9, 4, generator=g) < 0.2).float()}
 
     def run():
         rec = hx.emulate(exp.graph, seed=4, madc=[("k", 1)]).emulator.run(x)
