@@ -923,8 +923,8 @@ class Emulator:
         """Membrane at the grid point before `step` (the leak before step 0), the net current, clamp and spike
         masks of `step`, and the potential the membrane relaxes to during it, for entries `b`: read from the
         traces, or, from the compiled run, the state it recorded at the CADC samples' steps."""
-        if "samples" in rec and "membrane" not in rec:
-            v0, net, clamped, spiked = rec["samples"]  # recorded at exactly these steps
+        if "membrane" not in rec:  # the compiled run's: recorded at exactly these steps (the CADC samples')
+            v0, net, clamped, spiked = rec["samples"]
             return v0, net, clamped, spiked, p.rest[neurons]
         v0 = rec["membrane"][(step - 1).clamp(min=0), b]  # (at step 0 the caller puts the leak)
         return (v0, rec["net"][step, b], rec["clamped"][step, b], rec["spikes"][step, b],
