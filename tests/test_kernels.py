@@ -172,6 +172,25 @@ def test_emulator_recordings_of_several_sources_both_signs_and_the_madc(both):
         assert bool((key[1:] > key[:-1]).all())
 
 
+def test_emulator_recordings_split_between_threads(both):
+    # a batch large enough for two threads (each a part of the entries, its events joined in order)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        graph, _ = yinyang_like(4)
+        x = (torch.rand(45, 80, 10, generator=torch.Generator().manual_seed(8)) < 0.1).float()
+        assert 45 * 80 * 40 >= kernels._PARALLEL_MIN
+
+        def run():
+            rec = hx.emulate(graph, seed=5).emulator.run({"x": x})
+            return [rec.spikes["h"], rec.cadc["h"], rec.cadc["o"]]
+        reference, fused = both(run)
+        assert reference[0].shape[0] > 100 and len(set(reference[0][:, 0].tolist())) > 40
+        assert_same(reference, fused)
+    finally:
+        torch.set_num_threads(threads)
+
+
 def test_emulator_events_beyond_the_first_buffer(both):
     # every neuron fires in most steps: the compiled run stops where its event buffer is full and resumes
     graph, _ = yinyang_like(2)
