@@ -498,6 +498,17 @@ def _exp(x, c, k, r, p, bits, scale):
         p[j] = p[j] * scale[j]
 
 
+@njit(inline="always", cache=True)
+def _subthreshold(rest, offset, drive, tau, decay, other, close, safe, low, high):
+    """`hxgraph.chip.emulator.subthreshold` (the same operations in the same order) within the rails: the membrane
+    `tau` into a step that started `offset` above `rest` with the current's drive kappa·net; decay and other
+    are e^(-tau/tau_mem) and e^(-tau/tau_syn) (both computed, then one chosen: a select, not a branch)."""
+    near = tau * decay
+    far = (other - decay) / safe
+    integral = near if close else far
+    return min(max(rest + offset * decay + drive * integral, low), high)
+
+
 @_jit
 def crossing_ticks(step, v0, net, rest, tau_mem, tau_syn, kappa, close, safe, threshold, rails, dt, clock, c,
                    ticks, lo, hi):
@@ -540,10 +551,7 @@ def crossing_ticks(step, v0, net, rest, tau_mem, tau_syn, kappa, close, safe, th
         _exp(x, c, k, r, other, bits, scale)
         for j in range(m):
             e = lo + j
-            near = tau[j] * decay[j]
-            far = (other[j] - decay[j]) / safe[e]
-            integral = near if close[e] else far
-            v = min(max(rest[e] + offset[j] * decay[j] + drive[j] * integral, low), high)
+            v = _subthreshold(rest[e], offset[j], drive[j], tau[j], decay[j], other[j], close[e], safe[e], low, high)
             up = v > threshold[e] or above[j] - below[j] <= 1
             b, a = below[j], above[j]
             above[j] = mid[j] if up else a
@@ -590,11 +598,8 @@ def cadc_membrane(step, tau, v0, net, clamped, spiked, rest, tau_mem, tau_syn, k
             _exp(x, c, k, r, other, bits, scale)
             first = step[b, s] == 0
             for j in range(n):
-                near = t * decay[j]
-                far = (other[j] - decay[j]) / safe[j]
-                integral = near if close[j] else far
-                v = rest[j] + (v0[b, s, j] - rest[j]) * decay[j] + kappa[j] * net[b, s, j] * integral
-                v = min(max(v, low), high)
+                v = _subthreshold(rest[j], v0[b, s, j] - rest[j], kappa[j] * net[b, s, j], t, decay[j], other[j],
+                                  close[j], safe[j], low, high)
                 v = leak[j] if first else v
                 if spiking:
                     v = reset[j] if clamped[b, s, j] > 0 else v

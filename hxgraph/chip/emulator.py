@@ -987,7 +987,8 @@ class Emulator:
         start = (t - 1).double() * self.dt
         lo = torch.floor(start / clock + 1e-6).long()              # the last tick of the previous step
         hi = torch.ceil((start + self.dt) / clock - 1e-6).long()   # the step's last tick
-        if kernels.enabled(v0.contiguous(), net.contiguous(), rest):  # (the events' columns are strided)
+        v0, net = v0.contiguous(), net.contiguous()  # (the compiled run's events hold them as strided columns)
+        if kernels.enabled(v0, net, rest):
             close, safe = _psc_rate(p.tau_mem[n], p.tau_syn[n])
             ticks = kernels.crossing_ticks(t, v0, net, rest, p.tau_mem[n], p.tau_syn[n], p.kappa[n], close, safe,
                                            p.threshold[n], p.low, p.high, self.dt, clock, EXP_CONSTANTS)

@@ -7,7 +7,6 @@ synapse weights only (`ChipMapping.update`, or `place_and_route(..., previous=ma
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import warnings
 from types import MappingProxyType
@@ -26,7 +25,7 @@ from hxgraph.chip.routing import (EXACT_TIME_LIMIT, Demand, Routing, check_fan_i
 from hxgraph.chip.spec import HICANN_X, ChipSpec
 from hxgraph.errors import ConsistencyWarning, HxGraphError, MappingError, ParameterError
 from hxgraph.graph import Graph
-from hxgraph.graph.values import Mixed
+from hxgraph.graph.values import Mixed, values_equal
 
 logger = logging.getLogger(__name__)
 
@@ -83,9 +82,9 @@ class ChipMapping:
     consistency: tuple[Inconsistency, ...] = ()
     trace_scale: Mapping[str, Any] = attrs.field(factory=dict, repr=False,
                                                  converter=lambda m: MappingProxyType(dict(m)))
-    # `neuron_fingerprint` of the graph mapped: an update whose neurons did not change keeps the circuit
-    # parameters and the consistency findings ("" for unknown: computed again)
-    neurons: bytes = attrs.field(default=b"", repr=False)
+    # `neuron_snapshot` of the graph mapped: an update whose neurons did not change keeps the circuit
+    # parameters and the consistency findings (empty: computed again)
+    neurons: tuple = attrs.field(default=(), repr=False)
 
     def update(self, graph: Graph) -> "ChipMapping":
         """Map `graph` again, reusing placement and routing when only weights or parameters changed."""
@@ -99,10 +98,11 @@ class ChipMapping:
         weights = self.routing.weights_for(demand, self.spec)
         if weights is not None:
             # the chip in the loop changes weights only: the neurons' chip values and findings stay
-            neurons = neuron_fingerprint(graph)
+            neurons = self.neurons
             config = self.config.with_synapse_weight(weights)
             consistency = self.consistency
-            if neurons != self.neurons:
+            if not same_neurons(neurons, graph):
+                neurons = neuron_snapshot(graph)
                 params, _ = circuit_parameters(graph, self.config.neuron_circuits, self.spec, cal)
                 config = config.with_circuit_params(params)
                 consistency = checked_consistency(graph, cal, scales, already=self.consistency)
@@ -354,34 +354,35 @@ def _assemble(graph: Graph, spec: ChipSpec, placement: NeuronPlacement, routing:
     stats = _stats(graph, placement, routing, demand, routing.synapse_weight, spec)
     return ChipMapping(graph.name, config.structure_hash, spec, placement, config, stats, strategy, mode, reused,
                        routing, calibration, checked_consistency(graph, calibration, trace_scale, already),
-                       trace_scale, neuron_fingerprint(graph))
+                       trace_scale, neuron_snapshot(graph))
 
 
-def neuron_fingerprint(graph: Graph) -> bytes:
-    """A digest of what a mapping's circuit parameters and consistency findings depend on besides the structure,
-    the calibration and the trace scales: every neuron parameter's values and every projection's weight
-    transform (not the weights)."""
-    h = hashlib.sha256()
-
-    def feed(value: Any) -> None:
+def neuron_snapshot(graph: Graph) -> tuple:
+    """Copies of what a mapping's circuit parameters and consistency findings depend on besides the structure,
+    the calibration and the trace scales: every neuron parameter and every projection's weight transform (not
+    the weights). `same_neurons` compares a graph with it."""
+    def copy(value: Any) -> Any:
         if isinstance(value, Mixed):
-            h.update(b"mixed")
-            feed(value.model)
-            feed(value.hardware)
-        elif isinstance(value, torch.Tensor):
-            h.update(f"{value.dtype}{tuple(value.shape)}".encode())
-            h.update(value.detach().cpu().contiguous().numpy().tobytes())
-        else:
-            h.update(repr(value).encode())
+            return Mixed(copy(value.model), copy(value.hardware))
+        return value.detach().clone() if isinstance(value, torch.Tensor) else value
 
-    for pop in graph.populations.values():
-        h.update(f"population {pop.name}".encode())
-        for key in sorted(pop.params):
-            h.update(key.encode())
-            feed(pop.params[key])
-    for proj in graph.projections.values():
-        h.update(f"projection {proj.name} {proj.transform!r}".encode())
-    return h.digest()
+    return (tuple((pop.name, {key: copy(value) for key, value in pop.params.items()})
+                  for pop in graph.populations.values()),
+            tuple((proj.name, proj.transform) for proj in graph.projections.values()))
+
+
+def same_neurons(snapshot: tuple, graph: Graph) -> bool:
+    """Whether `graph`'s neuron parameters and weight transforms equal the `neuron_snapshot` exactly (`values_equal`:
+    a tensor changed in place is a change)."""
+    if not snapshot:
+        return False
+    populations, transforms = snapshot
+    return (len(populations) == len(graph.populations) and len(transforms) == len(graph.projections)
+            and all(name == pop.name and params.keys() == pop.params.keys()
+                    and all(values_equal(params[key], pop.params[key]) for key in params)
+                    for (name, params), pop in zip(populations, graph.populations.values()))
+            and all(name == proj.name and values_equal(transform, proj.transform)
+                    for (name, transform), proj in zip(transforms, graph.projections.values())))
 
 
 def _stats(graph: Graph, placement: NeuronPlacement, routing: Routing, demand: Demand, weights: torch.Tensor,

@@ -871,9 +871,10 @@ class _LIFFunction(torch.autograd.Function):
                    and kernels.enabled(spikes, *k))
         # upstream gradients may be broadcast views (the gradient of a sum): the kernel reads them contiguous, or,
         # one value expanded to every spike (kernels.uniform), as that value
-        upstream = [None if g is None or not fusable else g if k == 0 and kernels.uniform(g) else g.contiguous()
+        single = grad_z is not None and kernels.uniform(grad_z)
+        upstream = [None if g is None or not fusable else g if k == 0 and single else g.contiguous()
                     for k, g in enumerate((grad_z, grad_v, grad_i))]
-        if fusable and kernels.enabled(spikes, *(g.reshape(-1)[:1] if k == 0 and kernels.uniform(g) else g
+        if fusable and kernels.enabled(spikes, *(g.reshape(-1)[:1] if k == 0 and single else g
                                                  for k, g in enumerate(upstream) if g is not None)):
             # only the input (and tau_syn) gradient: the steps below in one compiled sweep, the same to the bit
             grad_x = kernels.lif_adjoint(*upstream[:1], surrogate, *upstream[1:], spikes, k.alpha_m, k.beta, k.a,
