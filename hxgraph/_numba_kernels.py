@@ -510,12 +510,13 @@ def _subthreshold(rest, offset, drive, tau, decay, other, close, safe, low, high
 
 
 @_jit
-def crossing_ticks(step, v0, net, rest, tau_mem, tau_syn, kappa, close, safe, threshold, rails, dt, clock, c,
-                   ticks, lo, hi):
+def crossing_ticks(step, neuron, v0, net, rest_of, tau_mem_of, tau_syn_of, kappa, close_of, safe_of, threshold_of,
+                   rails, dt, clock, c, ticks, lo, hi):
     """The clock tick at which each spike's membrane crossed its threshold: the bisection of
     `Emulator._spike_events` over the ticks of its step, the membrane evaluated as its `membrane` closure does
     (float32, the same operations in the same order, `_exp` for torch's `exp_`), for the spikes lo..hi, all
-    of them a bisection step at a time (a loop over the spikes, vectorised, per step)."""
+    of them a bisection step at a time (a loop over the spikes, vectorised, per step). The parameters
+    (`..._of`, kappa) are per neuron, looked up by `neuron` once."""
     low, high = rails[0], rails[1]
     m = hi - lo
     f32 = v0.dtype
@@ -523,15 +524,20 @@ def crossing_ticks(step, v0, net, rest, tau_mem, tau_syn, kappa, close, safe, th
     start, offset, drive = np.empty(m), np.empty(m, f32), np.empty(m, f32)
     tau, x, decay, other, k, r = (np.empty(m, f32), np.empty(m, f32), np.empty(m, f32), np.empty(m, f32),
                                   np.empty(m, f32), np.empty(m, f32))
+    rest, tau_mem, tau_syn, safe, threshold = (np.empty(m, f32), np.empty(m, f32), np.empty(m, f32),
+                                               np.empty(m, f32), np.empty(m, f32))
+    close = np.empty(m, np.bool_)
     bits = np.empty(m, np.int32)
     scale = bits.view(np.float32)
     for j in range(m):
-        e = lo + j
+        e, i = lo + j, neuron[lo + j]
+        rest[j], tau_mem[j], tau_syn[j] = rest_of[i], tau_mem_of[i], tau_syn_of[i]
+        close[j], safe[j], threshold[j] = close_of[i], safe_of[i], threshold_of[i]
         start[j] = (step[e] - 1) * dt
         below[j] = np.int64(np.floor(start[j] / clock + 1e-6))
         above[j] = np.int64(np.ceil((start[j] + dt) / clock - 1e-6))
-        offset[j] = v0[e] - rest[e]
-        drive[j] = kappa[e] * net[e]
+        offset[j] = v0[e] - rest[j]
+        drive[j] = kappa[i] * net[e]
     while True:
         open_ = 0
         for j in range(m):
@@ -544,15 +550,14 @@ def crossing_ticks(step, v0, net, rest, tau_mem, tau_syn, kappa, close, safe, th
         for j in range(m):
             tau[j] = np.float32(max(mid[j] * clock - start[j], 0.0))
         for j in range(m):
-            x[j] = -tau[j] / tau_mem[lo + j]
+            x[j] = -tau[j] / tau_mem[j]
         _exp(x, c, k, r, decay, bits, scale)
         for j in range(m):
-            x[j] = -tau[j] / tau_syn[lo + j]
+            x[j] = -tau[j] / tau_syn[j]
         _exp(x, c, k, r, other, bits, scale)
         for j in range(m):
-            e = lo + j
-            v = _subthreshold(rest[e], offset[j], drive[j], tau[j], decay[j], other[j], close[e], safe[e], low, high)
-            up = v > threshold[e] or above[j] - below[j] <= 1
+            v = _subthreshold(rest[j], offset[j], drive[j], tau[j], decay[j], other[j], close[j], safe[j], low, high)
+            up = v > threshold[j] or above[j] - below[j] <= 1
             b, a = below[j], above[j]
             above[j] = mid[j] if up else a
             below[j] = b if up else mid[j]

@@ -35,9 +35,9 @@ import torch
 
 __all__ = ["enabled", "uniform", "Workspace", "scan_", "reverse_scan_", "lif_forward", "lif_membrane_adjoint_",
            "lif_adjoint", "input_adjoint_",
-           "synaptic_filter", "chip_membrane", "spike_rows", "event_rows", "FeedforwardPopulation",
-           "feedforward_population", "chip_feedforward", "accumulate_spikes",
-           "crossing_ticks", "cadc_membrane", "invalid_count"]
+           "synaptic_filter", "chip_membrane", "spike_rows", "event_rows", "FeedforwardNeurons",
+           "feedforward_neurons", "FeedforwardPopulation", "feedforward_population", "chip_feedforward",
+           "accumulate_spikes", "crossing_ticks", "cadc_membrane", "invalid_count"]
 
 _DTYPES = (torch.float32, torch.float64)
 # Below this many (steps × columns) values a second thread costs more than it saves.
@@ -168,8 +168,9 @@ def _tiled(values: torch.Tensor, n: int, width: int, dtype: torch.dtype):
     return np.tile(v, max(1, width // max(n, 1)) * (n if v.size == 1 else 1))
 
 
+@functools.lru_cache(maxsize=None)
 def _const(dtype: torch.dtype):
-    """[0, 1] in the kernels' dtype (see `hxgraph._numba_kernels`)."""
+    """[0, 1] in the kernels' dtype (see `hxgraph._numba_kernels`; read only)."""
     return torch.tensor([0, 1], dtype=dtype).numpy()
 
 
@@ -312,9 +313,9 @@ def invalid_count(values: torch.Tensor) -> int:
 
 
 @attrs.frozen(eq=False)
-class FeedforwardPopulation:
-    """What `chip_feedforward` needs of one population that stays from run to run (see `feedforward_population`):
-    prepared once per configuration, as numpy arrays the kernel takes."""
+class FeedforwardNeurons:
+    """What `chip_feedforward` needs of one population's neurons (see `feedforward_neurons`): prepared once
+    while its neurons stay, as numpy arrays the kernel takes."""
 
     arrays: tuple
     neurons: int
@@ -322,21 +323,26 @@ class FeedforwardPopulation:
     dtype: Any
 
 
-def feedforward_population(weight_exc: Optional[torch.Tensor], weight_inh: Optional[torch.Tensor],
-                           decay_exc: torch.Tensor, decay_inh: torch.Tensor, gain: float,
-                           saturation: Optional[tuple[float, Sequence[float], Sequence[float], float]],
-                           rest: torch.Tensor, decay_mem: torch.Tensor, input_gain: torch.Tensor, leak: torch.Tensor,
-                           low: float, high: float, spiking: bool, threshold: torch.Tensor, reset: torch.Tensor,
-                           refractory: torch.Tensor) -> FeedforwardPopulation:
-    """One feed-forward LIF/LI population's weights and parameters for `chip_feedforward`: `weight_exc`/
-    `weight_inh` (N, M) the delivered weights of its M sources side by side (None: no synapse of that
-    sign); `saturation` is (s, numerator, denominator, limit) of `hxgraph.chip.analog.saturate_`, or None;
-    `rest` the loop-invariant (1 - decay_mem)·rest. A population that does not spike gets NaN thresholds."""
-    dtype = leak.dtype
-    n = leak.numel()
+@attrs.frozen(eq=False)
+class FeedforwardPopulation:
+    """A population's neurons and the weights of its sources, as `chip_feedforward` takes them (see
+    `feedforward_population`): prepared once per configuration."""
 
-    def weight(w: Optional[torch.Tensor]) -> np.ndarray:  # float64 (M, N): see `_numba_kernels._arrived`
-        return np.zeros((1, n)) if w is None else w.detach().T.double().contiguous().numpy()
+    arrays: tuple
+    neurons: int
+    spiking: bool
+    dtype: Any
+
+
+def feedforward_neurons(decay_exc: torch.Tensor, decay_inh: torch.Tensor, gain: float,
+                        saturation: Optional[tuple[float, Sequence[float], Sequence[float], float]],
+                        rest: torch.Tensor, decay_mem: torch.Tensor, input_gain: torch.Tensor, leak: torch.Tensor,
+                        low: float, high: float, spiking: bool, threshold: torch.Tensor, reset: torch.Tensor,
+                        refractory: torch.Tensor) -> FeedforwardNeurons:
+    """One feed-forward LIF/LI population's parameters for `chip_feedforward`: `saturation` is (s, numerator,
+    denominator, limit) of `hxgraph.chip.analog.saturate_`, or None; `rest` the loop-invariant
+    (1 - decay_mem)·rest. A population that does not spike gets NaN thresholds."""
+    dtype = leak.dtype
 
     def array(values: Sequence[float]) -> np.ndarray:
         return torch.tensor(list(values), dtype=dtype).numpy()
@@ -345,12 +351,24 @@ def feedforward_population(weight_exc: Optional[torch.Tensor], weight_inh: Optio
     nan = torch.full_like(leak, float("nan"))
     per_neuron = (decay_exc, decay_inh, rest, decay_mem, input_gain, leak)
     spike_parameters = (threshold, reset, refractory) if spiking else (nan, nan, torch.zeros_like(leak))
-    arrays = (weight(weight_exc), weight_exc is not None, weight(weight_inh), weight_inh is not None,
-              *(v.detach().contiguous().numpy() for v in per_neuron[:2]), array([gain]), saturation is not None,
+    arrays = (*(v.detach().contiguous().numpy() for v in per_neuron[:2]), array([gain]), saturation is not None,
               array([1 / s, s, limit]), array(numerator), array(denominator),
               *(v.detach().contiguous().numpy() for v in per_neuron[2:]), array([low, high]),
               *(v.detach().contiguous().numpy() for v in spike_parameters), spiking)
-    return FeedforwardPopulation(arrays, n, spiking, dtype)
+    return FeedforwardNeurons(arrays, leak.numel(), spiking, dtype)
+
+
+def feedforward_population(weight_exc: Optional[torch.Tensor], weight_inh: Optional[torch.Tensor],
+                           neurons: FeedforwardNeurons) -> FeedforwardPopulation:
+    """`neurons` (from `feedforward_neurons`) with the delivered weights `weight_exc`/`weight_inh` (N, M) of
+    their M sources side by side (None: no synapse of that sign)."""
+    n = neurons.neurons
+
+    def weight(w: Optional[torch.Tensor]) -> np.ndarray:  # float64 (M, N): see `_numba_kernels._arrived`
+        return np.zeros((1, n)) if w is None else w.detach().T.double().contiguous().numpy()
+
+    arrays = (weight(weight_exc), weight_exc is not None, weight(weight_inh), weight_inh is not None, *neurons.arrays)
+    return FeedforwardPopulation(arrays, n, neurons.spiking, neurons.dtype)
 
 
 def chip_feedforward(population: FeedforwardPopulation, steps: int, batch: int, arrivals: Sequence[torch.Tensor],
@@ -376,7 +394,8 @@ def chip_feedforward(population: FeedforwardPopulation, steps: int, batch: int, 
 
     def run(lo: int, hi: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """The events of entries lo..hi, in parts: the kernel stops where its buffers are full."""
-        parts, rows = [], max(64, (hi - lo) * n // 8) if population.spiking else 0
+        # room for a spike in one of 32 steps of each neuron (yin-yang: about one in 130); more where needed
+        parts, rows = [], max(64, (hi - lo) * steps * n // 32) if population.spiking else 0
         while True:
             events, values = np.empty((rows, 3), np.int64), np.empty((rows, 2), const.dtype)
             stop, found = _compiled().chip_feedforward(*args, events, values, const, lo, hi)
@@ -393,17 +412,19 @@ def chip_feedforward(population: FeedforwardPopulation, steps: int, batch: int, 
     return events, values
 
 
-def crossing_ticks(step: torch.Tensor, v0: torch.Tensor, net: torch.Tensor, rest: torch.Tensor,
+def crossing_ticks(step: torch.Tensor, neuron: torch.Tensor, v0: torch.Tensor, net: torch.Tensor, rest: torch.Tensor,
                    tau_mem: torch.Tensor, tau_syn: torch.Tensor, kappa: torch.Tensor, close: torch.Tensor,
                    safe: torch.Tensor, threshold: torch.Tensor, low: float, high: float, dt: float, clock: float,
                    constants: Sequence[float]) -> torch.Tensor:
-    """The clock tick of each spike (one per entry of these (E,) tensors, float32 but `step`) at which its
-    membrane crossed the threshold: `hxgraph.chip.emulator.Emulator._spike_events`'s search compiled, its
-    e^x (`constants`: `hxgraph.chip.emulator.EXP_CONSTANTS`) computed as `exp_` does; the same ticks."""
+    """The clock tick of each spike (one per entry of step, neuron, v0 and net: (E,), int64 and float32) at
+    which its membrane crossed the threshold: `hxgraph.chip.emulator.Emulator._spike_events`'s search compiled,
+    its e^x (`constants`: `hxgraph.chip.emulator.EXP_CONSTANTS`) computed as `exp_` does; the same ticks.
+    rest .. threshold are the neurons' parameters (N,), looked up by `neuron`."""
     ticks = torch.empty(step.shape[0], dtype=torch.int64)
-    arrays = [t.detach().contiguous().numpy() for t in (v0, net, rest, tau_mem, tau_syn, kappa, close, safe, threshold)]
-    _split(_compiled().crossing_ticks, step.shape[0], 1, 64 * step.shape[0], step.contiguous().numpy(), *arrays,
-           np.array([low, high], np.float32), dt, clock, np.array(constants, np.float32), ticks.numpy())
+    per_neuron = [t.detach().contiguous().numpy() for t in (rest, tau_mem, tau_syn, kappa, close, safe, threshold)]
+    _split(_compiled().crossing_ticks, step.shape[0], 1, 64 * step.shape[0], step.contiguous().numpy(),
+           neuron.contiguous().numpy(), v0.detach().contiguous().numpy(), net.detach().contiguous().numpy(),
+           *per_neuron, np.array([low, high], np.float32), dt, clock, np.array(constants, np.float32), ticks.numpy())
     return ticks
 
 

@@ -280,6 +280,9 @@ class _Neurons:
     low: float                  # membrane rails (CADC units; infinite: none)
     high: float
     adex: Optional["_Adaptation"] = None  # AdEx circuits: adaptation and exponential term
+    # `_psc_rate` of tau_mem and tau_syn, which every spike-time search and readout needs
+    psc_rate: tuple[torch.Tensor, torch.Tensor] = attrs.field(
+        init=False, repr=False, default=attrs.Factory(lambda p: _psc_rate(p.tau_mem, p.tau_syn), takes_self=True))
 
 
 @attrs.frozen(eq=False)
@@ -424,7 +427,9 @@ class Emulator:
             config.synapse_weight, None if self.analog.synapse_gain_mismatch == 0 else self.instance.synapse_gain_factor)
         if not neurons_kept:
             self._neurons = {name: self._neuron_parameters(name) for name in config.populations}
-        self._prepared: dict[str, kernels.FeedforwardPopulation] = {}  # (weights or neurons may have changed)
+            # what depends on the neurons only (the compiled run's parameters, the spike-time search's rates)
+            self._prepared_neurons: dict[str, kernels.FeedforwardNeurons] = {}
+        self._prepared: dict[str, kernels.FeedforwardPopulation] = {}  # (the weights may have changed)
         if not path_kept or pairs != set(self.delivery.excitatory) | set(self.delivery.inhibitory):
             self._order = self._update_order()  # (a weight set to zero can remove a pair, and with it a cycle)
 
@@ -535,8 +540,9 @@ class Emulator:
         # By default a bar only for runs of many chunks, and then only where a person watches.
         progress = self.progress if self.progress is not None or batch > 4 * chunk else False
         parts = []
-        for start in progress_bar(range(0, batch, chunk), progress=progress, desc="emulating", unit="chunk",
-                                  leave=False):
+        starts = range(0, batch, chunk)
+        for start in (starts if len(starts) == 1 else  # (a bar costs more than a short run)
+                      progress_bar(starts, progress=progress, desc="emulating", unit="chunk", leave=False)):
             stop = min(batch, start + chunk)
             parts.append(self._run_chunk({k: v[:steps, start:stop] for k, v in spikes_in.items()}, steps,
                                          cadc_times[start:stop], generator, start, cadc_populations))
@@ -764,11 +770,10 @@ class Emulator:
 
     def _compiled_population(self, name: str) -> kernels.FeedforwardPopulation:
         """`name`'s weights (its sending sources side by side) and parameters for the compiled run, prepared once
-        per configuration."""
+        per configuration (the parameters once while the neurons stay)."""
         prepared = self._prepared.get(name)
         if prepared is None:
-            p = self._neurons[name]
-            n = p.leak.numel()
+            n = self._neurons[name].leak.numel()
             sources = self._sending(name)
             sizes = [self.config.input_sizes[s] if s in self.config.input_sizes else self._neurons[s].leak.numel()
                      for s in sources]
@@ -778,12 +783,20 @@ class Emulator:
                 weights.append(None if all(w is None for w in found) else
                                torch.cat([torch.zeros(n, size) if w is None else w for w, size in zip(found, sizes)],
                                          dim=1))
+            prepared = self._prepared[name] = kernels.feedforward_population(*weights, self._compiled_neurons(name))
+        return prepared
+
+    def _compiled_neurons(self, name: str) -> kernels.FeedforwardNeurons:
+        """`name`'s parameters for the compiled run, prepared once while the neurons stay."""
+        prepared = self._prepared_neurons.get(name)
+        if prepared is None:
+            p = self._neurons[name]
             saturation = self.analog.saturation
             curve = (None if math.isinf(saturation) else
                      (saturation, SATURATION_NUMERATOR, SATURATION_DENOMINATOR, SATURATION_LIMIT))
-            prepared = self._prepared[name] = kernels.feedforward_population(
-                *weights, p.decay_exc, p.decay_inh, self.analog.synapse_gain, curve, (1 - p.decay_mem) * p.rest,
-                p.decay_mem, p.input_gain, p.leak, p.low, p.high, p.spiking, p.threshold, p.reset, p.refractory)
+            prepared = self._prepared_neurons[name] = kernels.feedforward_neurons(
+                p.decay_exc, p.decay_inh, self.analog.synapse_gain, curve, (1 - p.decay_mem) * p.rest, p.decay_mem,
+                p.input_gain, p.leak, p.low, p.high, p.spiking, p.threshold, p.reset, p.refractory)
         return prepared
 
     def _run_compiled(self, name: str, spikes_of: dict[str, Any], steps: int, batch: int,
@@ -938,7 +951,7 @@ class Emulator:
         v0, net, clamped, spiked, rest = self._state_at(p, rec, step, b, neurons)
         state = [x.contiguous() for x in (v0, net, clamped, spiked)]
         if kernels.enabled(*state, p.leak) and rest.dim() == 1:  # (AdEx: a rest per sample, the torch code)
-            close, safe = _psc_rate(p.tau_mem[neurons], p.tau_syn[neurons])
+            close, safe = (x[neurons] for x in p.psc_rate)
             return kernels.cadc_membrane(step, tau, *state, *(x[neurons] for x in (
                 p.rest, p.tau_mem, p.tau_syn, p.kappa)), close, safe,
                 *(x[neurons] for x in (p.leak, p.reset, p.threshold)), p.spiking, p.low, p.high, EXP_CONSTANTS)
@@ -973,6 +986,11 @@ class Emulator:
             found, values = rec["events"]
             b, t, n = found.unbind(1)
             v0, net = values.unbind(1)
+            if t.numel() and kernels.enabled(v0, p.rest):  # (the compiled search takes the neurons' parameters)
+                ticks = kernels.crossing_ticks(t, n, v0.contiguous(), net.contiguous(), p.rest, p.tau_mem, p.tau_syn,
+                                               p.kappa, *p.psc_rate, p.threshold, p.low, p.high, self.dt,
+                                               self.spec.clock_period, EXP_CONSTANTS)
+                return torch.stack([b + batch_offset, n, ticks], dim=1)
             rest = p.rest[n]
         else:
             b, t, n = rec["spikes"].transpose(0, 1).nonzero().unbind(1)
@@ -988,10 +1006,11 @@ class Emulator:
         lo = torch.floor(start / clock + 1e-6).long()              # the last tick of the previous step
         hi = torch.ceil((start + self.dt) / clock - 1e-6).long()   # the step's last tick
         v0, net = v0.contiguous(), net.contiguous()  # (the compiled run's events hold them as strided columns)
-        if kernels.enabled(v0, net, rest):
-            close, safe = _psc_rate(p.tau_mem[n], p.tau_syn[n])
-            ticks = kernels.crossing_ticks(t, v0, net, rest, p.tau_mem[n], p.tau_syn[n], p.kappa[n], close, safe,
-                                           p.threshold[n], p.low, p.high, self.dt, clock, EXP_CONSTANTS)
+        if kernels.enabled(v0, net, rest) and rest.dim() == 1 and rest.shape[0] == n.shape[0]:
+            # (the spikes' rests as the neurons' parameters: each spike its own neuron)
+            ticks = kernels.crossing_ticks(t, torch.arange(n.shape[0]), v0, net, rest, p.tau_mem[n], p.tau_syn[n],
+                                           p.kappa[n], *(x[n] for x in p.psc_rate), p.threshold[n], p.low, p.high,
+                                           self.dt, clock, EXP_CONSTANTS)
             return torch.stack([b + batch_offset, n, ticks], dim=1)
         at = self._membrane_of(p, n, v0, net, rest)
         threshold = p.threshold[n]
@@ -1016,7 +1035,7 @@ class Emulator:
         # `subthreshold` with its parts that do not depend on tau evaluated once (the same operations on the
         # same values, so the same bits): the search calls this several times
         start, drive = v0 - rest, kappa * net
-        close, safe = _psc_rate(tau_mem, tau_syn)
+        close, safe = (x[n] for x in p.psc_rate)
 
         def membrane(tau: torch.Tensor) -> torch.Tensor:
             tau = tau.float()
