@@ -26,6 +26,7 @@ import concurrent.futures
 import functools
 import math
 import os
+import sys
 import threading
 from typing import Any, Callable, Optional, Sequence
 
@@ -117,6 +118,61 @@ class Workspace:
         with self._lock:
             self._free.clear()
             self._kept = 0
+
+
+class Recycler:
+    """Output tensors whose memory is used again once no tensor refers to it any more, up to `limit` bytes
+    kept (the mock's outputs and saved traces: a caching allocator for them).
+
+    torch's CPU allocator hands every multi-megabyte tensor fresh pages from the system (glibc gives
+    them back when they are freed), and the first write of each 4 KiB page then costs a page fault: for
+    the mock's four (T, B, N) outputs at T = 500, B = 16, N = 256 about twice the time of the loop that
+    fills them. Here each output is a view of a numpy array the recycler keeps; the tensor's storage
+    holds a reference to that array, so the array's reference count tells whether any tensor (a view, a
+    tensor autograd saved) still uses it. Only an array nobody uses is handed out again."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self._arrays: dict[tuple[int, Any], list[np.ndarray]] = {}
+        self._kept = 0
+        self._lock = threading.Lock()
+
+    def empty(self, shape: Sequence[int], dtype: torch.dtype) -> torch.Tensor:
+        """An uninitialised contiguous CPU tensor of `shape` and `dtype` (float32 or float64; others: torch's)."""
+        if dtype not in _DTYPES:
+            return torch.empty(tuple(shape), dtype=dtype)
+        count = math.prod(shape)
+        np_dtype = np.float32 if dtype == torch.float32 else np.float64
+        with self._lock:
+            arrays = self._arrays.setdefault((count, np_dtype), [])
+            for i in range(len(arrays)):
+                if sys.getrefcount(arrays[i]) <= _UNUSED:  # held by the list alone: no tensor uses it
+                    return torch.from_numpy(arrays[i]).view(tuple(shape))
+            array = np.empty(count, np_dtype)
+            if self._kept + array.nbytes <= self.limit:
+                arrays.append(array)
+                self._kept += array.nbytes
+        return torch.from_numpy(array).view(tuple(shape))
+
+    def empty_like(self, t: torch.Tensor) -> torch.Tensor:
+        return self.empty(t.shape, t.dtype)
+
+    def clear(self) -> None:
+        """Forget every array (those in use stay valid: their tensors keep them)."""
+        with self._lock:
+            self._arrays.clear()
+            self._kept = 0
+
+
+def _unused_references() -> int:
+    """sys.getrefcount of an array held by a list alone, read as `Recycler.empty` reads it."""
+    arrays = [np.empty(1)]
+    return sys.getrefcount(arrays[0])
+
+
+_UNUSED = _unused_references()
+# The mock's outputs (see `Recycler`): enough for the traces of a few large layers.
+OUTPUTS = Recycler(limit=512 * 2**20)
 
 
 def _split(kernel: Callable, columns: int, width: int, work: int, *args: Any) -> list:
@@ -230,7 +286,7 @@ def lif_adjoint(grad_z: Optional[torch.Tensor], surrogate: Optional[torch.Tensor
                 a: torch.Tensor, one_step: bool) -> torch.Tensor:
     """The gradient of a LIF integration with respect to its input, in one sweep back in time, for the case
     without parameter gradients and without refractory masks (see `hxgraph._numba_kernels.lif_adjoint`)."""
-    grad_x = torch.empty_like(spikes)
+    grad_x = OUTPUTS.empty_like(spikes)
     r, n, width = _layout(spikes)
 
     def rows(t: Optional[torch.Tensor]):

@@ -624,7 +624,7 @@ def _coefficients(x: torch.Tensor, leak: Param, tau_mem: Param, tau_syn: Param,
 def _synaptic_current(x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     """Run ``i_t = a * i_{t-1} + x_t`` (i_{-1} = 0) over time into a new tensor."""
     if kernels.enabled(x, a):
-        return kernels.scan_(x.clone(memory_format=torch.contiguous_format), a)
+        return kernels.scan_(kernels.OUTPUTS.empty_like(x).copy_(x), a)
     current = torch.empty_like(x)
     if x.shape[0]:
         current[0] = x[0]
@@ -815,7 +815,8 @@ class _LIFFunction(torch.autograd.Function):
         alpha_v = _vector(alpha, size, x)
         if masks is None and kernels.enabled(x, *k, reset_v, threshold_v, alpha_v):
             # the loops below in one compiled pass (hxgraph.kernels), the same to the bit
-            current, potential, membrane, spikes = (torch.empty_like(x) for _ in range(4))
+            # (memory used again once the previous call's outputs are gone: `kernels.Recycler`)
+            current, potential, membrane, spikes = (kernels.OUTPUTS.empty_like(x) for _ in range(4))
             kernels.lif_forward(x, k, reset_v, threshold_v, alpha_v, one_step, mask_spikes, wants_surrogate,
                                 current, potential, membrane, spikes)
             surrogate = potential if wants_surrogate else None
