@@ -18,7 +18,7 @@ computes in float32.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 from numba.extending import intrinsic
 
 
@@ -610,3 +610,114 @@ def cadc_membrane(step, tau, v0, net, clamped, spiked, rest, tau_mem, tau_syn, k
                     v = reset[j] if clamped[b, s, j] > 0 else v
                     v = reset[j] if spiked[b, s, j] > 0 and v > threshold[j] else v
                 out[b, s, j] = v
+
+
+# ---------------------------------------------------------------------------------------
+# Parallel drivers: `<kernel>_parts(bounds, ...)` runs `<kernel>(..., lo, hi)` for every row (lo, hi) of
+# `bounds` at once, in numba's threads. With numba's OpenMP layer those are the OpenMP threads torch runs on
+# (one libgomp in the process), which after a torch operation spin, waiting for work: a thread of our own
+# beside them competes with one for a core (`hxgraph.kernels._split`).
+# ---------------------------------------------------------------------------------------
+
+_parallel = njit(cache=True, nogil=True, parallel=True, error_model="numpy")
+
+
+@_parallel
+def probe_parts(bounds, out):
+    """Starts numba's threading layer (`hxgraph.kernels` reads which one it chose)."""
+    for p in prange(bounds.shape[0]):
+        out[p] = bounds[p, 1] - bounds[p, 0]
+
+
+@_parallel
+def scan_parts(bounds, rows, decay):
+    for p in prange(bounds.shape[0]):
+        scan(rows, decay, bounds[p, 0], bounds[p, 1])
+
+
+@_parallel
+def reverse_scan_parts(bounds, rows, decay, stepwise, stop):
+    for p in prange(bounds.shape[0]):
+        reverse_scan(rows, decay, stepwise, stop, bounds[p, 0], bounds[p, 1])
+
+
+@_parallel
+def lif_forward_parts(bounds, x, a, alpha_m, beta, gamma, leak, reset, threshold, alpha, refractory, mask_spikes,
+                      surrogate, current, potential, membrane, spikes, const):
+    for p in prange(bounds.shape[0]):
+        lif_forward(x, a, alpha_m, beta, gamma, leak, reset, threshold, alpha, refractory, mask_spikes,
+                    surrogate, current, potential, membrane, spikes, const, bounds[p, 0], bounds[p, 1])
+
+
+@_parallel
+def lif_membrane_adjoint_parts(bounds, rows, spikes, alpha_m, one_step):
+    for p in prange(bounds.shape[0]):
+        lif_membrane_adjoint(rows, spikes, alpha_m, one_step, bounds[p, 0], bounds[p, 1])
+
+
+@_parallel
+def lif_adjoint_parts(bounds, grad_z, has_gz, uniform_gz, surrogate, grad_v, has_gv, grad_i, has_gi, spikes,
+                      alpha_m, beta, a, one_step, grad_x):
+    for p in prange(bounds.shape[0]):
+        lif_adjoint(grad_z, has_gz, uniform_gz, surrogate, grad_v, has_gv, grad_i, has_gi, spikes, alpha_m,
+                    beta, a, one_step, grad_x, bounds[p, 0], bounds[p, 1])
+
+
+@_parallel
+def input_adjoint_parts(bounds, rows, grad_i, has_grad_i, beta, a):
+    for p in prange(bounds.shape[0]):
+        input_adjoint(rows, grad_i, has_grad_i, beta, a, bounds[p, 0], bounds[p, 1])
+
+
+@_parallel
+def synaptic_filter_parts(bounds, excitatory, has_exc, inhibitory, has_inh, decay_exc, decay_inh, gain, net):
+    for p in prange(bounds.shape[0]):
+        synaptic_filter(excitatory, has_exc, inhibitory, has_inh, decay_exc, decay_inh, gain, net, bounds[p, 0],
+                        bounds[p, 1])
+
+
+@_parallel
+def chip_membrane_parts(bounds, net, rest, decay_mem, input_gain, leak, rails_at, rails, spiking, threshold, reset,
+                        refractory, membrane, clamped_out, spikes_out, const):
+    for p in prange(bounds.shape[0]):
+        chip_membrane(net, rest, decay_mem, input_gain, leak, rails_at, rails, spiking, threshold, reset,
+                      refractory, membrane, clamped_out, spikes_out, const, bounds[p, 0], bounds[p, 1])
+
+
+@_parallel
+def accumulate_spikes_parts(bounds, spikes, weight_t, out):
+    for p in prange(bounds.shape[0]):
+        accumulate_spikes(spikes, weight_t, out, bounds[p, 0], bounds[p, 1])
+
+
+@_parallel
+def crossing_ticks_parts(bounds, step, neuron, v0, net, rest_of, tau_mem_of, tau_syn_of, kappa, close_of, safe_of,
+                         threshold_of, rails, dt, clock, c, ticks):
+    for p in prange(bounds.shape[0]):
+        crossing_ticks(step, neuron, v0, net, rest_of, tau_mem_of, tau_syn_of, kappa, close_of, safe_of,
+                       threshold_of, rails, dt, clock, c, ticks, bounds[p, 0], bounds[p, 1])
+
+
+@_parallel
+def cadc_membrane_parts(bounds, step, tau, v0, net, clamped, spiked, rest, tau_mem, tau_syn, kappa, close, safe,
+                        leak, reset, threshold, spiking, rails, c, out):
+    for p in prange(bounds.shape[0]):
+        cadc_membrane(step, tau, v0, net, clamped, spiked, rest, tau_mem, tau_syn, kappa, close, safe, leak,
+                      reset, threshold, spiking, rails, c, out, bounds[p, 0], bounds[p, 1])
+
+
+@_parallel
+def chip_feedforward_parts(bounds, steps, row_start, source, count, w_exc, has_exc, w_inh, has_inh, decay_exc,
+                           decay_inh, gain, saturate, sat, p, q, rest, decay_mem, input_gain, leak, rails_at,
+                           threshold, reset, refractory, spiking, sample_step, sample_order, sampled_v0,
+                           sampled_net, sampled_clamped, sampled_spikes, events, values, const, result):
+    """`chip_feedforward` for each part k of `bounds` into its own buffers events[k] and values[k]; result[k]
+    gets its (stop, found)."""
+    for k in prange(bounds.shape[0]):
+        stop, found = chip_feedforward(steps, row_start, source, count, w_exc, has_exc, w_inh, has_inh, decay_exc,
+                                       decay_inh, gain, saturate, sat, p, q, rest, decay_mem, input_gain, leak,
+                                       rails_at, threshold, reset, refractory, spiking, sample_step, sample_order,
+                                       sampled_v0, sampled_net, sampled_clamped, sampled_spikes, events[k],
+                                       values[k], const, bounds[k, 0], bounds[k, 1])
+        result[k, 0] = stop
+        result[k, 1] = found

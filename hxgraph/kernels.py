@@ -68,6 +68,28 @@ def enabled(*tensors: torch.Tensor) -> bool:
     return _compiled() is not None
 
 
+# The process that started numba's threads (None: not yet) and whether they are thread-safe.
+_numba_started: Optional[tuple[int, bool]] = None
+_numba_lock = threading.Lock()
+
+
+def _numba_threads() -> bool:
+    """Whether the kernels' parallel drivers may run in this process: numba's threading layer is thread-safe
+    (OpenMP or TBB; its fallback, the workqueue, aborts when two threads launch at once) and numba's threads
+    were not started in a process this one was forked from (GNU OpenMP's threads do not survive a fork, and
+    numba then ends the child). Started once, on first use, by a trivial driver."""
+    global _numba_started
+    started = _numba_started
+    if started is None:
+        with _numba_lock:
+            if _numba_started is None:
+                import numba
+                _compiled().probe_parts(np.array([[0, 1], [1, 2]], dtype=np.int64), np.empty(2, dtype=np.int64))
+                _numba_started = (os.getpid(), numba.threading_layer() in ("omp", "tbb"))
+            started = _numba_started
+    return started[0] == os.getpid() and started[1]
+
+
 def _pool(workers: int) -> concurrent.futures.ThreadPoolExecutor:
     # one pool per process: a forked child inherits the pool object but not its threads
     return _process_pool(workers, os.getpid())
@@ -175,16 +197,35 @@ _UNUSED = _unused_references()
 OUTPUTS = Recycler(limit=512 * 2**20)
 
 
-def _split(kernel: Callable, columns: int, width: int, work: int, *args: Any) -> list:
-    """Run `kernel(*args, lo, hi)` over the columns 0..columns in blocks of `width`, split among torch's
-    threads when `work` (values touched) is large enough; the kernels release the GIL, so parts run at once.
-    Returns the parts' results in the order of their columns."""
+def _bounds(columns: int, width: int, work: int) -> list[tuple[int, int]]:
+    """The columns 0..columns in blocks of `width`, as one part per thread of torch's where `work` (values
+    touched) is large enough to share, else as one part."""
     blocks = columns // width if width else 0
     threads = min(torch.get_num_threads(), blocks)
     if threads < 2 or work < _PARALLEL_MIN:
-        return [kernel(*args, 0, columns)]
+        return [(0, columns)]
     step = -(-blocks // threads) * width
-    bounds = [(lo, min(lo + step, columns)) for lo in range(0, columns, step)]
+    return [(lo, min(lo + step, columns)) for lo in range(0, columns, step)]
+
+
+def _split(kernel: Callable, columns: int, width: int, work: int, *args: Any) -> list:
+    """Run `kernel(*args, lo, hi)` over the columns 0..columns in blocks of `width`, split among torch's
+    threads when `work` (values touched) is large enough. Returns the parts' results in the order of their
+    columns.
+
+    The parts run at once through the kernel's parallel driver (`<kernel>_parts` in
+    `hxgraph._numba_kernels`) where numba's threads may run here (`_numba_threads`), else on a pool of
+    threads of our own (the kernels release the GIL). With numba's OpenMP layer the driver runs on the
+    OpenMP threads torch uses, which spin for a while after each torch operation: a thread of our own beside
+    them competes with one of them for a core (the kernel after a matrix product took up to twice as long)."""
+    bounds = _bounds(columns, width, work)
+    if len(bounds) == 1:
+        return [kernel(*args, 0, columns)]
+    threads = len(bounds)
+    driver = getattr(_compiled(), f"{getattr(kernel, '__name__', '')}_parts", None) if _numba_threads() else None
+    if driver is not None:
+        driver(np.array(bounds, dtype=np.int64), *args)
+        return [None] * len(bounds)  # (the kernels with a driver return nothing)
     futures = [_pool(threads).submit(kernel, *args, lo, hi) for lo, hi in bounds[1:]]
     first = kernel(*args, *bounds[0])
     return [first] + [future.result() for future in futures]
@@ -448,10 +489,14 @@ def chip_feedforward(population: FeedforwardPopulation, steps: int, batch: int, 
             sample_step.contiguous().numpy(), order.numpy(), *sampled_arrays)
     const = _const(dtype)
 
+    def room(lo: int, hi: int) -> int:
+        """Event rows for entries lo..hi to start with: room for a spike in one of 32 steps of each neuron
+        (yin-yang: about one in 130); the kernel stops where they are full, and the run goes on from there."""
+        return max(64, (hi - lo) * steps * n // 32) if population.spiking else 0
+
     def run(lo: int, hi: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """The events of entries lo..hi, in parts: the kernel stops where its buffers are full."""
-        # room for a spike in one of 32 steps of each neuron (yin-yang: about one in 130); more where needed
-        parts, rows = [], max(64, (hi - lo) * steps * n // 32) if population.spiking else 0
+        parts, rows = [], room(lo, hi)
         while True:
             events, values = np.empty((rows, 3), np.int64), np.empty((rows, 2), const.dtype)
             stop, found = _compiled().chip_feedforward(*args, events, values, const, lo, hi)
@@ -462,7 +507,20 @@ def chip_feedforward(population: FeedforwardPopulation, steps: int, batch: int, 
             rows = max(steps * n, 2 * rows)
             lo = stop
 
-    parts = [part for chunk in _split(lambda lo, hi: run(lo, hi), batch, 1, steps * batch * n) for part in chunk]
+    bounds = _bounds(batch, 1, steps * batch * n)
+    if len(bounds) > 1 and _numba_threads():  # the parts at once in numba's threads (see `_split`)
+        rows = max(room(lo, hi) for lo, hi in bounds)
+        events = np.empty((len(bounds), rows, 3), np.int64)
+        values = np.empty((len(bounds), rows, 2), const.dtype)
+        result = np.empty((len(bounds), 2), np.int64)
+        _compiled().chip_feedforward_parts(np.array(bounds, dtype=np.int64), *args, events, values, const, result)
+        parts = []
+        for p, ((_, hi), (stop, found)) in enumerate(zip(bounds, result.tolist())):
+            parts.append((events[p, :found], values[p, :found]))
+            if stop < hi:  # its buffers were full: on from there
+                parts.extend(run(stop, hi))
+    else:
+        parts = [part for chunk in _split(run, batch, 1, steps * batch * n) for part in chunk]
     events = torch.from_numpy(np.concatenate([p[0] for p in parts]) if len(parts) > 1 else parts[0][0])
     values = torch.from_numpy(np.concatenate([p[1] for p in parts]) if len(parts) > 1 else parts[0][1])
     return events, values

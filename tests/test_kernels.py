@@ -204,6 +204,55 @@ def test_emulator_events_beyond_the_first_buffer(both):
     assert_same(reference, fused)
 
 
+def test_emulator_parts_in_numba_threads_beyond_their_first_buffers(both):
+    # two parts of the batch at once (numba's threads), both overflowing their first event buffers: each
+    # goes on from where it stopped, and the parts join in order
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        graph, _ = yinyang_like(2)
+        x = torch.ones(60, 40, 10)
+        assert 60 * 40 * 40 >= kernels._PARALLEL_MIN
+
+        def run():
+            rec = hx.emulate(graph, seed=1, analog=AnalogModel.ideal()).emulator.run({"x": x})
+            return [rec.spikes["h"], rec.cadc["h"], rec.cadc["o"]]
+        reference, fused = both(run)
+        per_part = max(64, 20 * 60 * 40 // 32)  # the first buffer of each part (see kernels.chip_feedforward)
+        first, second = (int((reference[0][:, 0] < 20).sum()), int((reference[0][:, 0] >= 20).sum()))
+        assert first > per_part and second > per_part
+        assert_same(reference, fused)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_split_kernels_run_through_their_parallel_drivers(monkeypatch):
+    # where numba's threading layer is thread-safe (OpenMP here), the parts of a split kernel run at once
+    # through its driver (numba's threads), not on a pool of our own
+    from hxgraph import _numba_kernels
+    assert kernels._numba_threads()
+    calls = []
+    driver = _numba_kernels.scan_parts
+
+    def spy(bounds, *args):
+        calls.append(bounds.tolist())
+        return driver(bounds, *args)
+    monkeypatch.setattr(_numba_kernels, "scan_parts", spy)
+    monkeypatch.setattr(kernels, "_pool", None)  # the pool is not used
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        g = torch.Generator().manual_seed(2)
+        rows, decay = torch.randn(300, 64, 50, generator=g), torch.rand(50, generator=g)
+        expected = rows.clone()
+        for t in range(1, 300):
+            expected[t].addcmul_(decay, expected[t - 1])
+        assert torch.equal(kernels.scan_(rows, decay), expected)
+    finally:
+        torch.set_num_threads(threads)
+    assert len(calls) == 1 and len(calls[0]) == 2 and calls[0][0][0] == 0 and calls[0][-1][1] == 64 * 50
+
+
 def test_saturation_curve_is_a_bounded_odd_tanh():
     from hxgraph.chip.analog import saturate_
     x = torch.linspace(-30, 30, 600_001)
@@ -277,9 +326,10 @@ def _scan_in_child(queue):
 
 
 def test_threads_work_in_a_forked_child():
-    # A child forked after the parent used the kernels' thread pool must start its own pool, not wait on the
-    # parent's threads (which a fork does not copy). Only kernels run in the child: torch's own OpenMP
-    # threads do not survive a fork either, which is torch's matter.
+    # A child forked after the parent ran split kernels (in numba's threads, or on the kernels' own pool) must
+    # not wait on the parent's threads, which a fork does not copy: it runs the parts on a pool of its own
+    # (numba ends a child that starts its OpenMP threads after a fork). Only kernels run in the child:
+    # torch's own OpenMP threads do not survive a fork either, which is torch's matter.
     import multiprocessing
     threads = torch.get_num_threads()
     try:
