@@ -87,10 +87,9 @@ class DeliveryMap:
 
     def deliver(self, synapse_weight: torch.Tensor, gain_factor: Optional[torch.Tensor] = None) -> Delivery:
         """Summed weight per (source, target) pair for these synapse weights (times `gain_factor` per synapse)."""
-        weight = synapse_weight.float()
-        if gain_factor is not None:
-            weight = weight * gain_factor
-        flat = weight.reshape(-1)
+        # only the synapses an event reaches, each weight times its gain as for the whole array (the same bits)
+        flat = synapse_weight.reshape(-1)
+        gains = None if gain_factor is None else gain_factor.reshape(-1)
         excitatory: dict[tuple[str, str], torch.Tensor] = {}
         inhibitory: dict[tuple[str, str], torch.Tensor] = {}
         for key, signs in self.pairs.items():
@@ -98,7 +97,9 @@ class DeliveryMap:
             for store, (synapse, entry) in zip((excitatory, inhibitory), signs):
                 if synapse.numel() == 0:
                     continue
-                values = flat[synapse]
+                values = flat[synapse].float()
+                if gains is not None:
+                    values = values * gains[synapse]
                 if not bool(values.any()):
                     continue  # only pairs that some event actually reaches
                 store[key] = torch.zeros(rows * cols).index_add_(0, entry, values).reshape(rows, cols)

@@ -106,8 +106,10 @@ class ChipMapping:
                 params, _ = circuit_parameters(graph, self.config.neuron_circuits, self.spec, cal)
                 config = config.with_circuit_params(params)
                 consistency = checked_consistency(graph, cal, scales, already=self.consistency)
-            return attrs.evolve(self, graph_name=graph.name, config=config,
-                                stats=_stats(graph, self.placement, self.routing, demand, weights, self.spec),
+            # (the placement, routing and connections are the same: of the statistics only the synapses with
+            # a weight change)
+            stats = attrs.evolve(self.stats, synapses_nonzero=int(np.count_nonzero(weights.numpy())))
+            return attrs.evolve(self, graph_name=graph.name, config=config, stats=stats,
                                 reused="placement and routing", consistency=consistency, neurons=neurons)
         logger.info("new weights of %r need more synapses than routed: routing again", graph.name)
         check_fan_in(graph, demand, self.spec)

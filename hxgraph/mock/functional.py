@@ -44,6 +44,7 @@ This module depends on torch and ``hxgraph.errors`` only (not on the graph packa
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, NamedTuple, Optional, Union
 
@@ -555,6 +556,19 @@ def refractory_steps(refractory_time: Param, dt: float, *, dtype: torch.dtype = 
     ``r = relu(r - 1)`` while ``r > 0``) in ``dtype``, so rounding of the ratio is
     honoured exactly. ``max_steps`` caps the count (a period longer than the run).
     """
+    if not isinstance(refractory_time, torch.Tensor):  # a number: replayed once per value (training repeats it)
+        return _refractory_steps_of(refractory_time, dt, dtype, max_steps).clone()
+    return _replayed_refractory_steps(refractory_time, dt, dtype, max_steps)
+
+
+@functools.lru_cache(maxsize=64)
+def _refractory_steps_of(refractory_time: float, dt: float, dtype: torch.dtype,
+                         max_steps: Optional[int]) -> torch.Tensor:
+    return _replayed_refractory_steps(refractory_time, dt, dtype, max_steps)
+
+
+def _replayed_refractory_steps(refractory_time: Param, dt: float, dtype: torch.dtype,
+                               max_steps: Optional[int]) -> torch.Tensor:
     with torch.no_grad():
         ratio = refractory_time / dt
         counter = torch.as_tensor(ratio, dtype=dtype).clone()
@@ -608,6 +622,22 @@ class _Coefficients(NamedTuple):
 def _coefficients(x: torch.Tensor, leak: Param, tau_mem: Param, tau_syn: Param,
                   capacitance: Param, dt: float) -> _Coefficients:
     """Precompute the per-neuron coefficients of the linear part of the update."""
+    if not any(isinstance(v, torch.Tensor) for v in (leak, tau_mem, tau_syn, capacitance)):
+        # numbers: computed once per value (a training loop calls with the same ones), copies handed out
+        cached = _coefficients_of(x.shape[-1], x.dtype, x.device, leak, tau_mem, tau_syn, capacitance, dt)
+        return _Coefficients(*(t.clone() for t in cached))
+    return _computed_coefficients(x, leak, tau_mem, tau_syn, capacitance, dt)
+
+
+@functools.lru_cache(maxsize=64)
+def _coefficients_of(size: int, dtype: torch.dtype, device: torch.device, leak: float, tau_mem: float,
+                     tau_syn: float, capacitance: float, dt: float) -> _Coefficients:
+    return _computed_coefficients(torch.empty(0, size, dtype=dtype, device=device), leak, tau_mem, tau_syn,
+                                  capacitance, dt)
+
+
+def _computed_coefficients(x: torch.Tensor, leak: Param, tau_mem: Param, tau_syn: Param,
+                           capacitance: Param, dt: float) -> _Coefficients:
     size = x.shape[-1]
     leak_v = _vector(leak, size, x)
     tau_mem_v = _vector(tau_mem, size, x)

@@ -174,6 +174,22 @@ def test_weight_only_update_keeps_neurons_and_follows_any_parameter_change():
                for k in fresh.config.circuit_params)
 
 
+def test_weight_only_update_statistics_equal_a_fresh_mapping():
+    # the update keeps placement and routing and evolves the statistics: they must be what mapping the new
+    # weights from scratch with that placement reports (weights set to zero change the synapses in use)
+    g = case_a(seed=3)
+    first = place_and_route(g)
+    with torch.no_grad():
+        weight = g.projection("x_to_hidden").weight
+        weight[:, :10] = 0.0
+        weight[:, 10:] *= 0.7
+    second = first.update(g)
+    assert second.reused == "placement and routing"
+    fresh = place_and_route(g, placement=first.placement)
+    assert second.stats.synapses_nonzero < first.stats.synapses_nonzero
+    assert second.stats == fresh.stats
+
+
 def test_topology_change_places_and_routes_again():
     g1 = case_a()
     first = place_and_route(g1)
