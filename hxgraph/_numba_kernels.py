@@ -612,6 +612,44 @@ def cadc_membrane(step, tau, v0, net, clamped, spiked, rest, tau_mem, tau_syn, k
                 out[b, s, j] = v
 
 
+@_jit
+def grid_counts(events, steps, clock, dt, out):
+    """Spike events (E, 3) rows (entry, neuron, clock tick) added up per grid step into out (T, B, N), as
+    `hxgraph.loop.grid_spikes` counts them: the step ceil(tick·clock/dt - 1e-6) in float64; later ones dropped."""
+    for e in range(events.shape[0]):
+        step = np.int64(np.ceil(np.float64(events[e, 2]) * clock / dt - 1e-6))
+        if step < steps:
+            out[step, events[e, 0], events[e, 1]] += 1
+
+
+@_jit
+def interpolate(times, values, grid, out):
+    """`hxgraph.loop.interpolate_samples`: samples values (B, S, N) at times (B, S) linearly onto grid (T,) into
+    out (T, B, N): the same lower-bound search as torch.searchsorted and the same operations and roundings."""
+    samples = times.shape[1]
+    one = np.float32(1)
+    for b in range(times.shape[0]):
+        for t in range(grid.shape[0]):
+            q = grid[t]
+            if samples > 1:
+                start, end = 0, samples  # the first sample not before q (torch's lower bound, the same steps)
+                while start < end:
+                    mid = start + ((end - start) >> 1)
+                    if not times[b, mid] >= q:
+                        start = mid + 1
+                    else:
+                        end = mid
+                right = min(max(start, 1), samples - 1)
+            else:
+                right = 0
+            left = max(right - 1, 0)
+            t0, t1 = times[b, left], times[b, right]
+            span = max(t1 - t0, 1e-15)
+            w = np.float32(min(max((q - t0) / span, 0.0), 1.0))
+            for j in range(values.shape[2]):
+                out[t, b, j] = values[b, left, j] * (one - w) + values[b, right, j] * w
+
+
 # ---------------------------------------------------------------------------------------
 # Parallel drivers: `<kernel>_parts(bounds, ...)` runs `<kernel>(..., lo, hi)` for every row (lo, hi) of
 # `bounds` at once, in numba's threads. With numba's OpenMP layer those are the OpenMP threads torch runs on

@@ -34,11 +34,11 @@ import attrs
 import numpy as np
 import torch
 
-__all__ = ["enabled", "uniform", "Workspace", "scan_", "reverse_scan_", "lif_forward", "lif_membrane_adjoint_",
-           "lif_adjoint", "input_adjoint_",
-           "synaptic_filter", "chip_membrane", "spike_rows", "event_rows", "FeedforwardNeurons",
-           "feedforward_neurons", "FeedforwardPopulation", "feedforward_population", "chip_feedforward",
-           "accumulate_spikes", "crossing_ticks", "cadc_membrane", "invalid_count"]
+__all__ = ["available", "enabled", "uniform", "Workspace", "scan_", "reverse_scan_", "lif_forward",
+           "lif_membrane_adjoint_", "lif_adjoint", "input_adjoint_", "synaptic_filter", "chip_membrane", "spike_rows",
+           "event_rows", "FeedforwardNeurons", "feedforward_neurons", "FeedforwardPopulation",
+           "feedforward_population", "chip_feedforward", "accumulate_spikes", "crossing_ticks", "cadc_membrane",
+           "invalid_count", "grid_spikes", "interpolate_samples", "Recycler", "OUTPUTS"]
 
 _DTYPES = (torch.float32, torch.float64)
 # Below this many (steps × columns) values a second thread costs more than it saves.
@@ -57,6 +57,11 @@ def _compiled() -> Any:
     except ImportError:  # no numba (or a broken install): the torch loops run instead
         return None
     return _numba_kernels
+
+
+def available() -> bool:
+    """Whether the compiled kernels run here (numba present, `HXGRAPH_KERNELS` not `torch`)."""
+    return _compiled() is not None
 
 
 def enabled(*tensors: torch.Tensor) -> bool:
@@ -559,6 +564,23 @@ def cadc_membrane(step: torch.Tensor, tau: torch.Tensor, v0: torch.Tensor, net: 
     _split(_compiled().cadc_membrane, step.shape[0], 1, 16 * v0.numel(), step.contiguous().numpy(),
            tau.contiguous().numpy(), *(t.numpy() for t in (v0, net, clamped, spiked)), *per_neuron, spiking,
            np.array([low, high], np.float32), np.array(constants, np.float32), out.numpy())
+    return out
+
+
+def grid_spikes(events: torch.Tensor, steps: int, batch: int, size: int, clock: float, dt: float) -> torch.Tensor:
+    """Spike counts (T, B, N) float32 on the grid from events (E, 3) rows (entry, neuron, clock tick):
+    `hxgraph.loop.grid_spikes` in one pass."""
+    out = torch.zeros(steps, batch, size)
+    _compiled().grid_counts(events.contiguous().numpy(), steps, clock, dt, out.numpy())
+    return out
+
+
+def interpolate_samples(times: torch.Tensor, values: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    """`hxgraph.loop.interpolate_samples` in one pass: float64 times (B, S) and grid (T,), float32 values
+    (B, S, N) → (T, B, N) float32, the same bits."""
+    out = torch.empty(grid.shape[0], *values.shape[::2])
+    _compiled().interpolate(times.contiguous().numpy(), values.contiguous().numpy(), grid.contiguous().numpy(),
+                            out.numpy())
     return out
 
 

@@ -18,6 +18,7 @@ from typing import Any, Mapping, Optional, Union
 import torch
 from torch import nn
 
+from hxgraph import kernels
 from hxgraph.chip.analog import AnalogModel
 from hxgraph.chip.emulator import (Emulator, Recording, check_emulator_options, check_input_names, check_run_memory,
                                    check_seed)
@@ -207,8 +208,10 @@ def grid_spikes(recording: Recording, name: str, size: int) -> torch.Tensor:
     membrane crossed the threshold.
     """
     batch = recording.cadc_times.shape[0]
-    spikes = torch.zeros(recording.steps, batch, size)
     events = recording.spikes[name]
+    if kernels.available():  # (compiled: one pass, the same counts)
+        return kernels.grid_spikes(events, recording.steps, batch, size, recording.clock_period, recording.dt)
+    spikes = torch.zeros(recording.steps, batch, size)
     step = torch.ceil(events[:, 2].double() * recording.clock_period / recording.dt - 1e-6).long()
     keep = step < recording.steps
     spikes.index_put_((step[keep], events[keep, 0], events[keep, 1]), torch.ones(int(keep.sum())), accumulate=True)
@@ -221,6 +224,9 @@ def interpolate_samples(times: torch.Tensor, values: torch.Tensor, grid: torch.T
     Grid points before the first or after the last sample take the nearest sample.
     """
     B, S, N = values.shape
+    if (kernels.enabled(values) and values.dtype == torch.float32 and times.dtype == grid.dtype == torch.float64
+            and times.device.type == grid.device.type == "cpu"):  # (compiled: one pass, the same bits)
+        return kernels.interpolate_samples(times, values, grid)
     query = grid.expand(B, -1).contiguous()
     right = torch.searchsorted(times.contiguous(), query).clamp(1, S - 1) if S > 1 else torch.zeros_like(query, dtype=torch.long)
     left = (right - 1).clamp(min=0)

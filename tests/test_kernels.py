@@ -363,3 +363,28 @@ def test_spike_time_exponential_is_within_2e7_of_exp():
     relative = (exp_(x).double() / torch.exp(x.double()) - 1).abs()
     assert float(relative.max()) < 2e-7
     assert float(exp_(torch.tensor([-200.0]))) == float(exp_(torch.tensor([-87.0]))) > 0  # floored, never 0
+
+
+def test_grid_mapping_of_recordings(both):
+    # hx.emulate's mapping of a recording to the grid (spike counts, interpolated CADC samples), compiled
+    # and with torch: the same bits, with several events in one step, events beyond the runtime, unsorted
+    # sample times, a single sample and grid points outside the samples
+    from hxgraph.loop import grid_spikes, interpolate_samples
+    from hxgraph.chip.emulator import Recording
+    g = torch.Generator().manual_seed(6)
+    events = torch.stack([torch.randint(0, 7, (400,), generator=g), torch.randint(0, 5, (400,), generator=g),
+                          torch.randint(0, 30 * 125 + 400, (400,), generator=g)], dim=1)
+    events[:20, 2] = 125 * torch.arange(20)  # ticks exactly at grid points
+    times = torch.sort(torch.rand(7, 9, generator=g, dtype=torch.float64) * 30e-6, dim=1).values
+    times[3] = times[3].flip(0)  # unsorted: the search must take the same steps as torch's
+    values = torch.randint(0, 256, (7, 9, 5), generator=g).float()
+    grid = torch.arange(30, dtype=torch.float64) * 1e-6 - 2e-6
+    single = torch.rand(7, 1, generator=g, dtype=torch.float64) * 30e-6
+
+    def run():
+        rec = Recording({"h": events}, times, {}, {}, 30, 1e-6, 8e-9)
+        return [grid_spikes(rec, "h", 5), interpolate_samples(times, values, grid),
+                interpolate_samples(single, values[:, :1], grid)]
+    reference, fused = both(run)
+    assert float(reference[0].sum()) < 400 and float(reference[0].max()) >= 2
+    assert_same(reference, fused)
