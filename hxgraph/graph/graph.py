@@ -190,13 +190,26 @@ class Graph:
         projection names, endpoints, connectivity (every pair of a sparse projection) and
         receptors. Not covered: weights, neuron parameters, recording, dt, the graph name.
         """
+        populations, projections = tuple(self._populations.values()), tuple(self._projections.values())
+        # The JSON of each (frozen) population and projection, kept while the graph holds the same objects
+        # (the chip in the loop asks several times per step); a sparse projection's pairs are read every time.
+        cached = getattr(self, "_structure_parts", None)
+        if (cached is None or len(cached[0]) != len(populations) or len(cached[1]) != len(projections)
+                or not all(a is b for a, b in zip(cached[0] + cached[1], populations + projections))):
+            parts = []
+            for p in populations:
+                placement = None if p.placement is None else p.placement.to_json()
+                parts.append(json.dumps(["population", p.name, p.model, p.size, p.circuits_per_neuron,
+                                         placement]).encode())
+            for p in projections:
+                parts.append(json.dumps(["projection", p.name, p.source, p.target, p.receptor,
+                                         p.connectivity.kind, list(p.shape)]).encode())
+            cached = self._structure_parts = (populations, projections, parts)
         h = hashlib.sha256(b"hxgraph-structure-v1")
-        for p in self._populations.values():
-            placement = None if p.placement is None else p.placement.to_json()
-            h.update(json.dumps(["population", p.name, p.model, p.size, p.circuits_per_neuron, placement]).encode())
-        for p in self._projections.values():
-            h.update(json.dumps(["projection", p.name, p.source, p.target, p.receptor,
-                                 p.connectivity.kind, list(p.shape)]).encode())
+        for part in cached[2][:len(populations)]:
+            h.update(part)
+        for p, part in zip(projections, cached[2][len(populations):]):
+            h.update(part)
             if isinstance(p.connectivity, Sparse):
                 h.update(p.connectivity.indices.contiguous().numpy().astype("<i8").tobytes())
         return h.hexdigest()

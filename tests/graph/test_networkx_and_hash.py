@@ -49,3 +49,19 @@ def test_topology_changes_change_the_hash():
     assert build(size=5, mask=torch.eye(3, 5)).graph.structure_hash() != reference  # resized
     assert build(receptor="excitatory").graph.structure_hash() != reference  # receptor
     assert build(placement="bottom").graph.structure_hash() != reference  # placement constraint
+
+
+def test_the_hash_asked_again_follows_the_graph_it_is_asked_of():
+    # the JSON of populations and projections is kept between calls while the graph holds the same objects:
+    # asked again it is the same; another graph's objects give theirs; a sparse projection's pairs are read
+    # every time (changed in place, the hash changes)
+    sparse = hx.connect.random(4, 5, 0.5, seed=1)
+    g = (hx.Experiment("s").input("x", 4).lif("h", 5).lif("k", 3).sparse("x", "h", sparse).dense("h", "k")).graph
+    first = g.structure_hash()
+    assert g.structure_hash() == first
+    other = (hx.Experiment("s").input("x", 4).lif("h", 5).lif("k", 4).sparse("x", "h", sparse)
+             .dense("h", "k")).graph
+    assert other.structure_hash() != first and g.structure_hash() == first
+    indices = g.projection("x_to_h").connectivity.indices
+    indices[0, 0] = (int(indices[0, 0]) + 1) % 4
+    assert g.structure_hash() != first
