@@ -67,9 +67,11 @@ def available() -> bool:
 def enabled(*tensors: torch.Tensor) -> bool:
     """Whether the compiled kernels can run on these tensors (CPU, contiguous, one float dtype, numba present)."""
     dtype = tensors[0].dtype
-    if dtype not in _DTYPES or not all(t.device.type == "cpu" and t.dtype == dtype and t.is_contiguous()
-                                       for t in tensors):
+    if dtype not in _DTYPES:
         return False
+    for t in tensors:  # (a plain loop and `is_cpu`: this runs dozens of times per emulated batch)
+        if not t.is_cpu or t.dtype != dtype or not t.is_contiguous():
+            return False
     return _compiled() is not None
 
 

@@ -417,7 +417,9 @@ def _substitute(model: Observables, measured: Observables, name: str) -> Observa
         if theirs.shape != mine.shape:
             raise InputError(f"measured values of {name!r} have shape {tuple(theirs.shape)}; the model's have "
                              f"{tuple(mine.shape)}")
-        return mine + (theirs.to(mine.dtype) - mine).detach()
+        with torch.no_grad():  # (the difference carries no gradient: no graph for it)
+            difference = theirs.to(mine.dtype) - mine
+        return mine + difference
 
     return Observables(spikes=pick(model.spikes, measured.spikes), membrane=pick(model.membrane, measured.membrane),
                        adaptation=pick(model.adaptation, measured.adaptation),
