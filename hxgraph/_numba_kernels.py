@@ -588,22 +588,28 @@ def cadc_membrane(step, tau, v0, net, clamped, spiked, rest, tau_mem, tau_syn, k
     the same order, so the same bits."""
     low, high = rails[0], rails[1]
     n = rest.shape[0]
+    m = step.shape[1] * n  # an entry's samples × neurons: the e^x in one flat pass each (few neurons, many samples)
     f32 = rest.dtype
-    x, decay, other, k, r = np.empty(n, f32), np.empty(n, f32), np.empty(n, f32), np.empty(n, f32), np.empty(n, f32)
-    bits = np.empty(n, np.int32)
+    x, decay, other, k, r = np.empty(m, f32), np.empty(m, f32), np.empty(m, f32), np.empty(m, f32), np.empty(m, f32)
+    bits = np.empty(m, np.int32)
     scale = bits.view(np.float32)
     for b in range(lo, hi):
         for s in range(step.shape[1]):
             t = np.float32(tau[b, s])
             for j in range(n):
-                x[j] = -t / tau_mem[j]
-            _exp(x, c, k, r, decay, bits, scale)
+                x[s * n + j] = -t / tau_mem[j]
+        _exp(x, c, k, r, decay, bits, scale)
+        for s in range(step.shape[1]):
+            t = np.float32(tau[b, s])
             for j in range(n):
-                x[j] = -t / tau_syn[j]
-            _exp(x, c, k, r, other, bits, scale)
+                x[s * n + j] = -t / tau_syn[j]
+        _exp(x, c, k, r, other, bits, scale)
+        for s in range(step.shape[1]):
+            t = np.float32(tau[b, s])
             first = step[b, s] == 0
             for j in range(n):
-                v = _subthreshold(rest[j], v0[b, s, j] - rest[j], kappa[j] * net[b, s, j], t, decay[j], other[j],
+                e = s * n + j
+                v = _subthreshold(rest[j], v0[b, s, j] - rest[j], kappa[j] * net[b, s, j], t, decay[e], other[e],
                                   close[j], safe[j], low, high)
                 v = leak[j] if first else v
                 if spiking:
