@@ -572,7 +572,7 @@ def cadc_membrane(step: torch.Tensor, tau: torch.Tensor, v0: torch.Tensor, net: 
 def grid_spikes(events: torch.Tensor, steps: int, batch: int, size: int, clock: float, dt: float) -> torch.Tensor:
     """Spike counts (T, B, N) float32 on the grid from events (E, 3) rows (entry, neuron, clock tick):
     `hxgraph.loop.grid_spikes` in one pass."""
-    out = torch.zeros(steps, batch, size)
+    out = OUTPUTS.empty((steps, batch, size), torch.float32).zero_()  # (no page faults once a run's are freed)
     _compiled().grid_counts(events.contiguous().numpy(), steps, clock, dt, out.numpy())
     return out
 
@@ -580,7 +580,7 @@ def grid_spikes(events: torch.Tensor, steps: int, batch: int, size: int, clock: 
 def interpolate_samples(times: torch.Tensor, values: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
     """`hxgraph.loop.interpolate_samples` in one pass: float64 times (B, S) and grid (T,), float32 values
     (B, S, N) → (T, B, N) float32, the same bits."""
-    out = torch.empty(grid.shape[0], *values.shape[::2])
+    out = OUTPUTS.empty((grid.shape[0], *values.shape[::2]), torch.float32)
     _compiled().interpolate(times.contiguous().numpy(), values.contiguous().numpy(), grid.contiguous().numpy(),
                             out.numpy())
     return out
