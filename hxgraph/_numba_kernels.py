@@ -408,12 +408,14 @@ def chip_feedforward(steps, row_start, source, count, w_exc, has_exc, w_inh, has
                 start, left = refractory[j], max(left - held, zero)
                 counter[j] = start if fired != zero else left
                 z[j] = fired
-                fired_here += fired != zero
                 before[j] = prev
                 net[j] = current
                 exc[j] = fma(arrived_exc[j], g, e * decay_exc[j])
                 inh[j] = fma(arrived_inh[j], g, i * decay_inh[j])
-            if spiking and fired_here:
+            if spiking:  # (counted in a loop of its own: an integer count in the loop above halves its width)
+                for j in range(n):
+                    fired_here += z[j] != zero
+            if fired_here:
                 if found + n > events.shape[0]:
                     return b, mark
                 for j in range(n):
