@@ -91,8 +91,12 @@ def _numba_threads() -> bool:
         with _numba_lock:
             if _numba_started is None:
                 import numba
-                _compiled().probe_parts(np.array([[0, 1], [1, 2]], dtype=np.int64), np.empty(2, dtype=np.int64))
-                _numba_started = (os.getpid(), numba.threading_layer() in ("omp", "tbb"))
+                try:
+                    _compiled().probe_parts(np.array([[0, 1], [1, 2]], dtype=np.int64), np.empty(2, dtype=np.int64))
+                    safe = numba.threading_layer() in ("omp", "tbb")
+                except (ValueError, RuntimeError):  # no threading layer loads here (say, one asked for is missing)
+                    safe = False
+                _numba_started = (os.getpid(), safe)
             started = _numba_started
     return started[0] == os.getpid() and started[1]
 
@@ -151,7 +155,7 @@ class Workspace:
 
 class Recycler:
     """Output tensors whose memory is used again once no tensor refers to it any more, up to `limit` bytes
-    kept (the mock's outputs and saved traces: a caching allocator for them).
+    kept (the mock's outputs and saved traces, `hx.emulate`'s grid traces: a caching allocator for them).
 
     torch's CPU allocator hands every multi-megabyte tensor fresh pages from the system (glibc gives
     them back when they are freed), and the first write of each 4 KiB page then costs a page fault: for
@@ -200,7 +204,7 @@ def _unused_references() -> int:
 
 
 _UNUSED = _unused_references()
-# The mock's outputs (see `Recycler`): enough for the traces of a few large layers.
+# The mock's and hx.emulate's outputs (see `Recycler`): enough for the traces of a few large layers.
 OUTPUTS = Recycler(limit=512 * 2**20)
 
 

@@ -388,3 +388,30 @@ def test_grid_mapping_of_recordings(both):
     reference, fused = both(run)
     assert float(reference[0].sum()) < 400 and float(reference[0].max()) >= 2
     assert_same(reference, fused)
+
+
+def test_split_kernels_run_where_numba_has_no_threading_layer(tmp_path):
+    # numba asked for a threading layer it cannot load (TBB is not installed here): the parts run on the
+    # kernels' own pool instead of failing, with the same bits
+    import subprocess
+    import sys
+    script = tmp_path / "child.py"
+    script.write_text(
+        "import torch\n"
+        "torch.set_num_threads(2)\n"
+        "from hxgraph import kernels\n"
+        "from hxgraph.mock import functional as F\n"
+        "x = torch.randn(300, 64, 50, generator=torch.Generator().manual_seed(9))\n"
+        "z, v, i = F.lif_integration(x, leak=0.0, reset=0.0, threshold=0.6, dt=1e-6)\n"
+        "print(kernels._numba_threads(), z.sum().item(), v.double().sum().item())\n")
+    env = {**__import__("os").environ, "NUMBA_THREADING_LAYER": "tbb"}
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    threads, spikes, membrane = out.stdout.split()
+    x = torch.randn(300, 64, 50, generator=torch.Generator().manual_seed(9))
+    z, v, _ = F.lif_integration(x, leak=0.0, reset=0.0, threshold=0.6, dt=1e-6)
+    try:
+        import tbb  # noqa: F401  (where TBB is installed, numba loads it: a thread-safe layer)
+    except ImportError:
+        assert threads == "False"
+    assert float(spikes) == z.sum().item() and float(membrane) == v.double().sum().item()
