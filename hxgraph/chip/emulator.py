@@ -1006,8 +1006,7 @@ class Emulator:
         lo = torch.floor(start / clock + 1e-6).long()              # the last tick of the previous step
         hi = torch.ceil((start + self.dt) / clock - 1e-6).long()   # the step's last tick
         v0, net = v0.contiguous(), net.contiguous()  # (the compiled run's events hold them as strided columns)
-        if kernels.enabled(v0, net, rest) and rest.dim() == 1 and rest.shape[0] == n.shape[0]:
-            # (the spikes' rests as the neurons' parameters: each spike its own neuron)
+        if kernels.enabled(v0, net, rest):  # (each spike its own "neuron": the parameters gathered per spike)
             ticks = kernels.crossing_ticks(t, torch.arange(n.shape[0]), v0, net, rest, p.tau_mem[n], p.tau_syn[n],
                                            p.kappa[n], *(x[n] for x in p.psc_rate), p.threshold[n], p.low, p.high,
                                            self.dt, clock, EXP_CONSTANTS)

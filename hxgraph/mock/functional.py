@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 from typing import Any, NamedTuple, Optional, Union
 
 import torch
@@ -556,7 +557,7 @@ def refractory_steps(refractory_time: Param, dt: float, *, dtype: torch.dtype = 
     ``r = relu(r - 1)`` while ``r > 0``) in ``dtype``, so rounding of the ratio is
     honoured exactly. ``max_steps`` caps the count (a period longer than the run).
     """
-    if not isinstance(refractory_time, torch.Tensor):  # a number: replayed once per value (training repeats it)
+    if isinstance(refractory_time, numbers.Real):  # a number: replayed once per value (training repeats it)
         return _refractory_steps_of(refractory_time, dt, dtype, max_steps).clone()
     return _replayed_refractory_steps(refractory_time, dt, dtype, max_steps)
 
@@ -622,7 +623,7 @@ class _Coefficients(NamedTuple):
 def _coefficients(x: torch.Tensor, leak: Param, tau_mem: Param, tau_syn: Param,
                   capacitance: Param, dt: float) -> _Coefficients:
     """Precompute the per-neuron coefficients of the linear part of the update."""
-    if not any(isinstance(v, torch.Tensor) for v in (leak, tau_mem, tau_syn, capacitance)):
+    if all(isinstance(v, numbers.Real) for v in (leak, tau_mem, tau_syn, capacitance)):
         # numbers: computed once per value (a training loop calls with the same ones), copies handed out
         cached = _coefficients_of(x.shape[-1], x.dtype, x.device, leak, tau_mem, tau_syn, capacitance, dt)
         return _Coefficients(*(t.clone() for t in cached))
