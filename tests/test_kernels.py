@@ -230,6 +230,10 @@ def test_split_kernels_run_through_their_parallel_drivers(monkeypatch):
     # where numba's threading layer is thread-safe (OpenMP here), the parts of a split kernel run at once
     # through its driver (numba's threads), not on a pool of our own
     from hxgraph import _numba_kernels
+    try:
+        from numba.np.ufunc import omppool  # noqa: F401  (numba's OpenMP layer can load here)
+    except ImportError:
+        pytest.skip("numba's OpenMP threading layer cannot load here")
     assert kernels._numba_threads()
     calls = []
     driver = _numba_kernels.scan_parts
