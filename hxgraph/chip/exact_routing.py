@@ -287,9 +287,11 @@ class _Exact:
         if labels:
             for h in range(H):
                 for g in range(N):
-                    cols = m[:, h, g][m[:, h, g] >= 0]
-                    if cols.size > self.L:
-                        mp.rows(np.zeros(cols.size), cols, 1.0, -np.inf, float(self.L))
+                    member = m[:, h, g] >= 0
+                    # a unit's variable counts its sources in the group (up to its size), so the limit binds
+                    # where the sources, not the units, could outnumber the labels
+                    if int(self.size[member].sum()) > self.L:
+                        mp.rows(np.zeros(int(member.sum())), m[member, h, g], 1.0, -np.inf, float(self.L))
         return dict(mp=mp, m=m, xcol=xcol, z=z, T=T, node_bus=node_bus, node_lev=node_lev, node_idx=node_idx, cap=cap,
                     lev_col=lev_col)
 

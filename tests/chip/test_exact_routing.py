@@ -40,6 +40,17 @@ def test_exact_router_routes_where_greedy_fails():
     assert mapping.stats.synapses == int((mapping.routing.exc_capacity + mapping.routing.inh_capacity).sum())
 
 
+def test_label_limit_binds_on_interchangeable_sources():
+    # Found by the checker property test: 144 inputs with the same connections form one unit of the
+    # model (a variable counting how many of them go into a group); the label limit must bind on the
+    # sources a group may hold, not on its number of units (the routing broke the limit: an internal error)
+    data = CASES["interchangeable_sources_beyond_labels"]
+    graph = hx.Graph.from_json(json.dumps(data["graph"]))
+    with pytest.warns(hx.ConsistencyWarning):
+        mapping = place_and_route(graph, placement=data["placement"], routing=data["routing"])
+    check_mapping(graph, mapping.config)
+
+
 def excitatory_and_inhibitory_on_one_bus(receptors=("excitatory", "inhibitory")):
     """8 sources on bus 0 of the small chip; target 0 gets all of them excitatory, target 1 inhibitory.
 
